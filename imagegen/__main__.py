@@ -1,0 +1,5 @@
+import sys
+
+from imagegen.cli import main
+
+sys.exit(main())

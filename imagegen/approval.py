@@ -1,0 +1,52 @@
+"""Approving a candidate: normalise, upload, record. All or nothing."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from imagegen.errors import ImagegenError, InvalidInput, NotFound, UploadFailed
+from imagegen.images import normalise_for_upload
+from imagegen.records import Agent, Approval, Candidate, CandidateStatus, Generation, utcnow
+
+if TYPE_CHECKING:
+    from imagegen.workspace import Workspace
+
+
+def approve_candidate(ws: "Workspace", candidate_id: int, approved_by: str | None = None) -> Approval:
+    """Make the candidate the agent's thumbnail. If the upload fails, nothing is recorded."""
+    with ws.session() as s:
+        cand = s.get(Candidate, candidate_id)
+        if cand is None:
+            raise NotFound(f"No candidate {candidate_id}.")
+        if cand.status is not CandidateStatus.SUCCEEDED or not cand.image_key:
+            raise InvalidInput(f"Candidate {candidate_id} has no image to approve (it is {cand.status.value}).")
+        image_key, generation_id = cand.image_key, cand.generation_id
+
+    settings = ws.settings
+    try:
+        upload = normalise_for_upload(
+            ws.media.get(image_key),
+            image_format=settings.upload_format,
+            max_width=settings.upload_max_width,
+            background=settings.upload_background,
+        )
+        upload_key = ws.media.put(upload, settings.upload_format)
+    except ImagegenError as exc:
+        raise UploadFailed(f"The approved image could not be stored, so nothing was approved: {exc}") from exc
+    except OSError as exc:
+        raise UploadFailed(f"The approved image could not be stored, so nothing was approved ({exc}).") from exc
+
+    with ws.session() as s, s.begin():
+        gen = s.get(Generation, generation_id)
+        agent = s.get(Agent, gen.agent_id)
+        approval = Approval(
+            agent_id=agent.id,
+            candidate_id=candidate_id,
+            approved_by=approved_by or settings.curator,
+            upload_key=upload_key,
+            previous_thumbnail=agent.current_thumbnail,
+            spec=gen.spec,
+        )
+        s.add(approval)
+        agent.current_thumbnail, agent.updated_at = upload_key, utcnow()
+    return approval

@@ -1,0 +1,123 @@
+"""The agent catalog: the sample agents, and imports from store exports (CSV) or JSON lists."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from imagegen.errors import InvalidInput
+from imagegen.records import Agent, utcnow
+
+SAMPLES = Path(__file__).resolve().parent / "sample_agents.json"
+SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,199}$")
+
+
+class AgentIn(BaseModel):
+    """One agent as read from a file; store-export column names are accepted too."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    slug: str
+    name: str = Field(validation_alias=AliasChoices("name", "agent_name"), min_length=1, max_length=300)
+    sub_heading: str = ""
+    description: str = ""
+    categories: list[str] = Field(default_factory=list)
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not SLUG.match(value):
+            raise ValueError("a slug is lower-case letters, digits, '.', '_' or '-'")
+        return value
+
+    @field_validator("name", "sub_heading", "description", mode="before")
+    @classmethod
+    def _text(cls, value) -> str:
+        return "" if value is None else str(value).strip()
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _categories(cls, value) -> list[str]:
+        if value in (None, ""):
+            return []
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("["):
+                try:
+                    value = json.loads(value)
+                except json.JSONDecodeError:
+                    raise ValueError("categories look like a JSON list but do not parse") from None
+            else:
+                value = value.split(",")
+        return [str(c).strip() for c in value if str(c).strip()]
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    updated: int = 0
+    errors: list[str] = field(default_factory=list)  # "row N: what was wrong"
+
+
+def read_catalog_file(path: Path) -> list[dict]:
+    """Rows of a store-export CSV or of a JSON list of agents."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InvalidInput(f"No such file: {path}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path} is not UTF-8 text.") from None
+    if path.suffix.lower() == ".json" or text.lstrip().startswith("["):
+        try:
+            rows = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg}).") from None
+        if isinstance(rows, dict) and isinstance(rows.get("agents"), list):
+            rows = rows["agents"]
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise InvalidInput(f"{path} must hold a JSON list of agent objects.")
+        return rows
+    reader = csv.DictReader(text.splitlines(keepends=True))
+    if not reader.fieldnames or "slug" not in reader.fieldnames:
+        raise InvalidInput(f"{path} has no 'slug' column; expected the store export's columns (slug, agent_name, sub_heading, description, categories).")
+    return list(reader)
+
+
+def import_agents(session: Session, rows: list[dict]) -> ImportReport:
+    """Add new agents and update existing ones by slug; a bad row is reported, not fatal."""
+    report = ImportReport()
+    seen: dict[str, AgentIn] = {}
+    for number, row in enumerate(rows, start=1):
+        try:
+            item = AgentIn(**row)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            report.errors.append(f"row {number}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}")
+            continue
+        seen[item.slug] = item  # a later row with the same slug wins
+    existing = {a.slug: a for a in session.scalars(select(Agent).where(Agent.slug.in_(list(seen))))}
+    for slug, item in seen.items():
+        values = item.model_dump(exclude={"slug"})
+        if slug in existing:
+            agent = existing[slug]
+            for key, value in values.items():
+                setattr(agent, key, value)
+            agent.updated_at = utcnow()
+            report.updated += 1
+        else:
+            session.add(Agent(slug=slug, **values))
+            report.added += 1
+    return report
+
+
+def load_sample_agents(session: Session) -> ImportReport:
+    return import_agents(session, json.loads(SAMPLES.read_text(encoding="utf-8")))

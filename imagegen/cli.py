@@ -1,0 +1,147 @@
+"""`python -m imagegen`: headless generation, the catalog and approvals.
+
+Errors end with one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from imagegen.approval import approve_candidate
+from imagegen.catalog import import_agents, read_catalog_file
+from imagegen.errors import ImagegenError
+from imagegen.generation import run_generation, start_generation
+from imagegen.palettes import parse_palette
+from imagegen.providers import default_provider
+from imagegen.recipes import make_spec
+from imagegen.records import Agent
+from imagegen.settings import Settings
+from imagegen.workspace import Workspace
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m imagegen", description="Thumbnail Studio from the command line.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="generate candidates for one agent and write them to a folder")
+    gen.add_argument("--agent", required=True, metavar="SLUG")
+    gen.add_argument("--provider", default=None, help="local, ideogram or replicate (default: local without keys)")
+    gen.add_argument("--model", default=None)
+    gen.add_argument("--count", type=int, default=4, help="1 to 8 candidates")
+    gen.add_argument("--out", required=True, type=Path, metavar="DIR")
+    gen.add_argument("--seed", type=int, default=None)
+    gen.add_argument("--aspect", default=None, help="e.g. 16x9, 4x3, 1x1")
+    gen.add_argument("--palette", default=None, help="a preset name (brand, EMBER, ...) or #hex[:weight],...")
+    gen.add_argument("--template", default=None, help="pop-art, app-store or a saved template")
+    gen.add_argument("--prompt", default=None, help="use this prompt instead of the template's")
+    gen.add_argument("--negative-prompt", default=None)
+    gen.add_argument("--style", default=None)
+
+    sub.add_parser("agents", help="list the catalog as JSON lines")
+
+    imp = sub.add_parser("import", help="import agents from a store-export CSV or a JSON list")
+    imp.add_argument("file", type=Path)
+
+    appr = sub.add_parser("approve", help="approve a candidate as its agent's thumbnail")
+    appr.add_argument("candidate_id", type=int)
+    appr.add_argument("--by", default=None, help="who approves (default IMAGEGEN_CURATOR)")
+    return parser
+
+
+def cmd_generate(ws: Workspace, args: argparse.Namespace) -> int:
+    agent = ws.get_agent(args.agent)
+    provider = args.provider or default_provider(ws.settings)
+    spec = make_spec(
+        ws,
+        agent,
+        provider=provider,
+        template=args.template,
+        prompt=args.prompt,
+        palette=parse_palette(args.palette) if args.palette else None,
+        model=args.model,
+        count=args.count,
+        seed=args.seed,
+        aspect_ratio=args.aspect,
+        negative_prompt=args.negative_prompt,
+        style=args.style,
+    )
+    generation_id = start_generation(ws, agent.slug, spec)
+
+    async def run() -> None:
+        try:
+            await run_generation(ws, generation_id)
+        finally:
+            await ws.aclose_providers()
+
+    asyncio.run(run())
+    gen = ws.get_generation(generation_id)
+    args.out.mkdir(parents=True, exist_ok=True)
+    summary = []
+    for cand in gen.candidates:
+        item = {"id": cand.id, "position": cand.position, "status": cand.status.value, "seed": cand.seed}
+        if cand.image_key:
+            ext = cand.image_key.rsplit(".", 1)[-1]
+            path = args.out / f"{agent.slug}-{gen.id}-{cand.position + 1}.{ext}"
+            path.write_bytes(ws.media.get(cand.image_key))
+            item.update(file=str(path), width=cand.width, height=cand.height)
+        if cand.error:
+            item["error"] = cand.error
+        summary.append(item)
+    print(json.dumps({"generation": gen.id, "agent": agent.slug, "status": gen.status.value, "recipe": gen.spec, "candidates": summary}, indent=2, ensure_ascii=False))
+    return 0 if any(c["status"] == "succeeded" for c in summary) else 1
+
+
+def cmd_agents(ws: Workspace, _args) -> int:
+    with ws.session() as s:
+        for agent in s.scalars(select(Agent).order_by(Agent.slug)):
+            print(json.dumps({"slug": agent.slug, "name": agent.name, "sub_heading": agent.sub_heading, "categories": agent.categories, "thumbnail": agent.current_thumbnail}, ensure_ascii=False))
+    return 0
+
+
+def cmd_import(ws: Workspace, args) -> int:
+    rows = read_catalog_file(args.file)
+    with ws.session() as s, s.begin():
+        report = import_agents(s, rows)
+    for error in report.errors:
+        print(f"skipped {error}", file=sys.stderr)
+    print(json.dumps({"added": report.added, "updated": report.updated, "errors": len(report.errors)}))
+    return 0 if not report.errors else 1
+
+
+def cmd_approve(ws: Workspace, args) -> int:
+    approval = approve_candidate(ws, args.candidate_id, args.by)
+    with ws.session() as s:
+        agent = s.get(Agent, approval.agent_id)
+    print(json.dumps({"agent": agent.slug, "candidate": approval.candidate_id, "thumbnail": approval.upload_key, "location": ws.media.location(approval.upload_key), "previous": approval.previous_thumbnail}))
+    return 0
+
+
+COMMANDS = {"generate": cmd_generate, "agents": cmd_agents, "import": cmd_import, "approve": cmd_approve}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        ws = Workspace(Settings())
+    except ImagegenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return COMMANDS[args.command](ws, args)
+    except ImagegenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # the reader (e.g. `| head`) went away; that is not an error
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("error: interrupted; finished candidates were kept.", file=sys.stderr)
+        return 130
+    finally:
+        ws.close()

@@ -1,0 +1,108 @@
+"""Every error Thumbnail Studio raises on purpose, in one place.
+
+ImagegenError                  base: a message a curator can act on
+├── ConfigError                settings or environment are wrong
+│   └── MissingKeyError        a provider needs a key that is not set
+├── InvalidInput               a recipe, palette, template or agent text was refused
+├── NotFound                   an agent, generation or candidate id does not exist
+├── ProviderError              a provider call went wrong
+│   ├── AuthError              the key was rejected (401/403)
+│   ├── PaymentRequired        out of credits (402)
+│   ├── SafetyRejected         the prompt failed the provider's safety check (422 on Ideogram)
+│   ├── BadRequest             the provider named a bad parameter (400/422)
+│   ├── RateLimited            429 after our retries
+│   ├── ProviderUnavailable    5xx or connection trouble after our retries
+│   ├── ProviderTimeout        no answer in time
+│   └── PredictionFailed       the provider ran the job and reported failure
+├── DownloadRefused            a result URL off the allowlist, a redirect off it, or too big
+├── InvalidImage               bytes that are not a sane image
+└── StorageError               the database or the media store failed
+    └── UploadFailed           an approved image could not be stored; nothing was recorded
+
+Messages never contain secrets: providers build them from status codes and vendor text only.
+"""
+
+from __future__ import annotations
+
+
+class ImagegenError(Exception):
+    """Base class. `str(err)` is written for the person at the keyboard."""
+
+
+class ConfigError(ImagegenError):
+    pass
+
+
+class MissingKeyError(ConfigError):
+    def __init__(self, provider: str, env_var: str):
+        self.provider = provider
+        self.env_var = env_var
+        super().__init__(
+            f"The {provider} provider needs an API key: set {env_var} in the environment, "
+            f"in .env or in .streamlit/secrets.toml."
+        )
+
+
+class InvalidInput(ImagegenError):
+    pass
+
+
+class NotFound(ImagegenError):
+    pass
+
+
+class ProviderError(ImagegenError):
+    retryable = False
+
+    def __init__(self, message: str, *, status_code: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.status_code = status_code
+        self.retry_after = retry_after
+
+
+class AuthError(ProviderError):
+    pass
+
+
+class PaymentRequired(ProviderError):
+    pass
+
+
+class SafetyRejected(ProviderError):
+    pass
+
+
+class BadRequest(ProviderError):
+    pass
+
+
+class RateLimited(ProviderError):
+    retryable = True
+
+
+class ProviderUnavailable(ProviderError):
+    retryable = True
+
+
+class ProviderTimeout(ProviderError):
+    retryable = True
+
+
+class PredictionFailed(ProviderError):
+    pass
+
+
+class DownloadRefused(ImagegenError):
+    pass
+
+
+class InvalidImage(ImagegenError):
+    pass
+
+
+class StorageError(ImagegenError):
+    pass
+
+
+class UploadFailed(StorageError):
+    pass

@@ -1,0 +1,276 @@
+"""Generating candidates: a job is a Generation row; each candidate is saved the moment it lands.
+
+`start_generation` records the job; `run_generation` does the work on an asyncio loop
+(the CLI's own, or the JobRunner's thread under the app); `recover_interrupted` marks
+what a dead process left running. One candidate failing never costs the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import random
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from imagegen.errors import ImagegenError, InvalidImage
+from imagegen.images import check_image
+from imagegen.prompts import agent_text
+from imagegen.providers import ImageRequest, ProviderImage
+from imagegen.records import (
+    MAX_SEED,
+    Agent,
+    Candidate,
+    CandidateStatus,
+    Generation,
+    GenerationSpec,
+    GenerationStatus,
+    check_transition,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    from imagegen.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+def start_generation(ws: "Workspace", agent_slug: str, spec: GenerationSpec) -> int:
+    """Record a queued job with one queued candidate per image; returns the generation id."""
+    from imagegen.providers import provider_class
+
+    provider_class(spec.provider)  # unknown providers are refused before anything is written
+    if spec.seed is None:
+        spec = spec.model_copy(update={"seed": random.randrange(0, MAX_SEED - MAX_SEED // 100)})
+    with ws.session() as s, s.begin():
+        agent = ws.get_agent(agent_slug, session=s)
+        gen = Generation(agent_id=agent.id, spec=spec.model_dump(mode="json"))
+        s.add(gen)
+        s.flush()
+        for i in range(spec.count):
+            s.add(Candidate(generation_id=gen.id, position=i, seed=(spec.seed + i) % (MAX_SEED + 1)))
+        return gen.id
+
+
+@dataclass
+class _Chunk:
+    candidate_ids: list[int]
+    seed: int
+
+
+async def run_generation(ws: "Workspace", generation_id: int) -> GenerationStatus:
+    """Run a queued job to its end. Safe to cancel: unfinished candidates become canceled."""
+    with ws.session() as s, s.begin():
+        gen = s.get(Generation, generation_id)
+        check_transition(gen.status, GenerationStatus.RUNNING)
+        gen.status, gen.started_at, gen.worker_pid = GenerationStatus.RUNNING, utcnow(), os.getpid()
+        spec = gen.recipe
+        agent = s.get(Agent, gen.agent_id)
+        text = agent_text(agent.name, agent.description, agent.sub_heading, agent.categories)
+        candidates = [(c.id, c.seed) for c in gen.candidates]
+
+    try:
+        provider = ws.provider(spec.provider)
+    except ImagegenError as exc:
+        _finish_candidates(ws, [cid for cid, _ in candidates], CandidateStatus.FAILED, str(exc))
+        return _finish_generation(ws, generation_id, error=str(exc))
+
+    per_call = max(1, provider.max_images_per_call)
+    chunks = [
+        _Chunk([cid for cid, _ in candidates[i : i + per_call]], candidates[i][1])
+        for i in range(0, len(candidates), per_call)
+    ]
+    limit = ws.semaphore(spec.provider)
+
+    async def run_chunk(chunk: _Chunk) -> None:
+        async with limit:
+            _set_status(ws, chunk.candidate_ids, CandidateStatus.RUNNING)
+            request = ImageRequest(
+                agent=text,
+                prompt=spec.prompt,
+                aspect_ratio=spec.aspect_ratio,
+                seed=chunk.seed,
+                count=len(chunk.candidate_ids),
+                palette=spec.palette,
+                negative_prompt=spec.negative_prompt,
+                style=spec.style,
+                magic_prompt=spec.magic_prompt,
+                model=spec.model,
+                options=spec.options,
+            )
+            try:
+                results = await provider.generate(request)
+            except ImagegenError as exc:
+                _finish_candidates(ws, chunk.candidate_ids, CandidateStatus.FAILED, str(exc))
+                return
+            except Exception as exc:  # a provider bug must not take the other chunks down
+                log.exception("provider %s crashed", spec.provider)
+                _finish_candidates(ws, chunk.candidate_ids, CandidateStatus.FAILED, f"The provider failed unexpectedly ({type(exc).__name__}).")
+                return
+        missing = ProviderImage(error="The provider returned fewer images than asked for.")
+        for cid, result in zip(chunk.candidate_ids, results + [missing] * (len(chunk.candidate_ids) - len(results))):
+            await _save_result(ws, cid, result)
+
+    try:
+        await asyncio.gather(*(run_chunk(c) for c in chunks))
+    except asyncio.CancelledError:
+        _finish_unfinished(ws, generation_id, CandidateStatus.CANCELED, "Canceled before it finished.")
+        _finish_generation(ws, generation_id, status=GenerationStatus.CANCELED)
+        raise
+    return _finish_generation(ws, generation_id)
+
+
+async def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage) -> None:
+    if result.blocked:
+        _finish_candidates(ws, [candidate_id], CandidateStatus.BLOCKED, "Blocked by the provider's safety filter.", seed=result.seed, prompt=result.prompt)
+        return
+    if result.data is None:
+        _finish_candidates(ws, [candidate_id], CandidateStatus.FAILED, result.error or "No image was returned.", seed=result.seed, prompt=result.prompt)
+        return
+    try:
+        checked = await asyncio.to_thread(
+            check_image, result.data, max_bytes=ws.settings.max_image_bytes, max_pixels=ws.settings.max_image_pixels
+        )
+        key = await asyncio.to_thread(ws.media.put, checked.data, checked.format)
+    except (InvalidImage, ImagegenError) as exc:
+        _finish_candidates(ws, [candidate_id], CandidateStatus.FAILED, str(exc), seed=result.seed, prompt=result.prompt)
+        return
+    with ws.session() as s, s.begin():
+        cand = s.get(Candidate, candidate_id)
+        check_transition(cand.status, CandidateStatus.SUCCEEDED)
+        cand.status, cand.image_key, cand.finished_at = CandidateStatus.SUCCEEDED, key, utcnow()
+        cand.width, cand.height = checked.width, checked.height
+        cand.seed = result.seed if result.seed is not None else cand.seed
+        cand.provider_prompt = result.prompt
+
+
+def _set_status(ws: "Workspace", ids: list[int], status: CandidateStatus) -> None:
+    with ws.session() as s, s.begin():
+        for cand in s.scalars(select(Candidate).where(Candidate.id.in_(ids))):
+            check_transition(cand.status, status)
+            cand.status = status
+
+
+def _finish_candidates(ws, ids, status, error, *, seed=None, prompt=None) -> None:
+    with ws.session() as s, s.begin():
+        for cand in s.scalars(select(Candidate).where(Candidate.id.in_(ids))):
+            if cand.status.finished:
+                continue
+            cand.status, cand.error, cand.finished_at = status, error, utcnow()
+            if seed is not None:
+                cand.seed = seed
+            cand.provider_prompt = prompt or cand.provider_prompt
+
+
+def _finish_unfinished(ws, generation_id: int, status: CandidateStatus, error: str) -> None:
+    with ws.session() as s:
+        ids = list(s.scalars(select(Candidate.id).where(Candidate.generation_id == generation_id)))
+    _finish_candidates(ws, ids, status, error)
+
+
+def _finish_generation(ws, generation_id: int, *, status: GenerationStatus | None = None, error: str | None = None) -> GenerationStatus:
+    with ws.session() as s, s.begin():
+        gen = s.get(Generation, generation_id)
+        if status is None:
+            outcomes = [c.status for c in gen.candidates]
+            status = GenerationStatus.SUCCEEDED if CandidateStatus.SUCCEEDED in outcomes else GenerationStatus.FAILED
+        if status is GenerationStatus.FAILED and error is None:
+            error = next((c.error for c in gen.candidates if c.error), None)
+        if gen.status.finished:
+            return gen.status
+        gen.status, gen.error, gen.finished_at = status, error, utcnow()
+        return status
+
+
+def recover_interrupted(ws: "Workspace") -> int:
+    """Mark jobs whose process is gone as interrupted; their finished candidates stay."""
+    count = 0
+    with ws.session() as s, s.begin():
+        stale = s.scalars(
+            select(Generation).where(Generation.status.in_([GenerationStatus.QUEUED, GenerationStatus.RUNNING]))
+        ).all()
+        for gen in stale:
+            if gen.status is GenerationStatus.QUEUED and gen.worker_pid is None and gen.started_at is None:
+                # Queued and never picked up: only the process that queued it knew about it.
+                if (utcnow() - _aware(gen.created_at)).total_seconds() < 60:
+                    continue
+            elif gen.worker_pid is not None and _process_alive(gen.worker_pid):
+                continue
+            gen.status, gen.finished_at = GenerationStatus.INTERRUPTED, utcnow()
+            gen.error = "Interrupted: the process running it stopped. Finished candidates were kept."
+            for cand in gen.candidates:
+                if not cand.status.finished:
+                    cand.status, cand.error = CandidateStatus.INTERRUPTED, "Interrupted before it finished."
+            count += 1
+    return count
+
+
+def _aware(dt):
+    from datetime import timezone
+
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # a job of ours that this fresh process does not run
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class JobRunner:
+    """Runs generations on one asyncio loop in a daemon thread, outside any UI script thread.
+
+    Jobs belong to the process, not to a browser session: a rerun, a refresh or a closed
+    tab does not touch them. `cancel` is the only way to stop one early.
+    """
+
+    def __init__(self, ws: "Workspace"):
+        self._ws = ws
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._jobs: dict[int, concurrent.futures.Future] = {}
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="imagegen-jobs", daemon=True).start()
+                self._loop = loop
+            return self._loop
+
+    def submit(self, generation_id: int) -> concurrent.futures.Future:
+        future = asyncio.run_coroutine_threadsafe(run_generation(self._ws, generation_id), self._ensure_loop())
+        with self._lock:
+            self._jobs[generation_id] = future
+        future.add_done_callback(lambda _f: self._forget(generation_id))
+        return future
+
+    def _forget(self, generation_id: int) -> None:
+        with self._lock:
+            self._jobs.pop(generation_id, None)
+
+    def is_running(self, generation_id: int) -> bool:
+        with self._lock:
+            return generation_id in self._jobs
+
+    def cancel(self, generation_id: int) -> bool:
+        with self._lock:
+            future = self._jobs.get(generation_id)
+        return bool(future and future.cancel())
+
+    def wait(self, generation_id: int, timeout: float) -> None:
+        with self._lock:
+            future = self._jobs.get(generation_id)
+        if future is not None:
+            concurrent.futures.wait([future], timeout=timeout)

@@ -1,0 +1,114 @@
+"""Image bytes: validation before trust, thumbnails, and normalisation for upload."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+from imagegen.errors import InvalidImage
+
+MAGIC = {
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"\xff\xd8\xff": "JPEG",
+}
+
+
+@dataclass(frozen=True)
+class CheckedImage:
+    data: bytes
+    format: str  # PNG, JPEG or WEBP
+    width: int
+    height: int
+
+
+def sniff_format(data: bytes) -> str | None:
+    for magic, fmt in MAGIC.items():
+        if data.startswith(magic):
+            return fmt
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def check_image(data: bytes, *, max_bytes: int, max_pixels: int) -> CheckedImage:
+    """Refuse anything that is not a complete PNG, JPEG or WebP within the limits."""
+    if not data:
+        raise InvalidImage("The provider sent an empty file instead of an image.")
+    if len(data) > max_bytes:
+        raise InvalidImage(f"The image is {len(data) / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit.")
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise InvalidImage("The provider sent something that is not a PNG, JPEG or WebP image.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=[fmt]) as im:
+                width, height = im.size
+                if width * height > max_pixels:
+                    raise InvalidImage(f"The image is {width}x{height}, over the {max_pixels:,} pixel limit.")
+                im.verify()
+            # verify() does not decode every format fully; load() catches truncated data.
+            with Image.open(io.BytesIO(data), formats=[fmt]) as im:
+                im.load()
+    except InvalidImage:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise InvalidImage(f"The image is damaged or truncated ({type(exc).__name__}).") from None
+    return CheckedImage(data=data, format=fmt, width=width, height=height)
+
+
+def make_thumbnail(data: bytes, max_side: int = 384) -> bytes:
+    """A small JPEG; big JPEGs are decoded at reduced scale, so this costs milliseconds."""
+    with Image.open(io.BytesIO(data)) as im:
+        im.draft("RGB", (max_side, max_side))  # JPEG only: DCT scaling during decode
+        im.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        im = _flatten(im, (255, 255, 255))
+        out = io.BytesIO()
+        im.save(out, "JPEG", quality=82)
+        return out.getvalue()
+
+
+def cached_thumbnail(folder: Path, key: str, data_loader, max_side: int = 384) -> bytes:
+    """Thumbnails are keyed by the content hash in the media key, so they never go stale."""
+    digest = key.rsplit("/", 1)[-1].split(".")[0]
+    path = folder / f"{digest}-{max_side}.jpg"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    thumb = make_thumbnail(data_loader(), max_side)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    tmp.write_bytes(thumb)
+    tmp.replace(path)
+    return thumb
+
+
+def _flatten(im: Image.Image, background: tuple[int, int, int]) -> Image.Image:
+    if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
+        im = im.convert("RGBA")
+        base = Image.new("RGB", im.size, background)
+        base.paste(im, mask=im.getchannel("A"))
+        return base
+    return im.convert("RGB") if im.mode != "RGB" else im
+
+
+def normalise_for_upload(data: bytes, *, image_format: str, max_width: int, background: str) -> bytes:
+    """Upright, flattened onto `background`, at most `max_width` wide, re-encoded with no metadata."""
+    bg = tuple(int(background.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
+    with Image.open(io.BytesIO(data)) as src:
+        im = ImageOps.exif_transpose(src)
+        im = _flatten(im, bg)  # type: ignore[arg-type]
+        if im.width > max_width:
+            im = im.resize((max_width, round(im.height * max_width / im.width)), Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        # A fresh image carries no EXIF, text chunks or ICC profile from the source.
+        clean = Image.new("RGB", im.size)
+        clean.paste(im)
+        options = {"JPEG": {"quality": 90, "optimize": True}, "WEBP": {"quality": 90}, "PNG": {"optimize": False}}
+        clean.save(out, image_format, **options[image_format])
+        return out.getvalue()

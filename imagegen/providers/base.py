@@ -1,0 +1,64 @@
+"""What every provider is: a small class with a few attributes and one async method."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from imagegen.prompts import AgentText
+from imagegen.records import Palette
+from imagegen.settings import Settings
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    """One call's worth of work: `count` images, the first with `seed`, the rest seed+1, seed+2..."""
+
+    agent: AgentText
+    prompt: str
+    aspect_ratio: str
+    seed: int
+    count: int = 1
+    palette: Palette | None = None
+    negative_prompt: str | None = None
+    style: str | None = None
+    magic_prompt: str | None = None
+    model: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProviderImage:
+    """One result. Exactly one of `data`, `blocked` or `error` says what happened."""
+
+    data: bytes | None = None
+    blocked: bool = False
+    error: str | None = None
+    seed: int | None = None
+    prompt: str | None = None  # the prompt the provider says it used (e.g. after magic prompt)
+
+
+class Provider:
+    name: ClassVar[str]
+    label: ClassVar[str]
+    needs_key: ClassVar[bool] = False
+    key_env_var: ClassVar[str | None] = None
+    max_images_per_call: ClassVar[int] = 1
+    models: ClassVar[tuple[str, ...]] = ()
+    styles: ClassVar[tuple[str, ...]] = ()
+    supports_negative_prompt: ClassVar[bool] = False
+    supports_magic_prompt: ClassVar[bool] = False
+    default_template: ClassVar[str] = "pop-art"
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def concurrency(self) -> int:
+        """How many calls of this provider may be in flight at once in this process."""
+        return 4
+
+    async def generate(self, request: ImageRequest) -> list[ProviderImage]:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Release clients; called when the owner shuts down."""

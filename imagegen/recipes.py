@@ -1,0 +1,75 @@
+"""Turning a curator's choices into a GenerationSpec: templates, palettes and defaults."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from imagegen.errors import InvalidInput, NotFound
+from imagegen.palettes import BRAND
+from imagegen.prompts import BUILT_IN, agent_text, check_template, render_prompt
+from imagegen.providers import provider_class
+from imagegen.records import Agent, GenerationSpec, Palette, PromptTemplate
+
+if TYPE_CHECKING:
+    from imagegen.workspace import Workspace
+
+
+def list_templates(ws: "Workspace") -> dict[str, str]:
+    with ws.session() as s:
+        user = {t.name: t.text for t in s.scalars(select(PromptTemplate).order_by(PromptTemplate.name))}
+    return {**BUILT_IN, **user}
+
+
+def template_text(ws: "Workspace", name: str) -> str:
+    templates = list_templates(ws)
+    if name not in templates:
+        raise NotFound(f"No template {name!r}: choose one of {', '.join(templates)}.")
+    return templates[name]
+
+
+def save_template(ws: "Workspace", name: str, text: str) -> None:
+    name = name.strip()
+    if not name or name in BUILT_IN:
+        raise InvalidInput(f"Choose a template name other than {', '.join(BUILT_IN)}.")
+    check_template(text)
+    with ws.session() as s, s.begin():
+        row = s.scalar(select(PromptTemplate).where(PromptTemplate.name == name))
+        if row is None:
+            s.add(PromptTemplate(name=name, text=text))
+        else:
+            row.text = text
+
+
+def prompt_for(ws: "Workspace", agent: Agent, template: str) -> str:
+    text = agent_text(agent.name, agent.description, agent.sub_heading, agent.categories)
+    return render_prompt(template_text(ws, template), text)
+
+
+def make_spec(
+    ws: "Workspace",
+    agent: Agent,
+    *,
+    provider: str,
+    template: str | None = None,
+    prompt: str | None = None,
+    palette: Palette | None = None,
+    **choices: Any,
+) -> GenerationSpec:
+    """A validated recipe; the prompt is rendered from the template unless given."""
+    cls = provider_class(provider)
+    template = template or cls.default_template
+    try:
+        return GenerationSpec(
+            provider=provider,
+            template=template,
+            prompt=prompt if prompt is not None else prompt_for(ws, agent, template),
+            palette=palette or BRAND,
+            **{k: v for k, v in choices.items() if v is not None},
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise InvalidInput(f"Recipe refused: {where}: {err['msg'].removeprefix('Value error, ')}") from None

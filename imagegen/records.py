@@ -1,0 +1,242 @@
+"""Records: the recipe (pydantic values) and what is persisted (SQLAlchemy rows).
+
+A GenerationSpec is the whole recipe and is stored as JSON on its Generation, so any
+generation can be reproduced or reloaded into the studio. Status values and the
+transitions allowed between them live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from imagegen.errors import InvalidInput
+
+HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
+ASPECT_RATIOS = (
+    "1x3", "3x1", "1x2", "2x1", "9x16", "16x9", "10x16", "16x10",
+    "2x3", "3x2", "3x4", "4x3", "4x5", "5x4", "1x1",
+)  # Ideogram 3.0's set, which every provider maps from.
+MAX_SEED = 2_147_483_647
+MAX_CANDIDATES = 8
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --- the recipe -------------------------------------------------------------------------
+
+
+class PaletteColor(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hex: str
+    weight: float = Field(1.0, ge=0.05, le=1.0)
+
+    @field_validator("hex")
+    @classmethod
+    def _hex(cls, value: str) -> str:
+        value = value.strip()
+        if not value.startswith("#"):
+            value = "#" + value
+        if not HEX_COLOUR.match(value):
+            raise ValueError(f"{value!r} is not a colour: write it as #RRGGBB or #RGB")
+        if len(value) == 4:
+            value = "#" + "".join(c * 2 for c in value[1:])
+        return value.upper()
+
+    @property
+    def rgb(self) -> tuple[int, int, int]:
+        return tuple(int(self.hex[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+
+
+class Palette(BaseModel):
+    """A named preset (sent to Ideogram by name) or custom colours, always with colours for local rendering."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "custom"
+    ideogram_preset: str | None = None
+    colors: tuple[PaletteColor, ...] = Field(min_length=1, max_length=8)
+
+
+class GenerationSpec(BaseModel):
+    """The full recipe of one generation: everything needed to reproduce it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str = "local"
+    model: str | None = None
+    template: str = "pop-art"
+    prompt: str = Field(min_length=1, max_length=10_000)
+    negative_prompt: str | None = Field(None, max_length=10_000)
+    palette: Palette | None = None
+    aspect_ratio: str = "16x9"
+    style: str | None = None
+    magic_prompt: str | None = None
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
+    count: int = Field(4, ge=1, le=MAX_CANDIDATES)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("aspect_ratio")
+    @classmethod
+    def _aspect(cls, value: str) -> str:
+        value = value.replace(":", "x").strip()
+        if value not in ASPECT_RATIOS:
+            raise ValueError(f"aspect ratio {value!r} is not one of {', '.join(ASPECT_RATIOS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _prompt_not_blank(self) -> "GenerationSpec":
+        if not self.prompt.strip():
+            raise ValueError("the prompt is empty")
+        return self
+
+
+def aspect_size(aspect_ratio: str, long_side: int = 1280) -> tuple[int, int]:
+    """Pixel size for a ratio such as '16x9', the long side fixed, both sides multiples of 8."""
+    w, h = (int(p) for p in aspect_ratio.split("x"))
+    if w >= h:
+        return long_side, max(8, round(long_side * h / w / 8) * 8)
+    return max(8, round(long_side * w / h / 8) * 8), long_side
+
+
+# --- statuses ---------------------------------------------------------------------------
+
+
+class GenerationStatus(str, enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"  # every candidate ended (some may be failed or blocked)
+    FAILED = "failed"  # no candidate produced an image
+    CANCELED = "canceled"
+    INTERRUPTED = "interrupted"  # the process died while it ran
+
+    @property
+    def finished(self) -> bool:
+        return self not in (GenerationStatus.QUEUED, GenerationStatus.RUNNING)
+
+
+class CandidateStatus(str, enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    BLOCKED = "blocked"  # the provider's safety filter withheld the image
+    CANCELED = "canceled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (CandidateStatus.QUEUED, CandidateStatus.RUNNING)
+
+
+_ENDINGS = {"succeeded", "failed", "blocked", "canceled", "interrupted"}
+_TRANSITIONS: dict[str, set[str]] = {
+    "queued": {"running"} | _ENDINGS,
+    "running": _ENDINGS,
+}
+
+
+def check_transition(current: enum.Enum, new: enum.Enum) -> None:
+    """Statuses only move forward: queued -> running -> an ending. Endings are final."""
+    if new.value not in _TRANSITIONS.get(current.value, set()):
+        raise InvalidInput(f"cannot move from {current.value} to {new.value}")
+
+
+# --- rows -------------------------------------------------------------------------------
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(200), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    sub_heading: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    current_thumbnail: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PromptTemplate(Base):
+    __tablename__ = "prompt_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Generation(Base):
+    __tablename__ = "generations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+    spec: Mapped[dict] = mapped_column(JSON)
+    status: Mapped[GenerationStatus] = mapped_column(
+        Enum(GenerationStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+        default=GenerationStatus.QUEUED,
+    )
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    worker_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    agent: Mapped[Agent] = relationship(lazy="joined")
+    candidates: Mapped[list["Candidate"]] = relationship(
+        back_populates="generation", order_by="Candidate.position", lazy="selectin"
+    )
+
+    @property
+    def recipe(self) -> GenerationSpec:
+        return GenerationSpec.model_validate(self.spec)
+
+
+class Candidate(Base):
+    __tablename__ = "candidates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    generation_id: Mapped[int] = mapped_column(ForeignKey("generations.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    status: Mapped[CandidateStatus] = mapped_column(
+        Enum(CandidateStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+        default=CandidateStatus.QUEUED,
+    )
+    seed: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    image_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    provider_prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    generation: Mapped[Generation] = relationship(back_populates="candidates")
+
+
+class Approval(Base):
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"))
+    approved_by: Mapped[str] = mapped_column(String(200))
+    approved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    upload_key: Mapped[str] = mapped_column(String(300))
+    previous_thumbnail: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    spec: Mapped[dict] = mapped_column(JSON)

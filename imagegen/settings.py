@@ -1,0 +1,72 @@
+"""Settings from the environment, `.env` and `.streamlit/secrets.toml` (in that order of precedence)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+SECRETS_TOML = Path(".streamlit/secrets.toml")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(Path("data"), alias="IMAGEGEN_DATA_DIR")
+    database_url: str | None = Field(None, alias="IMAGEGEN_DATABASE_URL")
+    media_url: str | None = Field(None, alias="IMAGEGEN_MEDIA_URL")
+    default_provider: str | None = Field(None, alias="IMAGEGEN_DEFAULT_PROVIDER")
+    download_hosts: str | None = Field(None, alias="IMAGEGEN_DOWNLOAD_HOSTS")
+
+    ideogram_api_key: SecretStr | None = Field(None, alias="IDEOGRAM_API_KEY")
+    ideogram_base_url: str = Field("https://api.ideogram.ai", alias="IDEOGRAM_BASE_URL")
+    replicate_api_token: SecretStr | None = Field(None, alias="REPLICATE_API_TOKEN")
+    replicate_base_url: str = Field("https://api.replicate.com", alias="REPLICATE_BASE_URL")
+
+    # Images from any provider are refused beyond these limits before they are decoded.
+    max_image_bytes: int = Field(25 * 1024 * 1024, alias="IMAGEGEN_MAX_IMAGE_BYTES")
+    max_image_pixels: int = Field(40_000_000, alias="IMAGEGEN_MAX_IMAGE_PIXELS")
+    # What an approved upload looks like.
+    upload_format: Literal["JPEG", "PNG", "WEBP"] = Field("PNG", alias="IMAGEGEN_UPLOAD_FORMAT")
+    upload_max_width: int = Field(1280, alias="IMAGEGEN_UPLOAD_MAX_WIDTH", ge=64, le=8192)
+    upload_background: str = Field("#FFFFFF", alias="IMAGEGEN_UPLOAD_BACKGROUND")
+    # How many calls one provider may have in flight per process.
+    local_concurrency: int = Field(4, alias="IMAGEGEN_LOCAL_CONCURRENCY", ge=1, le=64)
+    curator: str = Field("curator", alias="IMAGEGEN_CURATOR")
+
+    @field_validator("ideogram_api_key", "replicate_api_token", mode="before")
+    @classmethod
+    def _blank_key_is_no_key(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Streamlit's secrets file is plain TOML; reading it here keeps the library free of Streamlit.
+        secrets = TomlConfigSettingsSource(settings_cls, toml_file=SECRETS_TOML)
+        return init_settings, env_settings, dotenv_settings, secrets
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'imagegen.db').resolve()}"
+
+    @property
+    def resolved_media_url(self) -> str:
+        return self.media_url or str((self.data_dir / "media").resolve())
+
+    @property
+    def thumbnail_dir(self) -> Path:
+        return self.data_dir / "thumbs"

@@ -1,0 +1,91 @@
+"""Where image bytes live: content-addressed, written atomically, never outside the root."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+from imagegen.errors import ConfigError, NotFound, StorageError
+
+_KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}\.(png|jpg|webp)$")
+EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
+
+
+class MediaStore(Protocol):
+    def put(self, data: bytes, image_format: str) -> str: ...
+    def get(self, key: str) -> bytes: ...
+    def exists(self, key: str) -> bool: ...
+    def location(self, key: str) -> str: ...
+
+
+def media_key(data: bytes, image_format: str) -> str:
+    digest = hashlib.sha256(data).hexdigest()
+    return f"{digest[:2]}/{digest}.{EXTENSIONS[image_format]}"
+
+
+def check_key(key: str) -> str:
+    if not isinstance(key, str) or not _KEY.match(key):
+        raise NotFound(f"{key!r} is not a media key.")
+    return key
+
+
+class LocalMediaStore:
+    """A folder. Keys are `ab/<sha256>.<ext>`, so equal bytes are stored once."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def put(self, data: bytes, image_format: str) -> str:
+        key = media_key(data, image_format)
+        path = self._path(key)
+        if path.exists():
+            return key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write beside the target, flush to disk, then rename: a reader sees all or nothing.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise StorageError(f"Could not write to the media folder {self.root}: {exc.strerror}.") from exc
+        return key
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"The image {key} is missing from the media folder.") from None
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def location(self, key: str) -> str:
+        return str(self._path(key))
+
+    def remove_partial_files(self) -> int:
+        """Delete temporary files a killed process left behind; returns how many."""
+        removed = 0
+        for tmp in self.root.glob("*/.tmp-*.part"):
+            tmp.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+
+def open_media_store(url: str) -> LocalMediaStore:
+    if url.startswith("s3://"):
+        raise ConfigError("S3 media stores are not supported yet: unset IMAGEGEN_MEDIA_URL to use a local folder.")
+    if url.startswith("file://"):
+        url = url[len("file://") :]
+    return LocalMediaStore(Path(url))

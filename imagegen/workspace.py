@@ -1,0 +1,100 @@
+"""The shared resources of one process: settings, database, media store, providers, job runner.
+
+The app opens one Workspace (cached as a resource); the CLI and the tests open their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from imagegen.errors import NotFound
+from imagegen.generation import JobRunner, recover_interrupted
+from imagegen.images import cached_thumbnail
+from imagegen.providers import Provider, build_provider
+from imagegen.records import Agent, Candidate, Generation
+from imagegen.settings import Settings
+from imagegen.storage.db import create_db_engine, migrate, session_factory
+from imagegen.storage.media import open_media_store
+
+
+class Workspace:
+    def __init__(self, settings: Settings, *, load_samples: bool = True):
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = create_db_engine(settings.resolved_database_url)
+        migrate(self.engine)
+        self._sessions = session_factory(self.engine)
+        self.media = open_media_store(settings.resolved_media_url)
+        self.media.remove_partial_files()
+        self.interrupted_on_start = recover_interrupted(self)
+        if load_samples:
+            from imagegen.catalog import load_sample_agents
+
+            with self.session() as s, s.begin():
+                if not s.scalar(select(func.count(Agent.id))):
+                    load_sample_agents(s)
+        self.jobs = JobRunner(self)
+        # Providers hold async clients and semaphores, which belong to one event loop each.
+        self._per_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions() as s:
+            yield s
+
+    def _loop_state(self) -> dict:
+        return self._per_loop.setdefault(asyncio.get_running_loop(), {"providers": {}, "limits": {}})
+
+    def provider(self, name: str) -> Provider:
+        providers = self._loop_state()["providers"]
+        if name not in providers:
+            providers[name] = build_provider(name, self.settings)
+        return providers[name]
+
+    def semaphore(self, name: str) -> asyncio.Semaphore:
+        limits = self._loop_state()["limits"]
+        if name not in limits:
+            limits[name] = asyncio.Semaphore(self.provider(name).concurrency())
+        return limits[name]
+
+    async def aclose_providers(self) -> None:
+        for provider in self._loop_state()["providers"].values():
+            await provider.aclose()
+
+    def get_agent(self, slug: str, *, session: Session | None = None) -> Agent:
+        def find(s: Session) -> Agent:
+            agent = s.scalar(select(Agent).where(Agent.slug == slug))
+            if agent is None:
+                raise NotFound(f"No agent with slug {slug!r}: list them with `python -m imagegen agents`.")
+            return agent
+
+        if session is not None:
+            return find(session)
+        with self.session() as s:
+            return find(s)
+
+    def get_generation(self, generation_id: int) -> Generation:
+        with self.session() as s:
+            gen = s.get(Generation, generation_id)
+            if gen is None:
+                raise NotFound(f"No generation {generation_id}.")
+            return gen
+
+    def get_candidate(self, candidate_id: int) -> Candidate:
+        with self.session() as s:
+            cand = s.get(Candidate, candidate_id)
+            if cand is None:
+                raise NotFound(f"No candidate {candidate_id}.")
+            return cand
+
+    def thumbnail(self, key: str, max_side: int = 384) -> bytes:
+        return cached_thumbnail(self.settings.thumbnail_dir, key, lambda: self.media.get(key), max_side)
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,56 @@
+"""Every test runs in its own folder: database, media and thumbnails under tmp_path, no keys."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from imagegen.settings import Settings
+from imagegen.workspace import Workspace
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+ENV_VARS = (
+    "IMAGEGEN_DATA_DIR", "IMAGEGEN_DATABASE_URL", "IMAGEGEN_MEDIA_URL", "IMAGEGEN_DEFAULT_PROVIDER",
+    "IMAGEGEN_DOWNLOAD_HOSTS", "IDEOGRAM_API_KEY", "IDEOGRAM_BASE_URL", "REPLICATE_API_TOKEN",
+    "REPLICATE_BASE_URL", "IMAGEGEN_UPLOAD_FORMAT", "IMAGEGEN_CURATOR",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no developer .env or secrets.toml leaks in
+    monkeypatch.setenv("IMAGEGEN_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
+
+
+@pytest.fixture
+def ws(isolated):
+    workspace = Workspace(Settings())
+    yield workspace
+    workspace.close()
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    if not (SHARED / "DESIGN.md").exists():
+        pytest.skip("../shared is not beside this checkout")
+    return SHARED
+
+
+def png_bytes(size=(64, 48), colour=(200, 30, 90), mode="RGB", **save) -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, size, colour).save(out, "PNG", **save)
+    return out.getvalue()
+
+
+def jpeg_bytes(size=(1024, 768), colour=(20, 120, 200), **save) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, "JPEG", quality=90, **save)
+    return out.getvalue()
