@@ -1,0 +1,62 @@
+"""Stand-in providers for engine tests: they answer like a provider would, from a script."""
+
+from __future__ import annotations
+
+import asyncio
+
+from imagegen.errors import ProviderUnavailable
+from imagegen.providers import ImageRequest, Provider, ProviderImage
+from tests.conftest import png_bytes
+
+GOOD = png_bytes((96, 54), colour=(10, 200, 30))
+
+
+class ScriptedProvider(Provider):
+    """Answers each seed's image by `script[seed % len(script)]`, after `delay` seconds."""
+
+    name = "scripted"
+    label = "Scripted fake"
+    script: tuple[str, ...] = ("ok",)
+    delay: float = 0.0
+    limit: int = 8
+    in_flight = 0
+    peak = 0
+    calls: list[int] = []
+
+    def concurrency(self) -> int:
+        return self.limit
+
+    async def generate(self, request: ImageRequest) -> list[ProviderImage]:
+        cls = type(self)
+        cls.calls.append(request.count)
+        cls.in_flight += 1
+        cls.peak = max(cls.peak, cls.in_flight)
+        try:
+            await asyncio.sleep(self.delay if request.seed % len(self.script) else self.delay / 10)
+            out = []
+            for seed in range(request.seed, request.seed + request.count):
+                kind = self.script[seed % len(self.script)]
+                if kind == "raise":
+                    raise ProviderUnavailable("Ideogram is having trouble (HTTP 503); try again in a minute.")
+                if kind == "slow":
+                    await asyncio.sleep(60)
+                out.append(
+                    {
+                        "ok": ProviderImage(data=GOOD, seed=seed, prompt="improved prompt"),
+                        "slow": ProviderImage(data=GOOD, seed=seed),
+                        "blocked": ProviderImage(blocked=True, seed=seed),
+                        "error": ProviderImage(error="The model returned nothing.", seed=seed),
+                        "garbage": ProviderImage(data=b"<html>expired</html>", seed=seed),
+                    }[kind]
+                )
+            return out
+        finally:
+            cls.in_flight -= 1
+
+
+def scripted(script, *, delay=0.0, limit=8, per_call=1, name="scripted"):
+    return type(
+        "Scripted",
+        (ScriptedProvider,),
+        {"name": name, "script": tuple(script), "delay": delay, "limit": limit, "max_images_per_call": per_call, "calls": [], "in_flight": 0, "peak": 0},
+    )

@@ -1,0 +1,130 @@
+import asyncio
+import subprocess
+import sys
+import time
+
+import pytest
+
+from imagegen import providers
+from imagegen.generation import run_generation, start_generation
+from imagegen.recipes import make_spec
+from imagegen.records import Candidate, CandidateStatus, Generation, GenerationStatus
+from imagegen.settings import Settings
+from imagegen.workspace import Workspace
+from tests.fakes import scripted
+
+
+@pytest.fixture
+def register(monkeypatch):
+    def add(cls):
+        monkeypatch.setattr(providers, "PROVIDERS", providers.PROVIDERS + (cls,))
+        return cls
+
+    return add
+
+
+def generate(ws, provider="local", slug="trend-radar", **choices):
+    spec = make_spec(ws, ws.get_agent(slug), provider=provider, **choices)
+    gen_id = start_generation(ws, slug, spec)
+    asyncio.run(run_generation(ws, gen_id))
+    return ws.get_generation(gen_id)
+
+
+def test_four_local_candidates_are_saved_with_consecutive_seeds(ws):
+    gen = generate(ws, count=4, seed=100)
+    assert gen.status is GenerationStatus.SUCCEEDED
+    assert [c.status for c in gen.candidates] == [CandidateStatus.SUCCEEDED] * 4
+    assert [c.seed for c in gen.candidates] == [100, 101, 102, 103]
+    assert len({c.image_key for c in gen.candidates}) == 4
+    assert all(ws.media.exists(c.image_key) for c in gen.candidates)
+    assert gen.recipe.seed == 100 and gen.recipe.count == 4
+
+
+def test_a_random_seed_is_recorded_so_the_recipe_can_be_repeated(ws):
+    gen = generate(ws, count=1)
+    again = generate(ws, count=1, seed=gen.recipe.seed)
+    assert gen.candidates[0].image_key == again.candidates[0].image_key
+
+
+def test_one_bad_candidate_never_costs_the_others(ws, register):
+    register(scripted(["ok", "blocked", "error", "garbage"]))
+    gen = generate(ws, provider="scripted", count=4, seed=0)
+    statuses = [c.status for c in gen.candidates]
+    assert statuses == [CandidateStatus.SUCCEEDED, CandidateStatus.BLOCKED, CandidateStatus.FAILED, CandidateStatus.FAILED]
+    assert gen.status is GenerationStatus.SUCCEEDED
+    assert gen.candidates[0].provider_prompt == "improved prompt"
+    assert gen.candidates[1].error == "Blocked by the provider's safety filter."
+    assert gen.candidates[2].error == "The model returned nothing."
+    assert "not a PNG, JPEG or WebP" in gen.candidates[3].error
+    assert gen.candidates[3].image_key is None
+
+
+def test_a_provider_error_fails_only_its_own_call(ws, register):
+    register(scripted(["ok", "raise"]))
+    gen = generate(ws, provider="scripted", count=4, seed=0)
+    assert [c.status.value for c in gen.candidates] == ["succeeded", "failed", "succeeded", "failed"]
+    assert "HTTP 503" in gen.candidates[1].error
+
+
+def test_when_nothing_succeeds_the_generation_failed_with_the_reason(ws, register):
+    register(scripted(["raise"]))
+    gen = generate(ws, provider="scripted", count=2, seed=0)
+    assert gen.status is GenerationStatus.FAILED
+    assert "HTTP 503" in gen.error
+
+
+def test_candidates_run_concurrently_within_the_provider_limit(ws, register):
+    fake = register(scripted(["ok", "ok"], delay=0.05, limit=3))
+    generate(ws, provider="scripted", count=8, seed=0)
+    assert fake.peak == 3
+
+
+def test_providers_that_return_several_images_get_one_call(ws, register):
+    fake = register(scripted(["ok"], per_call=8))
+    gen = generate(ws, provider="scripted", count=5, seed=0)
+    assert fake.calls == [5]
+    assert [c.status for c in gen.candidates] == [CandidateStatus.SUCCEEDED] * 5
+
+
+def test_a_provider_without_its_key_fails_with_the_variable_to_set(ws, register):
+    needy = scripted(["ok"], name="needy")
+    needy.needs_key, needy.key_env_var = True, "NEEDY_API_KEY"
+    register(needy)
+    gen = generate(ws, provider="needy", count=2, seed=0)
+    assert gen.status is GenerationStatus.FAILED
+    assert all("set NEEDY_API_KEY" in c.error for c in gen.candidates)
+
+
+def test_cancel_keeps_what_landed_and_cancels_the_rest(ws, register):
+    register(scripted(["ok", "slow"], delay=0.01))
+    spec = make_spec(ws, ws.get_agent("trend-radar"), provider="scripted", count=4, seed=0)
+    gen_id = start_generation(ws, "trend-radar", spec)
+    ws.jobs.submit(gen_id)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if sum(c.status is CandidateStatus.SUCCEEDED for c in ws.get_generation(gen_id).candidates) == 2:
+            break
+        time.sleep(0.02)
+    assert ws.jobs.cancel(gen_id)
+    while time.monotonic() < deadline and not ws.get_generation(gen_id).status.finished:
+        time.sleep(0.02)
+    gen = ws.get_generation(gen_id)
+    assert gen.status is GenerationStatus.CANCELED
+    assert [c.status.value for c in gen.candidates] == ["succeeded", "canceled", "succeeded", "canceled"]
+
+
+def test_jobs_left_running_by_a_dead_process_are_marked_interrupted(ws):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    spec = make_spec(ws, ws.get_agent("trend-radar"), provider="local", count=2, seed=0)
+    gen_id = start_generation(ws, "trend-radar", spec)
+    with ws.session() as s, s.begin():
+        gen = s.get(Generation, gen_id)
+        gen.status, gen.worker_pid = GenerationStatus.RUNNING, dead.pid
+        first = s.get(Candidate, gen.candidates[0].id)
+        first.status, first.image_key = CandidateStatus.SUCCEEDED, ws.media.put(b"x", "PNG")
+    restarted = Workspace(Settings())
+    gen = restarted.get_generation(gen_id)
+    assert restarted.interrupted_on_start == 1
+    assert gen.status is GenerationStatus.INTERRUPTED
+    assert [c.status.value for c in gen.candidates] == ["succeeded", "interrupted"]

@@ -1,0 +1,66 @@
+import io
+
+import pytest
+from PIL import Image, PngImagePlugin
+
+from imagegen.errors import InvalidImage
+from imagegen.images import check_image, make_thumbnail, normalise_for_upload
+from tests.conftest import jpeg_bytes, png_bytes
+
+LIMITS = {"max_bytes": 5_000_000, "max_pixels": 10_000_000}
+
+
+def test_a_good_png_and_jpeg_pass_with_their_size():
+    assert (check_image(png_bytes((64, 48)), **LIMITS).format, check_image(png_bytes(), **LIMITS).width) == ("PNG", 64)
+    checked = check_image(jpeg_bytes((320, 200)), **LIMITS)
+    assert (checked.format, checked.width, checked.height) == ("JPEG", 320, 200)
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty file"),
+        (b"<html>Access denied</html>", "not a PNG, JPEG or WebP"),
+        (b"GIF89a" + b"\0" * 100, "not a PNG, JPEG or WebP"),
+        (png_bytes((300, 300))[:200], "damaged or truncated"),
+        (jpeg_bytes((300, 300))[:500], "damaged or truncated"),
+    ],
+)
+def test_bad_bytes_are_refused_with_a_reason(data, message):
+    with pytest.raises(InvalidImage, match=message):
+        check_image(data, **LIMITS)
+
+
+def test_too_many_bytes_are_refused_before_decoding():
+    with pytest.raises(InvalidImage, match="over the 0 MB limit"):
+        check_image(png_bytes(), max_bytes=100, max_pixels=10**9)
+
+
+def test_too_many_pixels_are_refused():
+    with pytest.raises(InvalidImage, match="2000x2000, over the 1,000,000 pixel limit"):
+        check_image(png_bytes((2000, 2000), mode="1", colour=0), max_bytes=10**9, max_pixels=1_000_000)
+
+
+def test_thumbnail_of_a_big_jpeg_is_small_and_keeps_the_aspect():
+    thumb = Image.open(io.BytesIO(make_thumbnail(jpeg_bytes((1024, 768)), 320)))
+    assert thumb.format == "JPEG" and thumb.size == (320, 240)
+
+
+def test_upload_is_flattened_resized_and_stripped():
+    info = PngImagePlugin.PngInfo()
+    info.add_text("recipe", "secret-ish")
+    src = png_bytes((2000, 1000), colour=(255, 0, 0, 0), mode="RGBA", pnginfo=info)
+    out = Image.open(io.BytesIO(normalise_for_upload(src, image_format="PNG", max_width=1280, background="#00FF00")))
+    assert out.size == (1280, 640)
+    assert out.mode == "RGB"
+    assert out.getpixel((10, 10)) == (0, 255, 0)  # transparency became the background
+    assert "recipe" not in out.info
+
+
+def test_upload_as_jpeg_has_no_exif():
+    exif = Image.Exif()
+    exif[0x010E] = "camera note"
+    src = jpeg_bytes((400, 300), exif=exif.tobytes())
+    assert Image.open(io.BytesIO(src)).getexif()
+    out = Image.open(io.BytesIO(normalise_for_upload(src, image_format="JPEG", max_width=1280, background="#FFFFFF")))
+    assert out.format == "JPEG" and not out.getexif()

@@ -1,0 +1,75 @@
+import asyncio
+
+import pytest
+
+from imagegen.approval import approve_candidate
+from imagegen.errors import InvalidInput, UploadFailed
+from imagegen.generation import run_generation, start_generation
+from imagegen.providers import default_provider
+from imagegen.recipes import make_spec
+from imagegen.records import Approval
+from imagegen.settings import Settings
+from imagegen.storage.media import LocalMediaStore
+
+
+def test_keys_are_secret_and_blank_keys_count_as_unset(monkeypatch):
+    monkeypatch.setenv("IDEOGRAM_API_KEY", "ideo-very-secret")
+    monkeypatch.setenv("REPLICATE_API_TOKEN", "   ")
+    settings = Settings()
+    assert "ideo-very-secret" not in repr(settings) and "ideo-very-secret" not in str(settings.model_dump())
+    assert settings.ideogram_api_key.get_secret_value() == "ideo-very-secret"
+    assert settings.replicate_api_token is None
+
+
+def test_settings_come_from_dotenv_and_streamlit_secrets(isolated, monkeypatch):
+    monkeypatch.delenv("IMAGEGEN_DATA_DIR")
+    (isolated / ".env").write_text("IMAGEGEN_DATA_DIR=from-dotenv\n")
+    (isolated / ".streamlit").mkdir()
+    (isolated / ".streamlit" / "secrets.toml").write_text('IDEOGRAM_API_KEY = "from-secrets"\nIMAGEGEN_DATA_DIR = "ignored"\n')
+    settings = Settings()
+    assert str(settings.data_dir) == "from-dotenv"
+    assert settings.ideogram_api_key.get_secret_value() == "from-secrets"
+
+
+def test_with_no_keys_the_default_provider_is_local():
+    assert default_provider(Settings()) == "local"
+
+
+def _candidate(ws, slug="pixel-poster"):
+    spec = make_spec(ws, ws.get_agent(slug), provider="local", count=1, seed=9)
+    gen_id = start_generation(ws, slug, spec)
+    asyncio.run(run_generation(ws, gen_id))
+    return ws.get_generation(gen_id).candidates[0]
+
+
+def test_approval_records_who_what_and_the_recipe(ws):
+    cand = _candidate(ws)
+    approval = approve_candidate(ws, cand.id, "dana")
+    assert approval.approved_by == "dana" and approval.candidate_id == cand.id
+    assert approval.spec["seed"] == 9
+    assert ws.get_agent("pixel-poster").current_thumbnail == approval.upload_key
+    assert ws.media.get(approval.upload_key) != ws.media.get(cand.image_key)  # normalised, not the raw candidate
+
+
+class FullDisk(LocalMediaStore):
+    """The disk at its edge: every write fails as a full disk would."""
+
+    def put(self, data, image_format):
+        raise OSError(28, "No space left on device")
+
+
+def test_a_failed_upload_records_no_approval(ws):
+    cand = _candidate(ws)
+    ws.media = FullDisk(ws.media.root)
+    with pytest.raises(UploadFailed, match="nothing was approved"):
+        approve_candidate(ws, cand.id)
+    with ws.session() as s:
+        assert s.query(Approval).count() == 0
+    assert ws.get_agent("pixel-poster").current_thumbnail is None
+
+
+def test_only_a_finished_image_can_be_approved(ws):
+    spec = make_spec(ws, ws.get_agent("ai"), provider="local", count=1, seed=1)
+    gen_id = start_generation(ws, "ai", spec)
+    with pytest.raises(InvalidInput, match="no image to approve"):
+        approve_candidate(ws, ws.get_generation(gen_id).candidates[0].id)
