@@ -121,3 +121,22 @@ def import_agents(session: Session, rows: list[dict]) -> ImportReport:
 
 def load_sample_agents(session: Session) -> ImportReport:
     return import_agents(session, json.loads(SAMPLES.read_text(encoding="utf-8")))
+
+
+def find_agents(session: Session, query: str = "", *, only_missing: bool = False, category: str | None = None) -> list[Agent]:
+    """Agents whose name, slug or category contains `query` (any case), sorted by name."""
+    stmt = select(Agent).order_by(Agent.name)
+    if only_missing:
+        stmt = stmt.where(Agent.current_thumbnail.is_(None))
+    needle = query.strip().casefold()
+    agents = session.scalars(stmt).all()
+    return [
+        a
+        for a in agents
+        if (not needle or needle in a.name.casefold() or needle in a.slug or any(needle in c.casefold() for c in a.categories))
+        and (not category or category in a.categories)
+    ]
+
+
+def all_categories(session: Session) -> list[str]:
+    return sorted({c for cats in session.scalars(select(Agent.categories)) for c in cats})

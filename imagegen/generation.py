@@ -57,6 +57,24 @@ def start_generation(ws: "Workspace", agent_slug: str, spec: GenerationSpec) -> 
         return gen.id
 
 
+def latest_generation(ws: "Workspace", agent_slug: str) -> int | None:
+    """The newest generation id for an agent, so a refreshed page finds its results again."""
+    with ws.session() as s:
+        agent = ws.get_agent(agent_slug, session=s)
+        return s.scalar(select(Generation.id).where(Generation.agent_id == agent.id).order_by(Generation.id.desc()).limit(1))
+
+
+def reroll_candidate(ws: "Workspace", candidate_id: int) -> int:
+    """Queue one new candidate with the same recipe and a fresh seed; returns its candidate id."""
+    with ws.session() as s:
+        cand = s.get(Candidate, candidate_id)
+        gen = cand.generation
+        spec = gen.recipe.model_copy(update={"count": 1, "seed": None})
+        slug = gen.agent.slug
+    new_generation = start_generation(ws, slug, spec)
+    return ws.get_generation(new_generation).candidates[0].id
+
+
 @dataclass
 class _Chunk:
     candidate_ids: list[int]

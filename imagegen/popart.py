@@ -60,11 +60,13 @@ def font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(FONT_PATH), size)
 
 
-def pick_icon(text: str) -> str:
-    lowered = text.lower()
-    for icon, words in ICON_KEYWORDS:
-        if any(w in lowered for w in words):
-            return icon
+def pick_icon(*texts: str) -> str:
+    """The pictogram for the first text (name, then the rest) that mentions a keyword."""
+    for text in texts:
+        lowered = text.lower()
+        for icon, words in ICON_KEYWORDS:
+            if any(w in lowered for w in words):
+                return icon
     return "robot"
 
 
@@ -142,7 +144,7 @@ def render(
         MOTIFS[motif](draw, rng, spot, (w, h), roles)
     radius = min(art_box[2] - art_box[0], art_box[3] - art_box[1]) * rng.uniform(0.30, 0.36)
     rng.choice((_planet, _planet, _badge))(draw, rng, (cx, cy), radius, roles)
-    ICONS[pick_icon(f"{name} {keywords}")](draw, (cx, cy), radius * 0.62, roles)
+    ICONS[pick_icon(name, keywords)](draw, (cx, cy), radius * 0.62, roles)
     _title(draw, name, text_box, roles, rng)
     return im.reduce(SCALE)
 

@@ -93,6 +93,12 @@ class Workspace:
                 raise NotFound(f"No candidate {candidate_id}.")
             return cand
 
+    def candidates(self, ids: list[int]) -> list[Candidate]:
+        """Candidates in the order of `ids` (missing ids are skipped), in one query."""
+        with self.session() as s:
+            found = {c.id: c for c in s.scalars(select(Candidate).where(Candidate.id.in_(ids)))}
+        return [found[i] for i in ids if i in found]
+
     def thumbnail(self, key: str, max_side: int = 384) -> bytes:
         return cached_thumbnail(self.settings.thumbnail_dir, key, lambda: self.media.get(key), max_side)
 
