@@ -72,7 +72,7 @@ class SleepyProvider(Provider):
     name = "bench-sleepy"
     label = "Benchmark fake"
 
-    def concurrency(self) -> int:
+    def max_in_flight(self) -> int:
         return 8
 
     async def generate(self, request: ImageRequest) -> list[ProviderImage]:

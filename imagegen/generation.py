@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import os
 import random
@@ -98,15 +99,15 @@ async def run_generation(ws: "Workspace", generation_id: int) -> GenerationStatu
         _finish_candidates(ws, [cid for cid, _ in candidates], CandidateStatus.FAILED, str(exc))
         return _finish_generation(ws, generation_id, error=str(exc))
 
-    per_call = max(1, provider.max_images_per_call)
+    limit = ws.limiter(spec.provider)
+    per_call = max(1, min(provider.max_images_per_call, limit.capacity))
     chunks = [
         _Chunk([cid for cid, _ in candidates[i : i + per_call]], candidates[i][1])
         for i in range(0, len(candidates), per_call)
     ]
-    limit = ws.semaphore(spec.provider)
 
     async def run_chunk(chunk: _Chunk) -> None:
-        async with limit:
+        async with limit.hold(len(chunk.candidate_ids)):
             _set_status(ws, chunk.candidate_ids, CandidateStatus.RUNNING)
             request = ImageRequest(
                 agent=text,
@@ -244,6 +245,38 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+class ImageLimiter:
+    """A weighted semaphore: at most `capacity` images in flight; a call holds as many as it asks for.
+
+    Ideogram counts its in-flight limit in images, not requests, so one 8-image request and
+    two single-image ones must share the same budget."""
+
+    def __init__(self, capacity: int):
+        self.capacity = max(1, capacity)
+        self._used = 0
+        self._waiters: list[asyncio.Future] = []
+
+    @contextlib.asynccontextmanager
+    async def hold(self, images: int):
+        images = min(images, self.capacity)
+        while self._used + images > self.capacity:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                self._waiters.remove(waiter)
+        self._used += images
+        try:
+            yield
+        finally:
+            # Synchronous release: a cancellation here cannot leak capacity.
+            self._used -= images
+            for waiter in self._waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
 
 class JobRunner:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from imagegen.errors import NotFound
-from imagegen.generation import JobRunner, recover_interrupted
+from imagegen.generation import ImageLimiter, JobRunner, recover_interrupted
 from imagegen.images import cached_thumbnail
 from imagegen.providers import Provider, build_provider
 from imagegen.records import Agent, Candidate, Generation
@@ -57,10 +57,11 @@ class Workspace:
             providers[name] = build_provider(name, self.settings)
         return providers[name]
 
-    def semaphore(self, name: str) -> asyncio.Semaphore:
+    def limiter(self, name: str) -> ImageLimiter:
+        """One limiter per provider and loop, shared by every job on that loop."""
         limits = self._loop_state()["limits"]
         if name not in limits:
-            limits[name] = asyncio.Semaphore(self.provider(name).concurrency())
+            limits[name] = ImageLimiter(self.provider(name).max_in_flight())
         return limits[name]
 
     async def aclose_providers(self) -> None:

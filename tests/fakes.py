@@ -23,7 +23,7 @@ class ScriptedProvider(Provider):
     peak = 0
     calls: list[int] = []
 
-    def concurrency(self) -> int:
+    def max_in_flight(self) -> int:
         return self.limit
 
     async def generate(self, request: ImageRequest) -> list[ProviderImage]:

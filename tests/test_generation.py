@@ -128,3 +128,15 @@ def test_jobs_left_running_by_a_dead_process_are_marked_interrupted(ws):
     assert restarted.interrupted_on_start == 1
     assert gen.status is GenerationStatus.INTERRUPTED
     assert [c.status.value for c in gen.candidates] == ["succeeded", "interrupted"]
+
+
+def test_in_flight_images_are_shared_between_jobs_by_weight(ws, register):
+    fake = register(scripted(["ok"], delay=0.05, limit=10, per_call=8))
+
+    async def two_jobs():
+        ids = [start_generation(ws, "trend-radar", make_spec(ws, ws.get_agent("trend-radar"), provider="scripted", count=n, seed=0)) for n in (8, 4)]
+        await asyncio.gather(*(run_generation(ws, i) for i in ids))
+
+    asyncio.run(two_jobs())
+    assert sorted(fake.calls) == [4, 8]
+    assert fake.peak == 1  # 8 + 4 images exceed the 10-image budget, so the calls ran one after the other

@@ -53,8 +53,8 @@ class Provider:
     def __init__(self, settings: Settings):
         self.settings = settings
 
-    def concurrency(self) -> int:
-        """How many calls of this provider may be in flight at once in this process."""
+    def max_in_flight(self) -> int:
+        """How many images of this provider may be in flight at once in this process."""
         return 4
 
     async def generate(self, request: ImageRequest) -> list[ProviderImage]:

@@ -16,7 +16,7 @@ class LocalProvider(Provider):
     label = "Local renderer (offline)"
     models = ("popart-1",)
 
-    def concurrency(self) -> int:
+    def max_in_flight(self) -> int:
         return self.settings.local_concurrency
 
     async def generate(self, request: ImageRequest) -> list[ProviderImage]:
