@@ -13,7 +13,8 @@ ImagegenError                  base: a message a curator can act on
 │   ├── RateLimited            429 after our retries
 │   ├── ProviderUnavailable    5xx or connection trouble after our retries
 │   ├── ProviderTimeout        no answer in time
-│   └── PredictionFailed       the provider ran the job and reported failure
+│   ├── PredictionFailed       the provider ran the job and reported failure
+│   └── DownloadFailed         a result image could not be fetched (expired link, HTTP error)
 ├── DownloadRefused            a result URL off the allowlist, a redirect off it, or too big
 ├── InvalidImage               bytes that are not a sane image
 └── StorageError               the database or the media store failed
@@ -89,6 +90,10 @@ class ProviderTimeout(ProviderError):
 
 
 class PredictionFailed(ProviderError):
+    pass
+
+
+class DownloadFailed(ProviderError):
     pass
 
 

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     # How many calls one provider may have in flight per process.
     local_concurrency: int = Field(4, alias="IMAGEGEN_LOCAL_CONCURRENCY", ge=1, le=64)
     curator: str = Field("curator", alias="IMAGEGEN_CURATOR")
+    # Remote providers.
+    provider_timeout: float = Field(120.0, alias="IMAGEGEN_PROVIDER_TIMEOUT", gt=0, le=600)
+    provider_attempts: int = Field(4, alias="IMAGEGEN_PROVIDER_ATTEMPTS", ge=1, le=10)
+    retry_max_wait: float = Field(30.0, alias="IMAGEGEN_RETRY_MAX_WAIT", ge=0, le=300)
+    ideogram_max_in_flight: int = Field(10, alias="IDEOGRAM_MAX_IN_FLIGHT", ge=1, le=100)
 
     @field_validator("ideogram_api_key", "replicate_api_token", mode="before")
     @classmethod

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from imagegen.errors import InvalidInput, MissingKeyError
 from imagegen.providers.base import ImageRequest, Provider, ProviderImage
+from imagegen.providers.ideogram import IdeogramProvider
 from imagegen.providers.local import LocalProvider
 from imagegen.settings import Settings
 
-PROVIDERS: tuple[type[Provider], ...] = (LocalProvider,)
+PROVIDERS: tuple[type[Provider], ...] = (LocalProvider, IdeogramProvider)
 
 __all__ = ["ImageRequest", "Provider", "ProviderImage", "PROVIDERS", "provider_class", "provider_choices", "default_provider"]
 

@@ -1,0 +1,195 @@
+"""A fake Ideogram on 127.0.0.1: validates what it receives against the spec, answers like the spec.
+
+Faults are queued on `server.faults` and consumed one per API request, e.g.
+`{"status": 429, "headers": {"Retry-After": "0"}}`, `{"delay": 2}`, `{"unsafe": [1]}`,
+`{"image": "truncated" | "html" | "expired" | "offlist" | "redirect-offlist" | "huge"}`.
+It stops by itself after `max_requests` requests or `lifetime` seconds.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import io
+import itertools
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from PIL import Image
+
+from tests.spec_check import property_types, validate
+
+SPEC = "ideogram-openapi.json"
+KEY = "ideo-test-key-0123456789"
+
+
+def _png(seed: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (128, 72), ((seed * 37) % 256, (seed * 91) % 256, 200)).save(out, "PNG")
+    return out.getvalue()
+
+
+def parse_multipart(content_type: str, body: bytes) -> dict:
+    """Form fields by name; JSON parts decoded, numbers typed by the spec."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    if not message.is_multipart():
+        raise ValueError("the body is not multipart/form-data")
+    types = property_types(SPEC, "GenerateImageRequestV3")
+    fields: dict = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        if part.get_content_type() == "application/json":
+            fields[name] = json.loads(payload)
+            continue
+        text = payload.decode()
+        kind = types.get(name)
+        fields[name] = int(text) if kind == "integer" else float(text) if kind == "number" else text
+    return fields
+
+
+class FakeIdeogram(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, max_requests: int = 500, lifetime: float = 120.0):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.base_url = f"http://127.0.0.1:{self.server_address[1]}"
+        self.faults: list[dict] = []
+        self.requests: list[dict] = []  # what each API call carried, as validated
+        self.downloads: list[str] = []
+        self.problems: list[str] = []  # spec violations seen; tests assert this stays empty
+        self.images: dict[str, bytes] = {}
+        self.lock = threading.Lock()
+        self.in_flight_images = self.peak_images = 0
+        self._ids = itertools.count(1)
+        self._left = max_requests
+        self._deadline = time.monotonic() + lifetime
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        while self._left > 0 and time.monotonic() < self._deadline:
+            self.handle_request()
+
+    def start(self) -> "FakeIdeogram":
+        self.timeout = 0.2
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._left = 0
+        self._thread.join(timeout=5)
+        self.server_close()
+
+    def take_fault(self) -> dict:
+        return self.faults.pop(0) if self.faults else {}
+
+    def new_image(self, seed: int, kind: str | None) -> str:
+        image_id = f"img{next(self._ids)}"
+        data = _png(seed)
+        if kind == "truncated":
+            data = data[: len(data) // 2]
+        elif kind == "html":
+            data = b"<html><body>Access denied</body></html>"
+        elif kind == "huge":
+            data = _png(seed) + b"\0" * 3_000_000
+        self.images[image_id] = data
+        if kind == "expired":
+            return f"{self.base_url}/ephemeral/{image_id}.png?expired=1"
+        if kind == "offlist":
+            return f"http://127.0.0.2:{self.server_address[1]}/ephemeral/{image_id}.png"
+        if kind == "redirect-offlist":
+            return f"{self.base_url}/redirect/{image_id}.png"
+        return f"{self.base_url}/ephemeral/{image_id}.png"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: FakeIdeogram
+
+    def log_message(self, *args) -> None:  # quiet
+        pass
+
+    def _send(self, status: int, body: dict | bytes | None = None, headers: dict | None = None, content_type="application/json"):
+        payload = json.dumps(body).encode() if isinstance(body, (dict, list)) else (body or b"")
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_GET(self) -> None:
+        srv = self.server
+        srv._left -= 1
+        srv.downloads.append(self.path)
+        if "Api-Key" in self.headers:
+            srv.problems.append("a download carried the Api-Key header")
+        image_id = self.path.rsplit("/", 1)[-1].split(".")[0]
+        if self.path.startswith("/redirect/"):
+            return self._send(302, None, {"Location": f"https://evil.example/{image_id}.png"})
+        if "expired=1" in self.path or image_id not in srv.images:
+            return self._send(403, {"error": "URL expired"})
+        return self._send(200, srv.images[image_id], content_type="image/png")
+
+    def do_POST(self) -> None:
+        srv = self.server
+        srv._left -= 1
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.headers.get("Api-Key") != KEY:
+            return self._send(401, {"error": "Unauthorized"})
+        fault = srv.take_fault()
+        if "status" in fault:
+            return self._send(fault["status"], fault.get("body", {"error": "fault"}), fault.get("headers"))
+
+        if self.path == "/v1/ideogram-v3/generate":
+            ctype = self.headers.get("Content-Type", "")
+            if not ctype.startswith("multipart/form-data"):
+                srv.problems.append(f"3.0 generate sent as {ctype}, not multipart/form-data")
+                return self._send(400, {"error": "expected multipart/form-data"})
+            request = parse_multipart(ctype, body)
+            schema, response_schema = "GenerateImageRequestV3", "ImageGenerationResponseV3"
+        elif self.path == "/generate":
+            request = json.loads(body)
+            schema, response_schema = "GenerateImageRequest", "GenerateImageResponse"
+        else:
+            return self._send(404, {"error": "not found"})
+        problems = validate(SPEC, schema, request)
+        if "prompt" not in (request.get("image_request", request)):
+            problems.append("prompt missing")
+        if problems:
+            srv.problems.extend(problems)
+            return self._send(400, {"error": "; ".join(problems)})
+        srv.requests.append({"path": self.path, **request})
+
+        fields = request.get("image_request", request)
+        count = int(fields.get("num_images", 1))
+        with srv.lock:
+            srv.in_flight_images += count
+            srv.peak_images = max(srv.peak_images, srv.in_flight_images)
+        try:
+            time.sleep(fault.get("delay", 0))
+        finally:
+            with srv.lock:
+                srv.in_flight_images -= count
+        seed = int(fields.get("seed", 1))
+        unsafe = set(fault.get("unsafe", []))
+        data = []
+        for i in range(count):
+            safe = i not in unsafe
+            item = {
+                "prompt": f"MAGIC: {fields['prompt'][:40]}" if fields.get("magic_prompt", fields.get("magic_prompt_option")) == "ON" else fields["prompt"],
+                "resolution": "1280x704" if self.path.startswith("/v1") else "1280x720",
+                "is_image_safe": safe,
+                "seed": seed + i,
+                "url": srv.new_image(seed + i, fault.get("image")) if safe else None,
+            }
+            if self.path.startswith("/v1"):
+                item["style_type"] = fields.get("style_type", "GENERAL")
+            data.append(item)
+        answer = {"created": "2026-11-24T00:00:00+00:00", "data": data}
+        srv.problems.extend(f"response: {p}" for p in validate(SPEC, response_schema, answer))
+        self._send(200, answer)

@@ -1,0 +1,49 @@
+"""Validation of requests and responses against the vendors' OpenAPI specs in ../shared/specs."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import jsonschema
+
+SPECS = Path(__file__).resolve().parent.parent.parent / "shared" / "specs"
+
+
+def _nullable_to_json_schema(node):
+    """OpenAPI 3.0 `nullable: true` is JSON Schema's `type: [T, "null"]`."""
+    if isinstance(node, dict):
+        node = {k: _nullable_to_json_schema(v) for k, v in node.items()}
+        if node.pop("nullable", False) and isinstance(node.get("type"), str):
+            node["type"] = [node["type"], "null"]
+        return node
+    if isinstance(node, list):
+        return [_nullable_to_json_schema(v) for v in node]
+    return node
+
+
+@lru_cache(maxsize=4)
+def load_spec(name: str) -> dict | None:
+    path = SPECS / name
+    if not path.exists():
+        return None
+    return _nullable_to_json_schema(json.loads(path.read_text()))
+
+
+def validate(spec_name: str, schema_name: str, instance) -> list[str]:
+    """Problems with `instance` against `#/components/schemas/<schema_name>`; [] when fine or no spec."""
+    spec = load_spec(spec_name)
+    if spec is None:
+        return []
+    schema = {"$ref": f"#/components/schemas/{schema_name}", "components": spec["components"]}
+    validator = jsonschema.Draft7Validator(schema)
+    return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in validator.iter_errors(instance)]
+
+
+def property_types(spec_name: str, schema_name: str) -> dict[str, str]:
+    spec = load_spec(spec_name)
+    if spec is None:
+        return {}
+    props = spec["components"]["schemas"][schema_name].get("properties", {})
+    return {name: p.get("type", "object") for name, p in props.items()}

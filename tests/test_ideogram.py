@@ -1,0 +1,219 @@
+"""Ideogram against a fake server on 127.0.0.1 that checks every request against the vendor's spec."""
+
+import asyncio
+import json
+
+import pytest
+
+from imagegen.generation import run_generation, start_generation
+from imagegen.palettes import PRESETS
+from imagegen.providers import provider_choices
+from imagegen.recipes import make_spec
+from imagegen.records import ASPECT_RATIOS
+from imagegen.settings import Settings
+from imagegen.workspace import Workspace
+from tests.fake_ideogram import KEY, FakeIdeogram
+
+
+@pytest.fixture
+def fake(monkeypatch, isolated):
+    server = FakeIdeogram().start()
+    monkeypatch.setenv("IDEOGRAM_API_KEY", KEY)
+    monkeypatch.setenv("IDEOGRAM_BASE_URL", server.base_url)
+    monkeypatch.setenv("IMAGEGEN_DOWNLOAD_HOSTS", server.base_url)
+    monkeypatch.setenv("IMAGEGEN_RETRY_MAX_WAIT", "0.05")
+    yield server
+    server.stop()
+    assert server.problems == []
+
+
+@pytest.fixture
+def ws(fake):
+    workspace = Workspace(Settings())
+    yield workspace
+    workspace.close()
+
+
+def generate(ws, slug="trend-radar", **choices):
+    choices.setdefault("count", 4)
+    choices.setdefault("seed", 1000)
+    spec = make_spec(ws, ws.get_agent(slug), provider="ideogram", **choices)
+    gen_id = start_generation(ws, slug, spec)
+
+    async def run():
+        try:
+            await run_generation(ws, gen_id)
+        finally:
+            await ws.aclose_providers()
+
+    asyncio.run(run())
+    return ws.get_generation(gen_id)
+
+
+def statuses(gen):
+    return [c.status.value for c in gen.candidates]
+
+
+def test_four_candidates_come_from_one_v3_request_with_the_palette(ws, fake):
+    gen = generate(ws, magic_prompt="OFF", style="AUTO")
+    assert statuses(gen) == ["succeeded"] * 4
+    [request] = fake.requests
+    assert request["path"] == "/v1/ideogram-v3/generate"
+    assert request["num_images"] == 4 and request["seed"] == 1000 and request["aspect_ratio"] == "16x9"
+    assert request["magic_prompt"] == "OFF" and request["style_type"] == "AUTO"
+    assert request["color_palette"] == {"members": [
+        {"color_hex": "#000030", "color_weight": 1.0}, {"color_hex": "#1C0C47", "color_weight": 0.85},
+        {"color_hex": "#9900FF", "color_weight": 0.7}, {"color_hex": "#4285F4", "color_weight": 0.55},
+        {"color_hex": "#FFFFFF", "color_weight": 0.4},
+    ]}
+    assert '"Trend Radar" in bold typography' in request["prompt"]
+    assert [c.seed for c in gen.candidates] == [1000, 1001, 1002, 1003]
+    assert len(fake.downloads) == 4
+
+
+def test_a_preset_palette_is_sent_by_name_and_magic_prompt_is_kept(ws, fake):
+    gen = generate(ws, count=1, palette=PRESETS["EMBER"], magic_prompt="ON")
+    assert fake.requests[0]["color_palette"] == {"name": "EMBER"}
+    assert gen.candidates[0].provider_prompt.startswith("MAGIC: ")
+
+
+@pytest.mark.parametrize("aspect", ASPECT_RATIOS)
+def test_every_v3_aspect_ratio(ws, fake, aspect):
+    gen = generate(ws, count=1, aspect_ratio=aspect)
+    assert statuses(gen) == ["succeeded"] and fake.requests[0]["aspect_ratio"] == aspect
+
+
+@pytest.mark.parametrize("style", ["AUTO", "GENERAL", "REALISTIC", "DESIGN", "FICTION"])
+@pytest.mark.parametrize("speed", ["FLASH", "TURBO", "BALANCED", "DEFAULT", "QUALITY"])
+def test_every_v3_style_and_rendering_speed(ws, fake, style, speed):
+    gen = generate(ws, count=1, style=style, options={"rendering_speed": speed}, negative_prompt="gradients")
+    assert statuses(gen) == ["succeeded"]
+    assert (fake.requests[0]["style_type"], fake.requests[0]["rendering_speed"], fake.requests[0]["negative_prompt"]) == (style, speed, "gradients")
+
+
+@pytest.mark.parametrize("model", ["V_2", "V_2_TURBO"])
+def test_legacy_models_use_the_legacy_endpoint_and_names(ws, fake, model):
+    gen = generate(ws, count=2, model=model, magic_prompt="AUTO", style="DESIGN", aspect_ratio="4x3", palette=PRESETS["PASTEL"])
+    assert statuses(gen) == ["succeeded"] * 2
+    request = fake.requests[0]
+    assert request["path"] == "/generate"
+    assert request["image_request"] == {
+        "prompt": request["image_request"]["prompt"], "model": model, "aspect_ratio": "ASPECT_4_3", "num_images": 2,
+        "seed": 1000, "magic_prompt_option": "AUTO", "style_type": "DESIGN", "color_palette": {"name": "PASTEL"},
+    }
+
+
+def test_a_legacy_model_refuses_a_ratio_it_lacks_before_any_call(ws, fake):
+    gen = generate(ws, count=1, model="V_2", aspect_ratio="4x5")
+    assert statuses(gen) == ["failed"] and "V_2 does not offer the 4x5 aspect ratio" in gen.candidates[0].error
+    assert fake.requests == []
+
+
+def test_unknown_options_are_refused_before_any_call(ws, fake):
+    gen = generate(ws, count=1, options={"rendering_speed": "WARP"})
+    assert "rendering_speed" in gen.candidates[0].error and fake.requests == []
+
+
+@pytest.mark.parametrize(
+    "fault, message",
+    [
+        ({"status": 401, "body": {"error": f"bad key {KEY}"}}, "Ideogram rejected the API key (HTTP 401): check IDEOGRAM_API_KEY."),
+        ({"status": 402}, "out of credits (HTTP 402)"),
+        ({"status": 422, "body": {"error": "Prompt failed the safety check."}}, "safety check refused the prompt: Prompt failed the safety check."),
+        ({"status": 400, "body": {"error": "Invalid seed"}}, "Ideogram refused a parameter: Invalid seed."),
+    ],
+)
+def test_final_errors_become_clear_messages_without_the_key(ws, fake, fault, message):
+    fake.faults.append(fault)
+    gen = generate(ws, count=2)
+    assert statuses(gen) == ["failed", "failed"]
+    assert message in gen.candidates[0].error and message in gen.error
+    assert len(fake.requests) == 0  # not retried
+    with ws.engine.connect() as conn:
+        dump = json.dumps([list(map(str, row)) for t in ("generations", "candidates") for row in conn.exec_driver_sql(f"SELECT * FROM {t}")])
+    assert KEY not in dump
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        [{"status": 429, "headers": {"Retry-After": "0"}}],
+        [{"status": 429}, {"status": 503}],
+        [{"status": 500}, {"status": 502}, {"status": 504}],
+    ],
+)
+def test_rate_limits_and_server_errors_are_retried(ws, fake, faults):
+    fake.faults.extend(faults)
+    gen = generate(ws, count=2)
+    assert statuses(gen) == ["succeeded"] * 2
+    assert fake.faults == []
+
+
+def test_retries_are_bounded_then_reported(ws, fake):
+    fake.faults.extend([{"status": 429}] * 10)
+    gen = generate(ws, count=1)
+    assert "rate limiting (HTTP 429)" in gen.candidates[0].error
+    assert len(fake.faults) == 10 - Settings().provider_attempts
+
+
+def test_a_slow_answer_times_out_clearly(ws, fake, monkeypatch):
+    monkeypatch.setenv("IMAGEGEN_PROVIDER_TIMEOUT", "0.3")
+    monkeypatch.setenv("IMAGEGEN_PROVIDER_ATTEMPTS", "1")
+    fake.faults.append({"delay": 1.0})
+    gen = generate(Workspace(Settings()), count=1)
+    assert "Ideogram did not answer within 0.3 s." in gen.candidates[0].error
+
+
+def test_unsafe_images_are_blocked_and_the_rest_kept(ws, fake):
+    fake.faults.append({"unsafe": [1, 2]})
+    gen = generate(ws, count=4)
+    assert statuses(gen) == ["succeeded", "blocked", "blocked", "succeeded"]
+    assert gen.status.value == "succeeded"
+    assert gen.candidates[1].error == "Blocked by the provider's safety filter."
+
+
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("truncated", "damaged or truncated"),
+        ("html", "not a PNG, JPEG or WebP"),
+        ("expired", "image link has expired or is gone (HTTP 403)"),
+        ("offlist", "Refused to download a result from http://127.0.0.2"),
+        ("redirect-offlist", "Refused to download a result from https://evil.example"),
+        ("huge", "over the 1 MB limit"),
+    ],
+)
+def test_bad_downloads_fail_their_candidate_with_a_reason(ws, fake, monkeypatch, kind, message):
+    monkeypatch.setenv("IMAGEGEN_MAX_IMAGE_BYTES", "1000000")
+    fake.faults.append({"image": kind})
+    gen = generate(Workspace(Settings()), count=2)
+    assert statuses(gen) == ["failed", "failed"]
+    assert message in gen.candidates[0].error
+    assert all(c.image_key is None for c in gen.candidates)
+
+
+def test_good_images_of_a_job_survive_a_later_failed_request(ws, fake, monkeypatch):
+    monkeypatch.setenv("IDEOGRAM_MAX_IN_FLIGHT", "2")  # 4 candidates -> two requests of 2
+    fake.faults.extend([{}, {"status": 402}])
+    gen = generate(Workspace(Settings()), count=4)
+    assert statuses(gen) == ["succeeded", "succeeded", "failed", "failed"]
+
+
+def test_the_in_flight_limit_holds_across_jobs(ws, fake, monkeypatch):
+    monkeypatch.setenv("IDEOGRAM_MAX_IN_FLIGHT", "10")
+    fake.faults.extend([{"delay": 0.2}] * 4)
+    workspace = Workspace(Settings())
+    agent = workspace.get_agent("trend-radar")
+    ids = [start_generation(workspace, "trend-radar", make_spec(workspace, agent, provider="ideogram", count=8, seed=s)) for s in (1, 100)]
+    for gen_id in ids:
+        workspace.jobs.submit(gen_id)
+    for gen_id in ids:
+        workspace.jobs.wait(gen_id, timeout=30)
+    assert [statuses(workspace.get_generation(i)) for i in ids] == [["succeeded"] * 8] * 2
+    assert fake.peak_images == 8  # never 16: the second job waited for the first one's images
+
+
+def test_without_a_key_ideogram_is_disabled_with_the_variable_named(monkeypatch):
+    monkeypatch.delenv("IDEOGRAM_API_KEY", raising=False)
+    choice = {c.cls.name: c for c in provider_choices(Settings())}["ideogram"]
+    assert not choice.enabled and "set IDEOGRAM_API_KEY" in choice.reason
