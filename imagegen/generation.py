@@ -76,6 +76,23 @@ def reroll_candidate(ws: "Workspace", candidate_id: int) -> int:
     return ws.get_generation(new_generation).candidates[0].id
 
 
+def upscale_candidate(ws: "Workspace", candidate_id: int) -> int:
+    """Queue an upscale of a finished candidate as a new one-candidate generation; returns its id."""
+    from imagegen.errors import InvalidInput
+    from imagegen.providers import provider_class
+
+    with ws.session() as s:
+        cand = s.get(Candidate, candidate_id)
+        if cand is None or not cand.image_key:
+            raise InvalidInput(f"Candidate {candidate_id} has no image to upscale.")
+        gen = cand.generation
+        if not provider_class(gen.recipe.provider).supports_upscale:
+            raise InvalidInput(f"The {gen.recipe.provider} provider cannot upscale.")
+        spec = gen.recipe.model_copy(update={"count": 1, "seed": cand.seed, "options": {**gen.recipe.options, "upscale_of": candidate_id}})
+        slug = gen.agent.slug
+    return start_generation(ws, slug, spec)
+
+
 @dataclass
 class _Chunk:
     candidate_ids: list[int]
@@ -92,6 +109,9 @@ async def run_generation(ws: "Workspace", generation_id: int) -> GenerationStatu
         agent = s.get(Agent, gen.agent_id)
         text = agent_text(agent.name, agent.description, agent.sub_heading, agent.categories)
         candidates = [(c.id, c.seed) for c in gen.candidates]
+        source_id = spec.options.get("upscale_of")
+        source = s.get(Candidate, source_id) if source_id else None
+    source_image = ws.media.get(source.image_key) if source is not None and source.image_key else None
 
     try:
         provider = ws.provider(spec.provider)
@@ -121,6 +141,7 @@ async def run_generation(ws: "Workspace", generation_id: int) -> GenerationStatu
                 magic_prompt=spec.magic_prompt,
                 model=spec.model,
                 options=spec.options,
+                source_image=source_image,
             )
             try:
                 results = await provider.generate(request)

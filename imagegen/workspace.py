@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from imagegen.errors import NotFound
 from imagegen.generation import ImageLimiter, JobRunner, recover_interrupted
@@ -97,7 +97,8 @@ class Workspace:
     def candidates(self, ids: list[int]) -> list[Candidate]:
         """Candidates in the order of `ids` (missing ids are skipped), in one query."""
         with self.session() as s:
-            found = {c.id: c for c in s.scalars(select(Candidate).where(Candidate.id.in_(ids)))}
+            query = select(Candidate).where(Candidate.id.in_(ids)).options(selectinload(Candidate.generation))
+            found = {c.id: c for c in s.scalars(query)}
         return [found[i] for i in ids if i in found]
 
     def thumbnail(self, key: str, max_side: int = 384) -> bytes:

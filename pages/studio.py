@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args, get_origin
+
 import streamlit as st
 
 from imagegen.approval import approve_candidate
 from imagegen.catalog import all_categories, find_agents
 from imagegen.errors import ImagegenError
-from imagegen.generation import latest_generation, reroll_candidate, start_generation
+from imagegen.generation import latest_generation, reroll_candidate, start_generation, upscale_candidate
 from imagegen.palettes import BRAND, PRESETS, custom_palette
 from imagegen.prompts import clean_text
-from imagegen.providers import default_provider, provider_choices
+from imagegen.providers import default_provider, provider_choices, provider_class
 from imagegen.recipes import list_templates, make_spec, prompt_for
 from imagegen.records import ASPECT_RATIOS, Approval, Candidate
 from ui.resources import thumbnail, workspace
@@ -130,6 +132,11 @@ with recipe_col:
             else None
         )
         negative = st.text_input("Negative prompt", key="negative_prompt") if provider.cls.supports_negative_prompt else None
+        options = {
+            name: st.selectbox(name.replace("_", " ").capitalize(), get_args(field.annotation), index=get_args(field.annotation).index(field.default), key=f"option_{provider_name}_{name}")
+            for name, field in (provider.cls.options_model.model_fields.items() if provider.cls.options_model else ())
+            if get_origin(field.annotation) is Literal
+        }
         seed_col, count_col = st.columns(2)
         fixed = seed_col.toggle("Fixed seed", key="fixed_seed")
         seed = seed_col.number_input("Seed", 0, 2_147_483_647, 1, key="seed") if fixed else None
@@ -149,7 +156,7 @@ with recipe_col:
             spec = make_spec(
                 ws, agent, provider=provider_name, template=template, prompt=state["prompt"], palette=palette,
                 model=None if model == "default" else model, aspect_ratio=aspect, style=style, magic_prompt=magic,
-                negative_prompt=negative or None, seed=seed, count=count,
+                negative_prompt=negative or None, seed=seed, count=count, options=options,
             )
             generation_id = start_generation(ws, slug, spec)
             ws.jobs.submit(generation_id)  # runs outside this script thread; reruns never touch it
@@ -216,6 +223,13 @@ def candidate_card(candidate: Candidate, index: int) -> None:
                 new_id = reroll_candidate(ws, candidate.id)
                 ws.jobs.submit(ws.get_candidate(new_id).generation_id)
                 state.board[slug][index] = new_id
+                st.rerun()
+            if candidate.image_key and provider_class(candidate.generation.recipe.provider).supports_upscale and st.button(
+                "Upscale", key=f"upscale_{candidate.id}", icon=":material/zoom_out_map:", width="stretch"
+            ):
+                generation_id = upscale_candidate(ws, candidate.id)
+                ws.jobs.submit(generation_id)
+                state.board[slug].append(ws.get_generation(generation_id).candidates[0].id)
                 st.rerun()
 
 

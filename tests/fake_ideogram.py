@@ -25,26 +25,29 @@ SPEC = "ideogram-openapi.json"
 KEY = "ideo-test-key-0123456789"
 
 
-def _png(seed: int) -> bytes:
+def _png(seed: int, scale: int = 1) -> bytes:
     out = io.BytesIO()
-    Image.new("RGB", (128, 72), ((seed * 37) % 256, (seed * 91) % 256, 200)).save(out, "PNG")
+    Image.new("RGB", (128 * scale, 72 * scale), ((seed * 37) % 256, (seed * 91) % 256, 200)).save(out, "PNG")
     return out.getvalue()
 
 
-def parse_multipart(content_type: str, body: bytes) -> dict:
-    """Form fields by name; JSON parts decoded, numbers typed by the spec."""
+def parse_multipart(content_type: str, body: bytes, schema: str = "GenerateImageRequestV3") -> dict:
+    """Form fields by name; JSON parts decoded, files as bytes, numbers typed by the spec."""
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
         f"Content-Type: {content_type}\r\n\r\n".encode() + body
     )
     if not message.is_multipart():
         raise ValueError("the body is not multipart/form-data")
-    types = property_types(SPEC, "GenerateImageRequestV3")
+    types = property_types(SPEC, schema)
     fields: dict = {}
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         payload = part.get_payload(decode=True) or b""
         if part.get_content_type() == "application/json":
             fields[name] = json.loads(payload)
+            continue
+        if part.get_filename():
+            fields[name] = payload
             continue
         text = payload.decode()
         kind = types.get(name)
@@ -87,9 +90,9 @@ class FakeIdeogram(ThreadingHTTPServer):
     def take_fault(self) -> dict:
         return self.faults.pop(0) if self.faults else {}
 
-    def new_image(self, seed: int, kind: str | None) -> str:
+    def new_image(self, seed: int, kind: str | None, scale: int = 1) -> str:
         image_id = f"img{next(self._ids)}"
-        data = _png(seed)
+        data = _png(seed, scale)
         if kind == "truncated":
             data = data[: len(data) // 2]
         elif kind == "html":
@@ -152,6 +155,20 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(400, {"error": "expected multipart/form-data"})
             request = parse_multipart(ctype, body)
             schema, response_schema = "GenerateImageRequestV3", "ImageGenerationResponseV3"
+        elif self.path == "/upscale":
+            ctype = self.headers.get("Content-Type", "")
+            parts = parse_multipart(ctype, body, "UpscaleImageRequest")
+            image = parts.pop("image_file", b"")
+            if not image.startswith(b"\x89PNG"):
+                srv.problems.append("upscale image_file is not the candidate's PNG")
+            request = {"image_request": parts["image_request"]}
+            schema, response_schema = "UpscaleInitialImageRequest", "GenerateImageResponse"
+            problems = validate(SPEC, schema, request["image_request"])
+            if problems:
+                srv.problems.extend(problems)
+                return self._send(400, {"error": "; ".join(problems)})
+            srv.requests.append({"path": self.path, **request})
+            return self._answer(fault, request["image_request"], response_schema, upscale=True)
         elif self.path == "/generate":
             request = json.loads(body)
             schema, response_schema = "GenerateImageRequest", "GenerateImageResponse"
@@ -164,8 +181,10 @@ class _Handler(BaseHTTPRequestHandler):
             srv.problems.extend(problems)
             return self._send(400, {"error": "; ".join(problems)})
         srv.requests.append({"path": self.path, **request})
+        return self._answer(fault, request.get("image_request", request), response_schema)
 
-        fields = request.get("image_request", request)
+    def _answer(self, fault: dict, fields: dict, response_schema: str, upscale: bool = False) -> None:
+        srv = self.server
         count = int(fields.get("num_images", 1))
         with srv.lock:
             srv.in_flight_images += count
@@ -183,9 +202,10 @@ class _Handler(BaseHTTPRequestHandler):
             item = {
                 "prompt": f"MAGIC: {fields['prompt'][:40]}" if fields.get("magic_prompt", fields.get("magic_prompt_option")) == "ON" else fields["prompt"],
                 "resolution": "1280x704" if self.path.startswith("/v1") else "1280x720",
+                **({"upscaled_resolution": "2560x1408"} if upscale else {}),
                 "is_image_safe": safe,
                 "seed": seed + i,
-                "url": srv.new_image(seed + i, fault.get("image")) if safe else None,
+                "url": srv.new_image(seed + i, fault.get("image"), 2 if upscale else 1) if safe else None,
             }
             if self.path.startswith("/v1"):
                 item["style_type"] = fields.get("style_type", "GENERAL")

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import time
 
 import pytest
 
@@ -217,3 +218,55 @@ def test_without_a_key_ideogram_is_disabled_with_the_variable_named(monkeypatch)
     monkeypatch.delenv("IDEOGRAM_API_KEY", raising=False)
     choice = {c.cls.name: c for c in provider_choices(Settings())}["ideogram"]
     assert not choice.enabled and "set IDEOGRAM_API_KEY" in choice.reason
+
+
+def test_upscale_sends_the_candidate_and_keeps_the_result_as_a_new_candidate(ws, fake):
+    from imagegen.generation import upscale_candidate
+
+    original = generate(ws, count=1).candidates[0]
+    gen_id = upscale_candidate(ws, original.id)
+
+    async def run():
+        try:
+            await run_generation(ws, gen_id)
+        finally:
+            await ws.aclose_providers()
+
+    asyncio.run(run())
+    upscaled = ws.get_generation(gen_id)
+    assert statuses(upscaled) == ["succeeded"]
+    request = fake.requests[-1]
+    assert request["path"] == "/upscale"
+    assert request["image_request"]["resemblance"] == 50 and request["image_request"]["seed"] == original.seed
+    assert upscaled.recipe.options["upscale_of"] == original.id
+    assert (upscaled.candidates[0].width, original.width) == (256, 128)
+
+
+def test_the_studio_offers_ideogram_with_its_options_and_generates(fake):
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    assert at.selectbox(key="provider").value == "ideogram"  # the default once a key is set
+    assert at.selectbox(key="template_ideogram").value == "pop-art"
+    assert at.selectbox(key="palette_name").value == "brand"
+    assert at.selectbox(key="model_ideogram").options == ["V_3", "V_2", "V_2_TURBO"]
+    assert at.selectbox(key="option_ideogram_rendering_speed").value == "DEFAULT"
+    at.selectbox(key="option_ideogram_rendering_speed").select("TURBO").run()
+    at.selectbox(key="style_ideogram").select("DESIGN").run()
+    at.text_input(key="negative_prompt").input("gradients").run()
+    at.slider(key="count").set_value(2).run()
+    at.button(key="generate").click().run()
+    assert not at.exception
+    deadline = time.monotonic() + 30
+    while len([b for b in at.button if b.label == "Approve"]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        at.run()
+    assert len([b for b in at.button if b.label == "Upscale"]) == 2
+    request = fake.requests[0]
+    assert (request["rendering_speed"], request["style_type"], request["negative_prompt"], request["magic_prompt"]) == ("TURBO", "DESIGN", "gradients", "OFF")
+    st.cache_resource.clear()

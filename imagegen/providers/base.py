@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 from imagegen.prompts import AgentText
 from imagegen.records import Palette
 from imagegen.settings import Settings
@@ -25,6 +27,7 @@ class ImageRequest:
     magic_prompt: str | None = None
     model: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    source_image: bytes | None = None  # set for operations on an existing image, such as upscale
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class Provider:
     styles: ClassVar[tuple[str, ...]] = ()
     supports_negative_prompt: ClassVar[bool] = False
     supports_magic_prompt: ClassVar[bool] = False
+    supports_upscale: ClassVar[bool] = False
+    options_model: ClassVar[type[BaseModel] | None] = None  # provider-specific options, shown in the studio
     default_template: ClassVar[str] = "pop-art"
 
     def __init__(self, settings: Settings):

@@ -11,7 +11,7 @@ import json
 from typing import Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from imagegen.errors import (
     AuthError,
@@ -36,11 +36,14 @@ LEGACY_ASPECTS = ("10x16", "16x10", "9x16", "16x9", "3x2", "2x3", "4x3", "3x4", 
 
 
 class IdeogramOptions(BaseModel):
-    """Options beyond the common recipe; values are the spec's enums."""
+    """Options beyond the common recipe; values and ranges are the spec's."""
 
     model_config = ConfigDict(extra="forbid")
 
     rendering_speed: Literal["FLASH", "TURBO", "BALANCED", "DEFAULT", "QUALITY"] = "DEFAULT"
+    upscale_of: int | None = None  # a candidate id: this generation upscales that image
+    resemblance: int = Field(50, ge=1, le=100)  # upscale only
+    detail: int = Field(50, ge=1, le=100)  # upscale only
 
 
 def palette_payload(palette: Palette) -> dict:
@@ -59,6 +62,8 @@ class IdeogramProvider(Provider):
     styles = V3_STYLES
     supports_negative_prompt = True
     supports_magic_prompt = True
+    supports_upscale = True
+    options_model = IdeogramOptions
     default_template = "pop-art"
 
     def __init__(self, settings, transport: httpx.AsyncBaseTransport | None = None):
@@ -83,7 +88,9 @@ class IdeogramProvider(Provider):
         except ValidationError as exc:
             err = exc.errors()[0]
             raise InvalidInput(f"Ideogram option {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
-        if model == "V_3":
+        if request.source_image is not None:
+            path, kwargs = "/upscale", {"files": self._upscale_form(request, options)}
+        elif model == "V_3":
             path, kwargs = "/v1/ideogram-v3/generate", {"files": self._v3_form(request, options)}
         elif model in ("V_2", "V_2_TURBO"):
             path, kwargs = "/generate", {"json": {"image_request": self._legacy_body(request, model)}}
@@ -114,6 +121,16 @@ class IdeogramProvider(Provider):
         if request.palette:
             form.append(("color_palette", (None, json.dumps(palette_payload(request.palette)), "application/json")))
         return form
+
+    def _upscale_form(self, request: ImageRequest, options: IdeogramOptions) -> list[tuple[str, tuple]]:
+        image_request = {"prompt": request.prompt, "resemblance": options.resemblance, "detail": options.detail,
+                         "num_images": 1, "seed": request.seed}
+        if request.magic_prompt:
+            image_request["magic_prompt_option"] = request.magic_prompt
+        return [
+            ("image_request", (None, json.dumps(image_request), "application/json")),
+            ("image_file", ("candidate.png", request.source_image, "image/png")),
+        ]
 
     def _legacy_body(self, request: ImageRequest, model: str) -> dict:
         if request.aspect_ratio not in LEGACY_ASPECTS:
