@@ -115,12 +115,12 @@ async def run_generation(ws: "Workspace", generation_id: int) -> GenerationStatu
 
     try:
         provider = ws.provider(spec.provider)
+        limit = ws.limiter(spec.provider)
+        per_call = max(1, min(provider.images_per_call(spec.model), limit.capacity))
     except ImagegenError as exc:
         _finish_candidates(ws, [cid for cid, _ in candidates], CandidateStatus.FAILED, str(exc))
         return _finish_generation(ws, generation_id, error=str(exc))
 
-    limit = ws.limiter(spec.provider)
-    per_call = max(1, min(provider.max_images_per_call, limit.capacity))
     chunks = [
         _Chunk([cid for cid, _ in candidates[i : i + per_call]], candidates[i][1])
         for i in range(0, len(candidates), per_call)

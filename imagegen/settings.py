@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     provider_attempts: int = Field(4, alias="IMAGEGEN_PROVIDER_ATTEMPTS", ge=1, le=10)
     retry_max_wait: float = Field(30.0, alias="IMAGEGEN_RETRY_MAX_WAIT", ge=0, le=300)
     ideogram_max_in_flight: int = Field(10, alias="IDEOGRAM_MAX_IN_FLIGHT", ge=1, le=100)
+    replicate_max_in_flight: int = Field(4, alias="REPLICATE_MAX_IN_FLIGHT", ge=1, le=100)
+    replicate_models: str | None = Field(None, alias="REPLICATE_MODELS")  # extra owner/name slugs, comma-separated
+    replicate_wait: int = Field(60, alias="REPLICATE_WAIT", ge=1, le=60)  # seconds of `Prefer: wait`
+    replicate_poll_interval: float = Field(1.0, alias="REPLICATE_POLL_INTERVAL", gt=0, le=30)
 
     @field_validator("ideogram_api_key", "replicate_api_token", mode="before")
     @classmethod

@@ -11,15 +11,20 @@ import jsonschema
 SPECS = Path(__file__).resolve().parent.parent.parent / "shared" / "specs"
 
 
-def _nullable_to_json_schema(node):
+# Replicate's spec says `version` is oneOf [any string, "hidden"]: "hidden" matches both, so
+# a strict oneOf rejects what the real API sends. For that spec, oneOf is read as anyOf.
+ONE_OF_AS_ANY_OF = {"replicate-openapi.json"}
+
+
+def _to_json_schema(node, loose_one_of: bool):
     """OpenAPI 3.0 `nullable: true` is JSON Schema's `type: [T, "null"]`."""
     if isinstance(node, dict):
-        node = {k: _nullable_to_json_schema(v) for k, v in node.items()}
+        node = {("anyOf" if loose_one_of and k == "oneOf" else k): _to_json_schema(v, loose_one_of) for k, v in node.items()}
         if node.pop("nullable", False) and isinstance(node.get("type"), str):
             node["type"] = [node["type"], "null"]
         return node
     if isinstance(node, list):
-        return [_nullable_to_json_schema(v) for v in node]
+        return [_to_json_schema(v, loose_one_of) for v in node]
     return node
 
 
@@ -28,7 +33,7 @@ def load_spec(name: str) -> dict | None:
     path = SPECS / name
     if not path.exists():
         return None
-    return _nullable_to_json_schema(json.loads(path.read_text()))
+    return _to_json_schema(json.loads(path.read_text()), name in ONE_OF_AS_ANY_OF)
 
 
 def validate(spec_name: str, schema_name: str, instance) -> list[str]:

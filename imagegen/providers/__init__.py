@@ -8,9 +8,10 @@ from imagegen.errors import InvalidInput, MissingKeyError
 from imagegen.providers.base import ImageRequest, Provider, ProviderImage
 from imagegen.providers.ideogram import IdeogramProvider
 from imagegen.providers.local import LocalProvider
+from imagegen.providers.replicate import ReplicateProvider
 from imagegen.settings import Settings
 
-PROVIDERS: tuple[type[Provider], ...] = (LocalProvider, IdeogramProvider)
+PROVIDERS: tuple[type[Provider], ...] = (LocalProvider, IdeogramProvider, ReplicateProvider)
 
 __all__ = ["ImageRequest", "Provider", "ProviderImage", "PROVIDERS", "provider_class", "provider_choices", "default_provider"]
 

@@ -58,6 +58,22 @@ class Provider:
     def __init__(self, settings: Settings):
         self.settings = settings
 
+    @classmethod
+    def model_choices(cls, settings: Settings) -> tuple[str, ...]:
+        return cls.models
+
+    @classmethod
+    def recipe_defaults(cls, model: str | None) -> dict[str, str]:
+        """What the studio prefills for this provider and model."""
+        return {"template": cls.default_template, "aspect_ratio": "16x9"}
+
+    @classmethod
+    def options_for(cls, model: str | None) -> type[BaseModel] | None:
+        return cls.options_model
+
+    def images_per_call(self, model: str | None) -> int:
+        return self.max_images_per_call
+
     def max_in_flight(self) -> int:
         """How many images of this provider may be in flight at once in this process."""
         return 4

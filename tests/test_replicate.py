@@ -1,0 +1,196 @@
+"""Replicate through the real `replicate` client against a fake server on 127.0.0.1."""
+
+import asyncio
+import io
+import time
+
+import pytest
+from PIL import Image
+
+from imagegen.generation import run_generation, start_generation
+from imagegen.recipes import make_spec
+from imagegen.settings import Settings
+from imagegen.workspace import Workspace
+from tests.fake_replicate import TOKEN, FakeReplicate
+
+PRO, SCHNELL, TURBO = "black-forest-labs/flux-1.1-pro", "black-forest-labs/flux-schnell", "ideogram-ai/ideogram-v3-turbo"
+
+
+@pytest.fixture
+def fake(monkeypatch, isolated):
+    server = FakeReplicate(extra_models=("acme/pixel-painter",)).start()
+    monkeypatch.setenv("REPLICATE_API_TOKEN", TOKEN)
+    monkeypatch.setenv("REPLICATE_BASE_URL", server.base_url)
+    monkeypatch.setenv("IMAGEGEN_DOWNLOAD_HOSTS", server.base_url)
+    monkeypatch.setenv("IMAGEGEN_RETRY_MAX_WAIT", "0.05")
+    monkeypatch.setenv("REPLICATE_POLL_INTERVAL", "0.02")
+    yield server
+    server.stop()
+    assert server.problems == []
+
+
+@pytest.fixture
+def ws(fake):
+    workspace = Workspace(Settings())
+    yield workspace
+    workspace.close()
+
+
+def generate(ws, model=PRO, slug="sql-sherpa", **choices):
+    choices.setdefault("count", 1)
+    choices.setdefault("seed", 5)
+    spec = make_spec(ws, ws.get_agent(slug), provider="replicate", model=model, **choices)
+    gen_id = start_generation(ws, slug, spec)
+
+    async def run():
+        try:
+            await run_generation(ws, gen_id)
+        finally:
+            await ws.aclose_providers()
+
+    asyncio.run(run())
+    return ws.get_generation(gen_id)
+
+
+def statuses(gen):
+    return [c.status.value for c in gen.candidates]
+
+
+def test_flux_pro_defaults_reproduce_the_app_store_recipe(ws, fake):
+    gen = generate(ws, aspect_ratio="4x3")
+    assert statuses(gen) == ["succeeded"]
+    [create] = fake.creates
+    assert create["model"] == PRO and create["prefer"] == "wait=60"
+    assert create["input"] | {"prompt": "-"} == {
+        "prompt": "-", "seed": 5, "aspect_ratio": "custom", "width": 1024, "height": 768,
+        "output_format": "jpg", "output_quality": 90, "safety_tolerance": 2, "prompt_upsampling": False,
+    }
+    assert create["input"]["prompt"].startswith("Create a visually engaging app store thumbnail")
+    stored = Image.open(io.BytesIO(ws.media.get(gen.candidates[0].image_key)))
+    assert stored.format == "JPEG"
+
+
+def test_four_flux_pro_candidates_are_four_concurrent_predictions(ws, fake):
+    gen = generate(ws, count=4, aspect_ratio="16x9", options={"output_format": "png", "safety_tolerance": 5, "prompt_upsampling": True})
+    assert statuses(gen) == ["succeeded"] * 4
+    assert len(fake.creates) == 4
+    assert {c["input"]["aspect_ratio"] for c in fake.creates} == {"16:9"}
+    assert sorted(c["input"]["seed"] for c in fake.creates) == [5, 6, 7, 8]
+
+
+def test_custom_flux_sizes_are_checked_before_any_call(ws, fake):
+    gen = generate(ws, options={"width": 1000, "height": 768})
+    assert statuses(gen) == ["failed"] and "multiple of 32" in gen.candidates[0].error
+    gen = generate(ws, options={"width": 1024})
+    assert "give both width and height" in gen.candidates[0].error
+    assert fake.creates == []
+    gen = generate(ws, options={"width": 1440, "height": 256})
+    assert fake.creates[0]["input"]["width"] == 1440 and statuses(gen) == ["succeeded"]
+
+
+def test_schnell_returns_several_outputs_from_one_prediction(ws, fake):
+    gen = generate(ws, model=SCHNELL, count=6, aspect_ratio="1x1", options={"megapixels": "0.25", "go_fast": True})
+    assert statuses(gen) == ["succeeded"] * 6
+    assert sorted(c["input"]["num_outputs"] for c in fake.creates) == [2, 4]
+    assert {c["input"]["go_fast"] for c in fake.creates} == {True}
+
+
+def test_ideogram_on_replicate_uses_title_case_and_colons(ws, fake):
+    gen = generate(ws, model=TURBO, aspect_ratio="16x9", magic_prompt="ON", options={"style_type": "Design"})
+    assert statuses(gen) == ["succeeded"]
+    body = fake.creates[0]["input"]
+    assert (body["aspect_ratio"], body["magic_prompt_option"], body["style_type"]) == ("16:9", "On", "Design")
+    assert body["prompt"].endswith("Use only these colours: #000030, #1C0C47, #9900FF, #4285F4, #FFFFFF.")
+
+
+def test_a_model_added_by_slug_runs_with_its_options(ws, fake, monkeypatch):
+    monkeypatch.setenv("REPLICATE_MODELS", "acme/pixel-painter")
+    gen = generate(Workspace(Settings()), model="acme/pixel-painter", options={"style": "8-bit"})
+    assert statuses(gen) == ["succeeded"] and fake.creates[0]["input"]["style"] == "8-bit"
+
+
+def test_slow_predictions_are_polled_to_completion(ws, fake):
+    fake.faults.append({"outcome": "slow"})
+    gen = generate(ws)
+    assert statuses(gen) == ["succeeded"] and fake.polls >= 2
+
+
+def test_a_prediction_past_the_deadline_is_canceled_on_replicate(ws, fake, monkeypatch):
+    monkeypatch.setenv("IMAGEGEN_PROVIDER_TIMEOUT", "0.5")
+    fake.faults.append({"outcome": "never"})
+    gen = generate(Workspace(Settings()))
+    assert "still running after 0.5 s, so it was canceled" in gen.candidates[0].error
+    assert len(fake.cancels) == 1
+
+
+def test_a_curators_cancel_cancels_the_prediction(ws, fake):
+    fake.faults.extend([{"outcome": "never"}] * 2)
+    spec = make_spec(ws, ws.get_agent("sql-sherpa"), provider="replicate", model=PRO, count=2, seed=1)
+    gen_id = start_generation(ws, "sql-sherpa", spec)
+    ws.jobs.submit(gen_id)
+    deadline = time.monotonic() + 10
+    while fake.polls < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert ws.jobs.cancel(gen_id)
+    while len(fake.cancels) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sorted(fake.cancels) == sorted(p for p in fake.predictions)
+    while not ws.get_generation(gen_id).status.finished and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert statuses(ws.get_generation(gen_id)) == ["canceled", "canceled"]
+
+
+@pytest.mark.parametrize(
+    "fault, message",
+    [
+        ({"status": 401}, "Invalid Replicate API token (HTTP 401): check REPLICATE_API_TOKEN."),
+        ({"status": 402}, "insufficient credit (HTTP 402)"),
+        ({"status": 422}, "Replicate refused the input: - input.prompt: prompt is flagged as sensitive"),
+        ({"outcome": "failed"}, "Replicate says the prediction failed: CUDA out of memory"),
+        ({"outcome": "canceled"}, "canceled on Replicate"),
+        ({"outcome": "aborted"}, "aborted the prediction before it started"),
+        ({"image": "bad-bytes"}, "damaged or truncated"),
+        ({"image": "offlist"}, "Refused to download a result from http://127.0.0.2"),
+    ],
+)
+def test_faults_end_as_clear_candidate_errors(ws, fake, monkeypatch, fault, message):
+    if fault.get("status") == 401:
+        monkeypatch.setenv("REPLICATE_API_TOKEN", "r8_wrong_token_00000000000000000000000")
+        ws = Workspace(Settings())
+    else:
+        fake.faults.append(fault)
+    gen = generate(ws)
+    assert statuses(gen) == ["failed"]
+    assert message in gen.candidates[0].error
+    assert TOKEN not in gen.candidates[0].error and "r8_wrong" not in gen.candidates[0].error
+
+
+def test_429_and_500_on_create_are_retried_by_us(ws, fake):
+    fake.faults.extend([{"status": 429}, {"status": 500}])
+    gen = generate(ws)
+    assert statuses(gen) == ["succeeded"] and fake.faults == []
+
+
+def test_data_uri_outputs_are_decoded(ws, fake):
+    fake.faults.append({"image": "data-uri"})
+    gen = generate(ws, model=SCHNELL, count=2)
+    assert statuses(gen) == ["succeeded"] * 2
+    assert Image.open(io.BytesIO(ws.media.get(gen.candidates[0].image_key))).format == "WEBP"
+
+
+def test_good_images_survive_a_failed_prediction_in_the_same_job(ws, fake):
+    fake.faults.extend([{}, {"outcome": "failed"}, {}])
+    gen = generate(ws, count=3)
+    assert sorted(statuses(gen)) == ["failed", "succeeded", "succeeded"]
+    assert gen.status.value == "succeeded"
+
+
+def test_the_cli_generates_with_replicate(fake, tmp_path, capsys):
+    import json
+
+    from imagegen.cli import main
+
+    assert main(["generate", "--agent", "bug-hunter", "--provider", "replicate", "--model", SCHNELL, "--count", "2", "--out", str(tmp_path / "o")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert [c["status"] for c in summary["candidates"]] == ["succeeded"] * 2
+    assert all(c["file"].endswith(".webp") for c in summary["candidates"])
