@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal, get_args, get_origin
-
 import streamlit as st
 
 from imagegen.approval import approve_candidate
@@ -16,7 +14,7 @@ from imagegen.providers import default_provider, provider_choices, provider_clas
 from imagegen.recipes import list_templates, make_spec, prompt_for
 from imagegen.records import ASPECT_RATIOS, Approval, Candidate
 from ui.resources import thumbnail, workspace
-from ui.widgets import status_badge, swatches
+from ui.widgets import option_inputs, status_badge, swatches
 
 ws = workspace()
 state = st.session_state
@@ -89,10 +87,14 @@ with recipe_col:
         key="provider",
     )
     provider = choices[provider_name]
-    model = top[1].selectbox("Model", provider.cls.models or ("default",), key=f"model_{provider_name}")
+    model = top[1].selectbox("Model", provider.cls.model_choices(ws.settings) or ("default",), key=f"model_{provider_name}")
     templates = list_templates(ws)
     template_key = f"template_{provider_name}"
-    state.setdefault(template_key, provider.cls.default_template)
+    # Switching provider or model prefills its recipe: pop-art for Ideogram, app-store 4:3 for Flux.
+    if state.get("defaults_for") != (provider_name, model):
+        defaults = provider.cls.recipe_defaults(model)
+        state[template_key], state["aspect"] = defaults["template"], defaults["aspect_ratio"]
+        state["defaults_for"] = (provider_name, model)
     template = top[2].selectbox("Template", list(templates), key=template_key)
     if not provider.enabled:
         st.warning(provider.reason, icon=":material/key_off:")
@@ -124,7 +126,7 @@ with recipe_col:
         if palette is not None:
             swatches(palette)
     with shape_col:
-        aspect = st.selectbox("Aspect ratio", ASPECT_RATIOS, index=ASPECT_RATIOS.index("16x9"), key="aspect")
+        aspect = st.selectbox("Aspect ratio", ASPECT_RATIOS, key="aspect")
         style = st.selectbox("Style", provider.cls.styles, key=f"style_{provider_name}") if provider.cls.styles else None
         magic = (
             st.segmented_control("Magic prompt", ["AUTO", "ON", "OFF"], default="OFF", key=f"magic_{provider_name}")
@@ -132,11 +134,7 @@ with recipe_col:
             else None
         )
         negative = st.text_input("Negative prompt", key="negative_prompt") if provider.cls.supports_negative_prompt else None
-        options = {
-            name: st.selectbox(name.replace("_", " ").capitalize(), get_args(field.annotation), index=get_args(field.annotation).index(field.default), key=f"option_{provider_name}_{name}")
-            for name, field in (provider.cls.options_model.model_fields.items() if provider.cls.options_model else ())
-            if get_origin(field.annotation) is Literal
-        }
+        options = option_inputs(provider.cls.options_for(model), key_prefix=f"option_{provider_name}")
         seed_col, count_col = st.columns(2)
         fixed = seed_col.toggle("Fixed seed", key="fixed_seed")
         seed = seed_col.number_input("Seed", 0, 2_147_483_647, 1, key="seed") if fixed else None

@@ -194,3 +194,37 @@ def test_the_cli_generates_with_replicate(fake, tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert [c["status"] for c in summary["candidates"]] == ["succeeded"] * 2
     assert all(c["file"].endswith(".webp") for c in summary["candidates"])
+
+
+def test_the_studio_prefills_flux_and_shows_each_models_options(fake, monkeypatch):
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    assert at.selectbox(key="provider").value == "replicate"
+    assert at.selectbox(key="model_replicate").value == PRO
+    assert (at.selectbox(key="template_replicate").value, at.selectbox(key="aspect").value) == ("app-store", "4x3")
+    assert at.text_area(key="prompt").value.startswith("Create a visually engaging app store thumbnail")
+    assert at.selectbox(key="option_replicate_output_format").value == "jpg"
+    assert at.number_input(key="option_replicate_output_quality").value == 90
+
+    at.selectbox(key="model_replicate").select(SCHNELL).run()
+    assert not at.warning
+    at.toggle(key="option_replicate_go_fast").set_value(True).run()
+    assert any("non-reproducible" in w.value for w in at.warning)
+    at.slider(key="count").set_value(3).run()
+    at.button(key="generate").click().run()
+    deadline = time.monotonic() + 30
+    while len([b for b in at.button if b.label == "Approve"]) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        at.run()
+    assert len([b for b in at.button if b.label == "Approve"]) == 3
+    assert [c["input"]["num_outputs"] for c in fake.creates] == [3]
+
+    at.selectbox(key="model_replicate").select(TURBO).run()
+    assert (at.selectbox(key="template_replicate").value, at.selectbox(key="aspect").value) == ("pop-art", "16x9")
+    st.cache_resource.clear()

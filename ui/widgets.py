@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import html
+import types
+from typing import Literal, Union, get_args, get_origin
 
 import streamlit as st
+from pydantic import BaseModel
 
 from imagegen.records import CandidateStatus, Palette
 
@@ -31,3 +34,39 @@ def swatches(palette: Palette) -> None:
         for c in palette.colors
     )
     st.html(f'<div style="display:flex;height:28px;border-radius:6px;overflow:hidden;border:1px solid #2E1A66">{cells}</div>')
+
+
+def option_inputs(model: type[BaseModel] | None, key_prefix: str) -> dict:
+    """Widgets for a provider's typed options: choices, switches and bounded numbers.
+
+    Fields marked `json_schema_extra={"hidden": True}` are not shown; a field with a
+    `warning` shows it while the value is on."""
+    values: dict = {}
+    for name, field in (model.model_fields.items() if model else ()):
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        if extra.get("hidden"):
+            continue
+        label, key = name.replace("_", " ").capitalize(), f"{key_prefix}_{name}"
+        annotation = field.annotation
+        optional = get_origin(annotation) in (Union, types.UnionType) and type(None) in get_args(annotation)
+        if optional:
+            annotation = next(a for a in get_args(annotation) if a is not type(None))
+        bounds = {type(m).__name__: m for m in field.metadata}
+        low = getattr(bounds.get("Ge"), "ge", None)
+        high = getattr(bounds.get("Le"), "le", None)
+        step = getattr(bounds.get("MultipleOf"), "multiple_of", None)
+        if get_origin(annotation) is Literal:
+            choices = list(get_args(annotation))
+            values[name] = st.selectbox(label, choices, index=choices.index(field.default), key=key)
+        elif annotation is bool:
+            values[name] = st.toggle(label, value=bool(field.default), key=key)
+        elif annotation in (int, float):
+            values[name] = st.number_input(
+                label, min_value=low, max_value=high, value=field.default, step=step or (1 if annotation is int else 0.05),
+                key=key, placeholder="auto" if optional else None, help=field.description,
+            )
+        else:
+            continue
+        if extra.get("warning") and values[name]:
+            st.warning(extra["warning"], icon=":material/warning:")
+    return values

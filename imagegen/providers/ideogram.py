@@ -41,9 +41,10 @@ class IdeogramOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rendering_speed: Literal["FLASH", "TURBO", "BALANCED", "DEFAULT", "QUALITY"] = "DEFAULT"
-    upscale_of: int | None = None  # a candidate id: this generation upscales that image
-    resemblance: int = Field(50, ge=1, le=100)  # upscale only
-    detail: int = Field(50, ge=1, le=100)  # upscale only
+    # Upscale only: the candidate id this generation upscales, and how.
+    upscale_of: int | None = Field(None, json_schema_extra={"hidden": True})
+    resemblance: int = Field(50, ge=1, le=100, json_schema_extra={"hidden": True})
+    detail: int = Field(50, ge=1, le=100, json_schema_extra={"hidden": True})
 
 
 def palette_payload(palette: Palette) -> dict:
