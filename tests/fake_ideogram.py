@@ -50,7 +50,7 @@ def parse_multipart(content_type: str, body: bytes, schema: str = "GenerateImage
             fields[name] = payload
             continue
         text = payload.decode()
-        kind = types.get(name)
+        kind = types.get(name) or ("integer" if text.isdigit() else None)  # without the spec: digits are numbers
         fields[name] = int(text) if kind == "integer" else float(text) if kind == "number" else text
     return fields
 
