@@ -21,6 +21,7 @@ def approve_candidate(ws: "Workspace", candidate_id: int, approved_by: str | Non
         if cand.status is not CandidateStatus.SUCCEEDED or not cand.image_key:
             raise InvalidInput(f"Candidate {candidate_id} has no image to approve (it is {cand.status.value}).")
         image_key, generation_id = cand.image_key, cand.generation_id
+        recipe = {"agent": cand.generation.agent.slug, **cand.generation.spec, "seed": cand.seed, "count": 1}
 
     settings = ws.settings
     try:
@@ -29,6 +30,7 @@ def approve_candidate(ws: "Workspace", candidate_id: int, approved_by: str | Non
             image_format=settings.upload_format,
             max_width=settings.upload_max_width,
             background=settings.upload_background,
+            recipe=recipe if settings.upload_keep_recipe else None,  # stripped unless asked for
         )
         upload_key = ws.media.put(upload, settings.upload_format)
     except ImagegenError as exc:

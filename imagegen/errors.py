@@ -4,6 +4,7 @@ ImagegenError                  base: a message a curator can act on
 ├── ConfigError                settings or environment are wrong
 │   └── MissingKeyError        a provider needs a key that is not set
 ├── InvalidInput               a recipe, palette, template or agent text was refused
+│   └── BudgetExceeded         paid work that would pass the daily budget
 ├── NotFound                   an agent, generation or candidate id does not exist
 ├── ProviderError              a provider call went wrong
 │   ├── AuthError              the key was rejected (401/403)
@@ -45,6 +46,10 @@ class MissingKeyError(ConfigError):
 
 
 class InvalidInput(ImagegenError):
+    pass
+
+
+class BudgetExceeded(InvalidInput):
     pass
 
 

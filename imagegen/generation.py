@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from imagegen.costs import price_table, unit_price
 from imagegen.errors import ImagegenError, InvalidImage
-from imagegen.images import check_image
+from imagegen.images import check_image, embed_recipe
 from imagegen.prompts import agent_text
 from imagegen.providers import ImageRequest, ProviderImage
 from imagegen.records import (
@@ -41,21 +42,42 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def start_generation(ws: "Workspace", agent_slug: str, spec: GenerationSpec) -> int:
-    """Record a queued job with one queued candidate per image; returns the generation id."""
+def start_generation(
+    ws: "Workspace", agent_slug: str, spec: GenerationSpec, *, experiment_id: int | None = None, cell: dict | None = None
+) -> int:
+    """Record a queued job with one queued candidate per image; returns the generation id.
+    Paid work past the daily budget is refused here, before anything is written."""
+    from imagegen.costs import check_budget
     from imagegen.providers import provider_class
 
     provider_class(spec.provider)  # unknown providers are refused before anything is written
+    check_budget(ws, spec)
     if spec.seed is None:
         spec = spec.model_copy(update={"seed": random.randrange(0, MAX_SEED - MAX_SEED // 100)})
     with ws.session() as s, s.begin():
         agent = ws.get_agent(agent_slug, session=s)
-        gen = Generation(agent_id=agent.id, spec=spec.model_dump(mode="json"))
+        gen = Generation(agent_id=agent.id, spec=spec.model_dump(mode="json"), experiment_id=experiment_id, cell=cell)
         s.add(gen)
         s.flush()
         for i in range(spec.count):
             s.add(Candidate(generation_id=gen.id, position=i, seed=(spec.seed + i) % (MAX_SEED + 1)))
         return gen.id
+
+
+def requeue_interrupted(ws: "Workspace", generation_id: int) -> bool:
+    """Make an interrupted job runnable again: its unfinished candidates go back to the queue.
+    Finished candidates are kept, so a resumed job pays only for what it never got."""
+    with ws.session() as s, s.begin():
+        gen = s.get(Generation, generation_id)
+        if gen.status is not GenerationStatus.INTERRUPTED:
+            return False
+        check_transition(gen.status, GenerationStatus.QUEUED)
+        gen.status, gen.error, gen.finished_at, gen.started_at = GenerationStatus.QUEUED, None, None, None
+        for cand in gen.candidates:
+            if cand.status is CandidateStatus.INTERRUPTED:
+                check_transition(cand.status, CandidateStatus.QUEUED)
+                cand.status, cand.error = CandidateStatus.QUEUED, None
+        return True
 
 
 def latest_generation(ws: "Workspace", agent_slug: str) -> int | None:
@@ -107,8 +129,9 @@ async def run_generation(ws: "Workspace", generation_id: int) -> GenerationStatu
         gen.status, gen.started_at, gen.worker_pid = GenerationStatus.RUNNING, utcnow(), os.getpid()
         spec = gen.recipe
         agent = s.get(Agent, gen.agent_id)
+        agent_slug = agent.slug
         text = agent_text(agent.name, agent.description, agent.sub_heading, agent.categories)
-        candidates = [(c.id, c.seed) for c in gen.candidates]
+        candidates = [(c.id, c.seed) for c in gen.candidates if c.status is CandidateStatus.QUEUED]
         source_id = spec.options.get("upscale_of")
         source = s.get(Candidate, source_id) if source_id else None
     source_image = ws.media.get(source.image_key) if source is not None and source.image_key else None
@@ -121,6 +144,7 @@ async def run_generation(ws: "Workspace", generation_id: int) -> GenerationStatu
         _finish_candidates(ws, [cid for cid, _ in candidates], CandidateStatus.FAILED, str(exc))
         return _finish_generation(ws, generation_id, error=str(exc))
 
+    recipe = {"agent": agent_slug, **spec.model_dump(mode="json")}  # what every image carries; never a key
     chunks = [
         _Chunk([cid for cid, _ in candidates[i : i + per_call]], candidates[i][1])
         for i in range(0, len(candidates), per_call)
@@ -154,7 +178,7 @@ async def run_generation(ws: "Workspace", generation_id: int) -> GenerationStatu
                 return
         missing = ProviderImage(error="The provider returned fewer images than asked for.")
         for cid, result in zip(chunk.candidate_ids, results + [missing] * (len(chunk.candidate_ids) - len(results))):
-            await _save_result(ws, cid, result)
+            await _save_result(ws, cid, result, recipe)
 
     try:
         await asyncio.gather(*(run_chunk(c) for c in chunks))
@@ -165,7 +189,7 @@ async def run_generation(ws: "Workspace", generation_id: int) -> GenerationStatu
     return _finish_generation(ws, generation_id)
 
 
-async def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage) -> None:
+async def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, recipe: dict) -> None:
     if result.blocked:
         _finish_candidates(ws, [candidate_id], CandidateStatus.BLOCKED, "Blocked by the provider's safety filter.", seed=result.seed, prompt=result.prompt)
         return
@@ -176,7 +200,9 @@ async def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage
         checked = await asyncio.to_thread(
             check_image, result.data, max_bytes=ws.settings.max_image_bytes, max_pixels=ws.settings.max_image_pixels
         )
-        key = await asyncio.to_thread(ws.media.put, checked.data, checked.format)
+        seed = result.seed if result.seed is not None else recipe.get("seed")
+        stamped = embed_recipe(checked.data, checked.format, {**recipe, "seed": seed, "count": 1})
+        key = await asyncio.to_thread(ws.media.put, stamped, checked.format)
     except (InvalidImage, ImagegenError) as exc:
         _finish_candidates(ws, [candidate_id], CandidateStatus.FAILED, str(exc), seed=result.seed, prompt=result.prompt)
         return
@@ -224,6 +250,9 @@ def _finish_generation(ws, generation_id: int, *, status: GenerationStatus | Non
         if gen.status.finished:
             return gen.status
         gen.status, gen.error, gen.finished_at = status, error, utcnow()
+        # Spend: every image the provider made is paid for, whether shown or blocked.
+        made = sum(c.status in (CandidateStatus.SUCCEEDED, CandidateStatus.BLOCKED) for c in gen.candidates)
+        gen.cost_usd = unit_price(price_table(ws.settings.prices), gen.recipe) * made
         return status
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
+import struct
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,8 +100,9 @@ def _flatten(im: Image.Image, background: tuple[int, int, int]) -> Image.Image:
     return im.convert("RGB") if im.mode != "RGB" else im
 
 
-def normalise_for_upload(data: bytes, *, image_format: str, max_width: int, background: str) -> bytes:
-    """Upright, flattened onto `background`, at most `max_width` wide, re-encoded with no metadata."""
+def normalise_for_upload(data: bytes, *, image_format: str, max_width: int, background: str, recipe: dict | None = None) -> bytes:
+    """Upright, flattened onto `background`, at most `max_width` wide, re-encoded with no metadata
+    (but the recipe, when one is given)."""
     bg = tuple(int(background.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
     with Image.open(io.BytesIO(data)) as src:
         im = ImageOps.exif_transpose(src)
@@ -111,4 +115,47 @@ def normalise_for_upload(data: bytes, *, image_format: str, max_width: int, back
         clean.paste(im)
         options = {"JPEG": {"quality": 90, "optimize": True}, "WEBP": {"quality": 90}, "PNG": {"optimize": False}}
         clean.save(out, image_format, **options[image_format])
-        return out.getvalue()
+        return embed_recipe(out.getvalue(), image_format, recipe) if recipe else out.getvalue()
+
+
+RECIPE_KEY = "imagegen:recipe"
+
+
+def embed_recipe(data: bytes, image_format: str, recipe: dict) -> bytes:
+    """Carry the recipe inside the file without re-encoding a pixel: an iTXt chunk in a PNG,
+    a comment segment in a JPEG. WebP files are returned as they are."""
+    text = json.dumps(recipe, ensure_ascii=False, separators=(",", ":")).encode()
+    if image_format == "PNG":
+        body = RECIPE_KEY.encode() + b"\0\0\0\0\0" + text  # keyword, uncompressed, no language
+        chunk = struct.pack(">I", len(body)) + b"iTXt" + body + struct.pack(">I", zlib.crc32(b"iTXt" + body))
+        end = data.rfind(b"IEND") - 4  # the IEND chunk starts with its 4-byte length
+        return data[:end] + chunk + data[end:] if end > 8 else data
+    if image_format == "JPEG":
+        payload = RECIPE_KEY.encode() + b" " + text
+        if len(payload) > 65533:
+            return data
+        return data[:2] + b"\xff\xfe" + struct.pack(">H", len(payload) + 2) + payload + data[2:]
+    return data
+
+
+def read_recipe(data: bytes) -> dict | None:
+    """The recipe embedded by `embed_recipe`, or None when the image carries none."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if im.format == "PNG":
+                text = im.text.get(RECIPE_KEY)  # type: ignore[attr-defined]
+            elif im.format == "JPEG":
+                comment = im.info.get("comment", b"")
+                prefix = RECIPE_KEY.encode() + b" "
+                text = comment[len(prefix):].decode() if comment.startswith(prefix) else None
+            else:
+                text = None
+    except (OSError, SyntaxError, ValueError):
+        return None
+    if not text:
+        return None
+    try:
+        recipe = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return recipe if isinstance(recipe, dict) else None

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from imagegen.errors import InvalidInput
@@ -138,15 +138,30 @@ class CandidateStatus(str, enum.Enum):
         return self not in (CandidateStatus.QUEUED, CandidateStatus.RUNNING)
 
 
+class BatchStatus(str, enum.Enum):
+    RUNNING = "running"
+    PAUSED = "paused"  # stopped by the curator or by a dead process; resumable
+    CANCELED = "canceled"
+    DONE = "done"
+
+
+class BatchItemStatus(str, enum.Enum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
 _ENDINGS = {"succeeded", "failed", "blocked", "canceled", "interrupted"}
 _TRANSITIONS: dict[str, set[str]] = {
     "queued": {"running"} | _ENDINGS,
     "running": _ENDINGS,
+    "interrupted": {"queued"},  # resuming after a restart re-queues what never finished
 }
 
 
 def check_transition(current: enum.Enum, new: enum.Enum) -> None:
-    """Statuses only move forward: queued -> running -> an ending. Endings are final."""
+    """Statuses move forward: queued -> running -> an ending. Only `interrupted` may go back
+    to `queued`, when a job is resumed; every other ending is final."""
     if new.value not in _TRANSITIONS.get(current.value, set()):
         raise InvalidInput(f"cannot move from {current.value} to {new.value}")
 
@@ -193,6 +208,8 @@ class Generation(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     worker_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    experiment_id: Mapped[int | None] = mapped_column(ForeignKey("experiments.id"), nullable=True, index=True)
+    cell: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # the experiment axis values of this generation
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -240,3 +257,51 @@ class Approval(Base):
     upload_key: Mapped[str] = mapped_column(String(300))
     previous_thumbnail: Mapped[str | None] = mapped_column(String(300), nullable=True)
     spec: Mapped[dict] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)  # e.g. "revert to approval #3"
+
+
+def _status(enum_cls):
+    return Enum(enum_cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+class Experiment(Base):
+    """Agents x axes (templates, palettes, providers or models, seeds); every recipe is kept."""
+
+    __tablename__ = "experiments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    agent_slugs: Mapped[list[str]] = mapped_column(JSON)
+    axes: Mapped[dict] = mapped_column(JSON)  # axis name -> list of values
+    base: Mapped[dict] = mapped_column(JSON)  # the choices every cell starts from
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Batch(Base):
+    __tablename__ = "batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    selection: Mapped[dict] = mapped_column(JSON)  # how the agents were chosen, for the record
+    choices: Mapped[dict] = mapped_column(JSON)  # the one recipe, rendered per agent
+    status: Mapped[BatchStatus] = mapped_column(_status(BatchStatus), default=BatchStatus.RUNNING)
+    auto_approve: Mapped[bool] = mapped_column(Boolean, default=False)
+    worker_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    items: Mapped[list["BatchItem"]] = relationship(back_populates="batch", order_by="BatchItem.id", lazy="selectin")
+
+
+class BatchItem(Base):
+    __tablename__ = "batch_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    generation_id: Mapped[int | None] = mapped_column(ForeignKey("generations.id"), nullable=True)
+    status: Mapped[BatchItemStatus] = mapped_column(_status(BatchItemStatus), default=BatchItemStatus.PENDING)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    batch: Mapped[Batch] = relationship(back_populates="items")
+    agent: Mapped[Agent] = relationship(lazy="joined")

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # How many calls one provider may have in flight per process.
     local_concurrency: int = Field(4, alias="IMAGEGEN_LOCAL_CONCURRENCY", ge=1, le=64)
     curator: str = Field("curator", alias="IMAGEGEN_CURATOR")
+    prices: str | None = Field(None, alias="IMAGEGEN_PRICES")  # JSON file or text overriding the price table
+    daily_budget: float | None = Field(None, alias="IMAGEGEN_DAILY_BUDGET", ge=0)
+    upload_keep_recipe: bool = Field(False, alias="IMAGEGEN_UPLOAD_KEEP_RECIPE")
     # Remote providers.
     provider_timeout: float = Field(120.0, alias="IMAGEGEN_PROVIDER_TIMEOUT", gt=0, le=600)
     provider_attempts: int = Field(4, alias="IMAGEGEN_PROVIDER_ATTEMPTS", ge=1, le=10)
