@@ -43,6 +43,23 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--negative-prompt", default=None)
     gen.add_argument("--style", default=None)
 
+    batch = sub.add_parser("batch", help="one recipe over many agents, with a progress bar; resumable")
+    which = batch.add_mutually_exclusive_group(required=True)
+    which.add_argument("--missing", action="store_true", help="every agent without a thumbnail")
+    which.add_argument("--all", action="store_true", help="every agent")
+    which.add_argument("--category", default=None)
+    which.add_argument("--slugs", default=None, help="comma-separated slugs")
+    which.add_argument("--resume", type=int, default=None, metavar="BATCH_ID", help="finish an earlier batch")
+    batch.add_argument("--provider", default=None)
+    batch.add_argument("--model", default=None)
+    batch.add_argument("--count", type=int, default=4)
+    batch.add_argument("--seed", type=int, default=None)
+    batch.add_argument("--aspect", default=None)
+    batch.add_argument("--palette", default=None)
+    batch.add_argument("--template", default=None)
+    batch.add_argument("--name", default="")
+    batch.add_argument("--auto-approve", action="store_true", help="approve each agent's first good candidate (off by default)")
+
     sub.add_parser("agents", help="list the catalog as JSON lines")
 
     imp = sub.add_parser("import", help="import agents from a store-export CSV or a JSON list")
@@ -97,6 +114,51 @@ def cmd_generate(ws: Workspace, args: argparse.Namespace) -> int:
     return 0 if any(c["status"] == "succeeded" for c in summary) else 1
 
 
+def cmd_batch(ws: Workspace, args) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from imagegen.batch import create_batch, get_batch, run_batch, select_agents, set_batch_status
+    from imagegen.records import BatchItemStatus, BatchStatus
+
+    if args.resume is not None:
+        batch_id = args.resume
+        if get_batch(ws, batch_id).status is BatchStatus.PAUSED:
+            set_batch_status(ws, batch_id, BatchStatus.RUNNING)
+    else:
+        slugs = [s.strip() for s in args.slugs.split(",")] if args.slugs else None
+        agents = select_agents(ws, missing=args.missing, category=args.category, slugs=slugs)
+        choices = {k: v for k, v in {
+            "provider": args.provider or default_provider(ws.settings), "model": args.model, "count": args.count,
+            "seed": args.seed, "aspect_ratio": args.aspect, "palette": args.palette, "template": args.template,
+        }.items() if v is not None}
+        selection = {"missing": args.missing, "all": args.all, "category": args.category, "slugs": slugs}
+        batch_id = create_batch(ws, agents, choices, name=args.name, selection=selection, auto_approve=args.auto_approve)
+    batch = get_batch(ws, batch_id)
+    total = len(batch.items)
+    already = sum(i.status is not BatchItemStatus.PENDING for i in batch.items)
+    print(f"batch {batch_id}: {total} agents, {already} already done", file=sys.stderr)
+    columns = (TextColumn("[bold]batch {task.fields[batch]}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[agent]}"), TimeElapsedColumn())
+    with Progress(*columns, transient=False, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task("batch", total=total, completed=already, batch=batch_id, agent="")
+
+        async def run():
+            try:
+                return await run_batch(ws, batch_id, lambda done, _total, slug: bar.update(task, completed=done, agent=slug))
+            finally:
+                await ws.aclose_providers()
+
+        try:
+            status = asyncio.run(run())
+        except KeyboardInterrupt:
+            set_batch_status(ws, batch_id, BatchStatus.PAUSED)
+            print(f"error: paused; finished agents are kept. Resume with: python -m imagegen batch --resume {batch_id}", file=sys.stderr)
+            return 130
+    batch = get_batch(ws, batch_id)
+    items = [{"agent": i.agent.slug, "status": i.status.value, "generation": i.generation_id, **({"error": i.error} if i.error else {})} for i in batch.items]
+    print(json.dumps({"batch": batch_id, "status": status.value, "items": items}, indent=2, ensure_ascii=False))
+    return 0 if all(i["status"] == "done" for i in items) else 1
+
+
 def cmd_agents(ws: Workspace, _args) -> int:
     with ws.session() as s:
         for agent in s.scalars(select(Agent).order_by(Agent.slug)):
@@ -122,7 +184,7 @@ def cmd_approve(ws: Workspace, args) -> int:
     return 0
 
 
-COMMANDS = {"generate": cmd_generate, "agents": cmd_agents, "import": cmd_import, "approve": cmd_approve}
+COMMANDS = {"generate": cmd_generate, "batch": cmd_batch, "agents": cmd_agents, "import": cmd_import, "approve": cmd_approve}
 
 
 def main(argv: list[str] | None = None) -> int:

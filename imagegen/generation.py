@@ -27,6 +27,7 @@ from imagegen.providers import ImageRequest, ProviderImage
 from imagegen.records import (
     MAX_SEED,
     Agent,
+    BatchItem,
     Candidate,
     CandidateStatus,
     Generation,
@@ -43,7 +44,8 @@ log = logging.getLogger(__name__)
 
 
 def start_generation(
-    ws: "Workspace", agent_slug: str, spec: GenerationSpec, *, experiment_id: int | None = None, cell: dict | None = None
+    ws: "Workspace", agent_slug: str, spec: GenerationSpec, *, experiment_id: int | None = None,
+    cell: dict | None = None, batch_item_id: int | None = None,
 ) -> int:
     """Record a queued job with one queued candidate per image; returns the generation id.
     Paid work past the daily budget is refused here, before anything is written."""
@@ -61,6 +63,8 @@ def start_generation(
         s.flush()
         for i in range(spec.count):
             s.add(Candidate(generation_id=gen.id, position=i, seed=(spec.seed + i) % (MAX_SEED + 1)))
+        if batch_item_id is not None:  # in the same transaction: a batch item never loses track of its job
+            s.get(BatchItem, batch_item_id).generation_id = gen.id
         return gen.id
 
 
@@ -268,7 +272,7 @@ def recover_interrupted(ws: "Workspace") -> int:
                 # Queued and never picked up: only the process that queued it knew about it.
                 if (utcnow() - _aware(gen.created_at)).total_seconds() < 60:
                     continue
-            elif gen.worker_pid is not None and _process_alive(gen.worker_pid):
+            elif gen.worker_pid is not None and process_alive(gen.worker_pid):
                 continue
             gen.status, gen.finished_at = GenerationStatus.INTERRUPTED, utcnow()
             gen.error = "Interrupted: the process running it stopped. Finished candidates were kept."
@@ -285,7 +289,7 @@ def _aware(dt):
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     if pid == os.getpid():
         return False  # a job of ours that this fresh process does not run
     try:
@@ -340,7 +344,7 @@ class JobRunner:
         self._ws = ws
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._jobs: dict[int, concurrent.futures.Future] = {}
+        self._jobs: dict[tuple[str, int], concurrent.futures.Future] = {}
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -351,27 +355,35 @@ class JobRunner:
             return self._loop
 
     def submit(self, generation_id: int) -> concurrent.futures.Future:
-        future = asyncio.run_coroutine_threadsafe(run_generation(self._ws, generation_id), self._ensure_loop())
+        return self._start(("generation", generation_id), run_generation(self._ws, generation_id))
+
+    def submit_batch(self, batch_id: int) -> concurrent.futures.Future:
+        from imagegen.batch import run_batch
+
+        return self._start(("batch", batch_id), run_batch(self._ws, batch_id))
+
+    def _start(self, key: tuple[str, int], coroutine) -> concurrent.futures.Future:
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._ensure_loop())
         with self._lock:
-            self._jobs[generation_id] = future
-        future.add_done_callback(lambda _f: self._forget(generation_id))
+            self._jobs[key] = future
+        future.add_done_callback(lambda _f: self._forget(key))
         return future
 
-    def _forget(self, generation_id: int) -> None:
+    def _forget(self, key: tuple[str, int]) -> None:
         with self._lock:
-            self._jobs.pop(generation_id, None)
+            self._jobs.pop(key, None)
 
-    def is_running(self, generation_id: int) -> bool:
+    def is_running(self, generation_id: int, kind: str = "generation") -> bool:
         with self._lock:
-            return generation_id in self._jobs
+            return (kind, generation_id) in self._jobs
 
     def cancel(self, generation_id: int) -> bool:
         with self._lock:
-            future = self._jobs.get(generation_id)
+            future = self._jobs.get(("generation", generation_id))
         return bool(future and future.cancel())
 
-    def wait(self, generation_id: int, timeout: float) -> None:
+    def wait(self, job_id: int, timeout: float, kind: str = "generation") -> None:
         with self._lock:
-            future = self._jobs.get(generation_id)
+            future = self._jobs.get((kind, job_id))
         if future is not None:
             concurrent.futures.wait([future], timeout=timeout)

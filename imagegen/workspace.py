@@ -33,6 +33,9 @@ class Workspace:
         self.media = open_media_store(settings.resolved_media_url)
         self.media.remove_partial_files()
         self.interrupted_on_start = recover_interrupted(self)
+        from imagegen.batch import recover_batches
+
+        self.paused_on_start = recover_batches(self)
         if load_samples:
             from imagegen.catalog import load_sample_agents
 

@@ -1,0 +1,106 @@
+"""Batches from the command line: progress, pause by kill -9, resume without redoing anything."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from imagegen.batch import batch_generations, create_batch, run_batch, select_agents, set_batch_status
+from imagegen.records import BatchStatus
+from tests.conftest import ROOT
+
+
+def cli(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "imagegen", *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, **kwargs)
+
+
+def done_items(db) -> int:
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            return conn.execute("SELECT count(*) FROM batch_items WHERE status = 'done'").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def interrupted_then_resumed(isolated, slugs):
+    db = isolated / "data" / "imagegen.db"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "IMAGEGEN_LOCAL_CONCURRENCY": "1"}
+    worker = subprocess.Popen([sys.executable, "-m", "imagegen", "batch", "--slugs", ",".join(slugs), "--count", "3", "--seed", "1"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while done_items(db) < len(slugs) // 2 and time.monotonic() < deadline and worker.poll() is None:
+        time.sleep(0.01)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=30)
+    halfway = done_items(db)
+    assert 0 < halfway < len(slugs), "the kill should land halfway through"
+
+    resumed = cli("batch", "--resume", "1")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{halfway} already done" in resumed.stderr or f"{halfway + 1} already done" in resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert summary["status"] == "done" and [i["status"] for i in summary["items"]] == ["done"] * len(slugs)
+    with sqlite3.connect(db) as conn:
+        per_agent = dict(conn.execute("SELECT a.slug, count(g.id) FROM agents a JOIN generations g ON g.agent_id = a.id GROUP BY a.slug").fetchall())
+        statuses = conn.execute("SELECT status, count(*) FROM candidates GROUP BY status").fetchall()
+    assert per_agent == {slug: 1 for slug in slugs}  # exactly one set of candidates each
+    assert statuses == [("succeeded", 3 * len(slugs))]
+
+
+def test_a_killed_batch_of_sample_agents_resumes_to_one_set_each(isolated):
+    slugs = [json.loads(line)["slug"] for line in cli("agents").stdout.splitlines()]
+    interrupted_then_resumed(isolated, slugs)
+
+
+@pytest.mark.needs_shared
+def test_a_killed_batch_over_the_store_export_resumes_to_one_set_each(isolated, shared_dir):
+    export = shared_dir / "data" / "autogpt-store-agents.csv"
+    assert cli("import", str(export)).returncode == 0
+    import csv
+
+    slugs = [row["slug"] for row in csv.DictReader(export.open(encoding="utf-8"))]
+    interrupted_then_resumed(isolated, slugs)
+
+
+def test_batch_selection_and_clear_errors(ws, capsys):
+    from imagegen.cli import main
+
+    assert main(["batch", "--category", "no-such-category"]) == 1
+    assert "No agent matches that selection." in capsys.readouterr().err
+    assert main(["batch", "--slugs", "ai,ghost"]) == 1
+    assert "No agent with slug 'ghost'" in capsys.readouterr().err
+    assert main(["batch", "--resume", "99"]) == 1
+    assert "No batch 99" in capsys.readouterr().err
+
+
+def test_nothing_is_approved_unless_asked(ws):
+    import asyncio
+
+    agents = select_agents(ws, slugs=["ai", "bug-hunter"])
+    plain = create_batch(ws, agents, {"provider": "local", "count": 1, "seed": 2})
+    asyncio.run(run_batch(ws, plain))
+    assert all(ws.get_agent(a.slug).current_thumbnail is None for a in agents)
+    approving = create_batch(ws, agents, {"provider": "local", "count": 1, "seed": 2}, auto_approve=True)
+    asyncio.run(run_batch(ws, approving))
+    assert all(ws.get_agent(a.slug).current_thumbnail for a in agents)
+
+
+def test_a_paused_batch_stops_between_agents_and_resumes(ws):
+    import asyncio
+
+    agents = select_agents(ws, slugs=["ai", "bug-hunter", "sql-sherpa"])
+    batch_id = create_batch(ws, agents, {"provider": "local", "count": 1, "seed": 2, "palette": "EMBER"})
+    pause_after_first = lambda done, total, slug: set_batch_status(ws, batch_id, BatchStatus.PAUSED)  # noqa: E731
+    assert asyncio.run(run_batch(ws, batch_id, pause_after_first)) is BatchStatus.PAUSED
+    assert [i.status.value for i, _ in batch_generations(ws, batch_id)] == ["done", "pending", "pending"]
+    set_batch_status(ws, batch_id, BatchStatus.RUNNING)
+    assert asyncio.run(run_batch(ws, batch_id)) is BatchStatus.DONE
+    items = batch_generations(ws, batch_id)
+    assert [i.status.value for i, _ in items] == ["done"] * 3
+    assert all(g.recipe.palette.name == "EMBER" for _, g in items)
