@@ -7,9 +7,17 @@ from ui.resources import workspace
 st.set_page_config(page_title="Thumbnail Studio", page_icon=":material/auto_awesome:", layout="wide")
 workspace()  # open the database, media store and job runner once, before any page needs them
 
+# `?kiosk=1` shows the showcase alone, without navigation or editing controls, for stakeholders.
+kiosk = st.query_params.get("kiosk") == "1"
 page = st.navigation(
     [
-        st.Page("pages/studio.py", title="Studio", icon=":material/palette:", default=True),
-    ]
+        st.Page("pages/studio.py", title="Studio", icon=":material/palette:", default=not kiosk),
+        st.Page("pages/history.py", title="History", icon=":material/history:"),
+        st.Page("pages/experiments.py", title="Experiments", icon=":material/science:"),
+        st.Page("pages/batch.py", title="Batch", icon=":material/stacks:"),
+        st.Page("pages/catalog.py", title="Catalog", icon=":material/inventory_2:"),
+        st.Page("pages/showcase.py", title="Showcase", icon=":material/photo_library:", default=kiosk),
+    ],
+    position="hidden" if kiosk else "sidebar",
 )
 page.run()

@@ -1,4 +1,4 @@
-"""The agent catalog: the sample agents, and imports from store exports (CSV) or JSON lists."""
+"""The agent catalog: sample agents; imports from store exports (CSV), JSON lists or the store API; edits."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -71,9 +72,16 @@ def read_catalog_file(path: Path) -> list[dict]:
     """Rows of a store-export CSV or of a JSON list of agents."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        return parse_catalog(path.read_bytes(), path.name)
     except FileNotFoundError:
         raise InvalidInput(f"No such file: {path}") from None
+
+
+def parse_catalog(data: bytes, name: str) -> list[dict]:
+    """Rows from the bytes of a store-export CSV or a JSON list (`name` is only for messages)."""
+    path = Path(name)
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidInput(f"{path} is not UTF-8 text.") from None
     if path.suffix.lower() == ".json" or text.lstrip().startswith("["):
@@ -140,3 +148,78 @@ def find_agents(session: Session, query: str = "", *, only_missing: bool = False
 
 def all_categories(session: Session) -> list[str]:
     return sorted({c for cats in session.scalars(select(Agent.categories)) for c in cats})
+
+
+@dataclass
+class StoreFetch:
+    rows: list[dict] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # "page N: what went wrong"
+    pages: int = 0
+
+
+async def fetch_store_agents(base_url: str, *, page_size: int = 50, max_pages: int = 200, timeout: float = 20.0,
+                             attempts: int = 3, retry_max_wait: float = 5.0, transport=None) -> StoreFetch:
+    """Every page of `GET {base}/api/store/agents?page=N&page_size=M`; a failing page is reported, not fatal."""
+    from imagegen.errors import ProviderError, ProviderUnavailable
+    from imagegen.providers.http import build_client, retrying
+
+    result = StoreFetch()
+    async with build_client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport) as client:
+        page, total_pages = 1, 1
+        while page <= min(total_pages, max_pages):
+            try:
+                async for attempt in retrying(attempts, retry_max_wait):
+                    with attempt:
+                        try:
+                            response = await client.get("/api/store/agents", params={"page": page, "page_size": page_size})
+                        except httpx.HTTPError as exc:
+                            raise ProviderUnavailable(f"could not reach the store ({type(exc).__name__})") from None
+                        if response.status_code >= 500 or response.status_code == 429:
+                            raise ProviderUnavailable(f"the store answered HTTP {response.status_code}", status_code=response.status_code)
+                        if response.status_code != 200:
+                            raise ProviderError(f"the store answered HTTP {response.status_code}", status_code=response.status_code)
+                body = response.json()
+                agents, pagination = body.get("agents"), body.get("pagination") or {}
+                if not isinstance(agents, list):
+                    raise ProviderError("the answer has no list of agents")
+                result.rows.extend(a for a in agents if isinstance(a, dict))
+                total_pages = int(pagination.get("total_pages") or total_pages)
+                result.pages += 1
+            except (ProviderError, ValueError) as exc:
+                result.errors.append(f"page {page}: {exc}")
+            page += 1
+    return result
+
+
+def preview_import(session: Session, rows: list[dict]) -> list[dict]:
+    """What an import would do, row by row: add, update, or the error that skips it."""
+    slugs = set(session.scalars(select(Agent.slug)))
+    preview, seen = [], set()
+    for number, row in enumerate(rows, start=1):
+        try:
+            item = AgentIn(**row)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            preview.append({"row": number, "slug": str(row.get("slug", "")), "name": str(row.get("agent_name", row.get("name", ""))),
+                            "action": "skip", "error": f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"})
+            continue
+        action = "update" if item.slug in slugs else "add"
+        if item.slug in seen:
+            action = "duplicate (last one wins)"
+        seen.add(item.slug)
+        preview.append({"row": number, "slug": item.slug, "name": item.name, "action": action, "error": ""})
+    return preview
+
+
+def update_agent_text(session: Session, slug: str, *, name: str, sub_heading: str, description: str, categories: list[str]) -> Agent:
+    agent = session.scalar(select(Agent).where(Agent.slug == slug))
+    if agent is None:
+        raise InvalidInput(f"No agent with slug {slug!r}.")
+    try:
+        item = AgentIn(slug=slug, name=name, sub_heading=sub_heading, description=description, categories=categories)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InvalidInput(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from None
+    agent.name, agent.sub_heading, agent.description, agent.categories = item.name, item.sub_heading, item.description, item.categories
+    agent.updated_at = utcnow()
+    return agent

@@ -6,13 +6,16 @@ import streamlit as st
 
 from imagegen.approval import approve_candidate
 from imagegen.catalog import all_categories, find_agents
+from imagegen.costs import estimate, spent_today
 from imagegen.errors import ImagegenError
+from imagegen.images import read_recipe
 from imagegen.generation import latest_generation, reroll_candidate, start_generation, upscale_candidate
 from imagegen.palettes import BRAND, PRESETS, custom_palette
 from imagegen.prompts import clean_text
 from imagegen.providers import default_provider, provider_choices, provider_class
 from imagegen.recipes import list_templates, make_spec, prompt_for
 from imagegen.records import ASPECT_RATIOS, Approval, Candidate
+from ui.recipe_state import load_recipe
 from ui.resources import thumbnail, workspace
 from ui.widgets import option_inputs, status_badge, swatches
 
@@ -20,6 +23,27 @@ ws = workspace()
 state = st.session_state
 state.setdefault("board", {})  # agent slug -> candidate ids shown in the grid
 state.setdefault("provider", default_provider(ws.settings))
+
+def _recall_from_image() -> None:
+    """Dropping a generated image on the studio brings its recipe back."""
+    upload = state.get("recall_upload")
+    if upload is None:
+        return
+    recipe = read_recipe(upload.getvalue())
+    if recipe is None:
+        state["recall_message"] = ("warning", "That image carries no Thumbnail Studio recipe.")
+        return
+    try:
+        known = ws.get_agent(recipe.get("agent", "")).slug
+    except ImagegenError:
+        known = None
+    try:
+        load_recipe(state, recipe, known)
+    except ValueError as exc:
+        state["recall_message"] = ("error", f"The recipe in that image could not be read: {exc}")
+        return
+    state["recall_message"] = ("success", f"Recipe recalled ({recipe.get('provider')}, seed {recipe.get('seed')}).")
+
 
 # --- find an agent ------------------------------------------------------------------------
 
@@ -36,6 +60,8 @@ with st.sidebar:
     by_slug = {a.slug: a for a in agents}
     if state.get("agent_slug") not in by_slug:
         state["agent_slug"] = agents[0].slug
+    with st.expander("Recall a recipe from an image"):
+        st.file_uploader("Drop a generated image", type=["png", "jpg", "jpeg"], key="recall_upload", on_change=_recall_from_image)
     slug = st.radio(
         f"{len(agents)} agent{'s' if len(agents) != 1 else ''}",
         list(by_slug),
@@ -52,6 +78,10 @@ if slug not in state.board:
 st.title(agent.name)
 if agent.sub_heading:
     st.caption(agent.sub_heading)
+
+recalled = state.pop("recall_message", None)
+if recalled:
+    getattr(st, recalled[0])(recalled[1])
 
 approved = state.pop("just_approved", None)
 if approved:
@@ -137,25 +167,38 @@ with recipe_col:
         options = option_inputs(provider.cls.options_for(model), key_prefix=f"option_{provider_name}")
         seed_col, count_col = st.columns(2)
         fixed = seed_col.toggle("Fixed seed", key="fixed_seed")
-        seed = seed_col.number_input("Seed", 0, 2_147_483_647, 1, key="seed") if fixed else None
+        seed = seed_col.number_input("Seed", 0, 2_147_483_647, key="seed") if fixed else None
         count = count_col.slider("Candidates", 1, 8, 4, key="count")
 
     board = state.board[slug]
     busy = any(not c.status.finished for c in ws.candidates(board))
-    if st.button(
+    spec, spec_error = None, None
+    try:
+        spec = make_spec(
+            ws, agent, provider=provider_name, template=template, prompt=state["prompt"], palette=palette,
+            model=None if model == "default" else model, aspect_ratio=aspect, style=style, magic_prompt=magic,
+            negative_prompt=negative or None, seed=seed, count=count, options=options,
+        )
+    except ImagegenError as exc:
+        spec_error = str(exc)
+    button_col, cost_col = st.columns([1, 3], vertical_alignment="center")
+    if spec is not None and (cost := estimate(ws, spec)) > 0:
+        budget = ws.settings.daily_budget
+        cost_col.caption(
+            f"Estimated cost **${cost:.2f}** · spent today ${spent_today(ws):.2f}"
+            + (f" of a ${budget:.2f} budget" if budget is not None else "")
+        )
+    if spec_error:
+        st.error(spec_error, icon=":material/error:")
+    if button_col.button(
         "Generate" if not board else "Regenerate all",
         type="primary",
         icon=":material/auto_awesome:",
         key="generate",
-        disabled=not provider.enabled or palette is None or busy,
+        disabled=not provider.enabled or spec is None or busy,
         help="Wait for the running candidates, or cancel them" if busy else None,
     ):
         try:
-            spec = make_spec(
-                ws, agent, provider=provider_name, template=template, prompt=state["prompt"], palette=palette,
-                model=None if model == "default" else model, aspect_ratio=aspect, style=style, magic_prompt=magic,
-                negative_prompt=negative or None, seed=seed, count=count, options=options,
-            )
             generation_id = start_generation(ws, slug, spec)
             ws.jobs.submit(generation_id)  # runs outside this script thread; reruns never touch it
             state.board[slug] = [c.id for c in ws.get_generation(generation_id).candidates]

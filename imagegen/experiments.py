@@ -1,0 +1,186 @@
+"""Prompt experiments: agents x axes (templates, palettes, providers or models, seeds, ratios).
+
+Every cell is a generation whose recipe is kept; extending an experiment with new axis
+values runs only the cells it does not have yet.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+from typing import TYPE_CHECKING
+
+from PIL import Image, ImageDraw
+from sqlalchemy import select
+
+from imagegen.costs import estimate
+from imagegen.errors import InvalidInput, NotFound
+from imagegen.generation import start_generation
+from imagegen.palettes import parse_palette
+from imagegen.popart import font
+from imagegen.recipes import make_spec
+from imagegen.records import Experiment, Generation
+
+if TYPE_CHECKING:
+    from imagegen.workspace import Workspace
+
+AXES = ("template", "palette", "provider", "seed", "aspect_ratio")
+
+
+def cell_choices(base: dict, cell: dict) -> dict:
+    """The make_spec choices of one cell: the base recipe with the cell's axis values."""
+    choices = {**base}
+    for axis, value in cell.items():
+        if axis == "provider":
+            provider, _, model = str(value).partition(":")
+            choices["provider"], choices["model"] = provider, model or None
+        elif axis == "palette":
+            choices["palette"] = value
+        elif axis == "seed":
+            choices["seed"] = int(value)
+        else:
+            choices[axis] = value
+    if isinstance(choices.get("palette"), str):
+        choices["palette"] = parse_palette(choices["palette"])
+    return choices
+
+
+def plan(agent_slugs: list[str], axes: dict[str, list]) -> list[tuple[str, dict]]:
+    unknown = set(axes) - set(AXES)
+    if unknown:
+        raise InvalidInput(f"Unknown experiment axis {', '.join(sorted(unknown))}: use {', '.join(AXES)}.")
+    if not agent_slugs:
+        raise InvalidInput("Pick at least one agent.")
+    names = [a for a in AXES if axes.get(a)]
+    combos = list(itertools.product(*(axes[a] for a in names))) or [()]
+    return [(slug, dict(zip(names, combo))) for slug in agent_slugs for combo in combos]
+
+
+def estimate_plan(ws: "Workspace", agent_slugs: list[str], axes: dict[str, list], base: dict) -> tuple[int, float]:
+    """How many images the plan makes and what they would cost, before anything runs."""
+    images, cost = 0, 0.0
+    for slug, cell in plan(agent_slugs, axes):
+        spec = make_spec(ws, ws.get_agent(slug), **cell_choices(base, cell))
+        images += spec.count
+        cost += estimate(ws, spec)
+    return images, cost
+
+
+def save_experiment(ws: "Workspace", name: str, agent_slugs: list[str], axes: dict[str, list], base: dict, experiment_id: int | None = None) -> int:
+    plan(agent_slugs, axes)  # refuse nonsense before saving
+    with ws.session() as s, s.begin():
+        exp = s.get(Experiment, experiment_id) if experiment_id else Experiment()
+        if exp is None:
+            raise NotFound(f"No experiment {experiment_id}.")
+        exp.name, exp.agent_slugs, exp.axes, exp.base = name or "experiment", agent_slugs, axes, base
+        s.add(exp)
+        s.flush()
+        return exp.id
+
+
+def get_experiment(ws: "Workspace", experiment_id: int) -> Experiment:
+    with ws.session() as s:
+        exp = s.get(Experiment, experiment_id)
+        if exp is None:
+            raise NotFound(f"No experiment {experiment_id}.")
+        return exp
+
+
+def list_experiments(ws: "Workspace") -> list[Experiment]:
+    with ws.session() as s:
+        return list(s.scalars(select(Experiment).order_by(Experiment.id.desc())))
+
+
+def _key(slug: str, cell: dict) -> str:
+    return json.dumps([slug, cell], sort_keys=True)
+
+
+def start_missing_cells(ws: "Workspace", experiment_id: int) -> list[int]:
+    """Queue a generation for every planned cell that has none yet; returns their ids."""
+    exp = get_experiment(ws, experiment_id)
+    have = {_key(g.agent.slug, g.cell or {}) for g in experiment_generations(ws, experiment_id)}
+    started = []
+    for slug, cell in plan(exp.agent_slugs, exp.axes):
+        if _key(slug, cell) in have:
+            continue
+        spec = make_spec(ws, ws.get_agent(slug), **cell_choices(exp.base, cell))
+        started.append(start_generation(ws, slug, spec, experiment_id=experiment_id, cell=cell))
+    return started
+
+
+def experiment_generations(ws: "Workspace", experiment_id: int) -> list[Generation]:
+    with ws.session() as s:
+        return list(s.scalars(select(Generation).where(Generation.experiment_id == experiment_id).order_by(Generation.id)))
+
+
+def result_rows(ws: "Workspace", experiment_id: int) -> list[dict]:
+    """One row per candidate: agent, axis values, the full recipe and the outcome."""
+    rows = []
+    for gen in experiment_generations(ws, experiment_id):
+        for cand in gen.candidates:
+            rows.append({
+                "agent": gen.agent.slug, **{f"axis_{k}": v for k, v in (gen.cell or {}).items()},
+                "generation": gen.id, "candidate": cand.id, "status": cand.status.value, "seed": cand.seed,
+                "image": ws.media.location(cand.image_key) if cand.image_key else "", "error": cand.error or "",
+                "cost_usd": round(gen.cost_usd / max(1, len(gen.candidates)), 4),
+                "recipe": json.dumps(gen.spec, ensure_ascii=False),
+            })
+    return rows
+
+
+def export_csv(rows: list[dict]) -> bytes:
+    out = io.StringIO()
+    fields = list(dict.fromkeys(k for row in rows for k in row))
+    writer = csv.DictWriter(out, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def label(value) -> str:
+    return str(value) if not isinstance(value, (list, tuple)) else " / ".join(map(str, value))
+
+
+def grid(ws: "Workspace", experiment_id: int, rows_axis: str, cols_axis: str) -> tuple[list, list, dict]:
+    """Row labels, column labels, and (row, col) -> first candidate of that cell ("agent" is an axis too)."""
+    cells: dict = {}
+    row_labels: list = []
+    col_labels: list = []
+    for gen in experiment_generations(ws, experiment_id):
+        values = {"agent": gen.agent.slug, **(gen.cell or {})}
+        r, c = label(values.get(rows_axis, "")), label(values.get(cols_axis, ""))
+        row_labels += [r] if r not in row_labels else []
+        col_labels += [c] if c not in col_labels else []
+        cells.setdefault((r, c), []).extend(gen.candidates)
+    return row_labels, col_labels, cells
+
+
+def contact_sheet(ws: "Workspace", experiment_id: int, rows_axis: str, cols_axis: str, tile: int = 256) -> bytes:
+    """A PNG of the grid: each cell's first image, labelled by row and column."""
+    rows, cols, cells = grid(ws, experiment_id, rows_axis, cols_axis)
+    if not rows:
+        raise InvalidInput("The experiment has no results yet.")
+    margin, head = 220, 40
+    th = tile * 9 // 16
+    sheet = Image.new("RGB", (margin + len(cols) * (tile + 8), head + len(rows) * (th + 8)), (0, 0, 48))
+    draw = ImageDraw.Draw(sheet)
+    small = font(14)
+    for j, col in enumerate(cols):
+        draw.text((margin + j * (tile + 8), 12), col[:32], font=small, fill=(255, 255, 255))
+    for i, row in enumerate(rows):
+        y = head + i * (th + 8)
+        draw.text((8, y + th // 2 - 8), row[:26], font=small, fill=(255, 255, 255))
+        for j, col in enumerate(cols):
+            x = margin + j * (tile + 8)
+            done = [c for c in cells.get((row, col), []) if c.image_key]
+            if not done:
+                draw.rectangle((x, y, x + tile, y + th), outline=(66, 133, 244), width=2)
+                continue
+            with Image.open(io.BytesIO(ws.thumbnail(done[0].image_key))) as im:
+                im.thumbnail((tile, th))
+                sheet.paste(im, (x, y))
+    out = io.BytesIO()
+    sheet.save(out, "PNG")
+    return out.getvalue()

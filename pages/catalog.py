@@ -1,0 +1,79 @@
+"""Catalog: import agents (store-export CSV, JSON list, or the store API) with a preview; edit an agent."""
+
+from __future__ import annotations
+
+import asyncio
+
+import streamlit as st
+
+from imagegen.catalog import fetch_store_agents, find_agents, import_agents, parse_catalog, preview_import, update_agent_text
+from imagegen.errors import ImagegenError
+from ui.resources import workspace
+
+ws = workspace()
+st.title("Catalog")
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner="Fetching the store…")
+def store_pages(base_url: str, page_size: int) -> tuple[list[dict], list[str]]:
+    """Read-only and bounded (timeouts, retries, a page cap), so caching it is safe."""
+    result = asyncio.run(fetch_store_agents(base_url, page_size=page_size, attempts=ws.settings.provider_attempts,
+                                            retry_max_wait=ws.settings.retry_max_wait))
+    return result.rows, result.errors
+
+
+def preview_and_import(rows: list[dict], key: str) -> None:
+    with ws.session() as s:
+        preview = preview_import(s, rows)
+    adds = sum(p["action"] == "add" for p in preview)
+    updates = sum(p["action"] == "update" for p in preview)
+    skips = [p for p in preview if p["action"] == "skip"]
+    st.markdown(f"**{len(rows)} rows:** {adds} new, {updates} updates, {len(skips)} with errors")
+    st.dataframe(preview, hide_index=True, width="stretch", column_order=("row", "slug", "name", "action", "error"))
+    if st.button(f"Import {adds + updates} agents", type="primary", key=f"import_{key}", disabled=not adds + updates):
+        with ws.session() as s, s.begin():
+            report = import_agents(s, rows)
+        st.success(f"Imported: {report.added} added, {report.updated} updated" + (f", {len(report.errors)} skipped." if report.errors else "."))
+
+
+file_tab, store_tab, edit_tab = st.tabs(["Import a file", "Import from the store", "Edit an agent"])
+
+with file_tab:
+    upload = st.file_uploader("A store-export CSV or a JSON list of agents", type=["csv", "json"], key="catalog_file")
+    if upload is not None:
+        try:
+            preview_and_import(parse_catalog(upload.getvalue(), upload.name), "file")
+        except ImagegenError as exc:
+            st.error(str(exc))
+
+with store_tab:
+    c1, c2 = st.columns([3, 1])
+    base_url = c1.text_input("Store base URL", placeholder="https://store.example.com", key="store_url")
+    page_size = c2.number_input("Page size", 1, 200, 50, key="store_page_size")
+    if base_url and st.button("Fetch agents", key="store_fetch", icon=":material/cloud_download:"):
+        st.session_state["store_fetched"] = (base_url, int(page_size))
+    if st.session_state.get("store_fetched"):
+        rows, errors = store_pages(*st.session_state["store_fetched"])
+        for error in errors:
+            st.warning(f"Skipped {error}", icon=":material/warning:")
+        if rows:
+            preview_and_import(rows, "store")
+
+with edit_tab:
+    with ws.session() as s:
+        agents = {a.slug: a for a in find_agents(s)}
+    slug = st.selectbox("Agent", list(agents), format_func=lambda s: f"{agents[s].name} ({s})", key="edit_agent")
+    agent = agents[slug]
+    with st.form(f"edit_{slug}"):
+        name = st.text_input("Name", agent.name)
+        sub_heading = st.text_input("Sub-heading", agent.sub_heading)
+        description = st.text_area("Description", agent.description, height=200)
+        categories = st.text_input("Categories (comma-separated)", ", ".join(agent.categories))
+        if st.form_submit_button("Save", type="primary"):
+            try:
+                with ws.session() as s, s.begin():
+                    update_agent_text(s, slug, name=name, sub_heading=sub_heading, description=description,
+                                      categories=[c.strip() for c in categories.split(",") if c.strip()])
+                st.success(f"Saved {name}.")
+            except ImagegenError as exc:
+                st.error(str(exc))

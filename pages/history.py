@@ -1,0 +1,90 @@
+"""History: every generation of an agent with its recipe, comparisons, and the approvals trail."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from imagegen.catalog import find_agents
+from imagegen.errors import ImagegenError
+from imagegen.history import agent_history, approvals, revert_to
+from imagegen.providers import PROVIDERS
+from imagegen.records import CandidateStatus
+from ui.recipe_state import load_recipe
+from ui.resources import thumbnail, workspace
+from ui.widgets import status_badge
+
+ws = workspace()
+state = st.session_state
+
+st.title("History")
+with ws.session() as s:
+    agents = {a.slug: a for a in find_agents(s)}
+slug = st.selectbox("Agent", list(agents), format_func=lambda s: agents[s].name,
+                    index=list(agents).index(state["agent_slug"]) if state.get("agent_slug") in agents else 0, key="history_agent")
+
+filters = st.columns(3)
+provider = filters[0].selectbox("Provider", ["any", *(p.name for p in PROVIDERS)], key="history_provider")
+status = filters[1].selectbox("Candidate status", ["any", *(s.value for s in CandidateStatus)], key="history_status")
+approved_only = filters[2].toggle("Only generations with an approval", key="history_approved")
+
+generations = agent_history(
+    ws, slug, provider=None if provider == "any" else provider,
+    status=None if status == "any" else CandidateStatus(status), approved_only=approved_only,
+)
+
+trail_col, compare_col = st.columns([1, 1], gap="large")
+with trail_col:
+    st.subheader("Approvals")
+    trail = approvals(ws, slug)
+    if not trail:
+        st.caption("Nothing approved yet.")
+    current = agents[slug].current_thumbnail
+    for approval in trail:
+        with st.container(border=True):
+            cols = st.columns([1, 2])
+            cols[0].image(thumbnail(approval.upload_key, 256), width="stretch")
+            cols[1].markdown(
+                f"**#{approval.id}** by {approval.approved_by}, {approval.approved_at:%Y-%m-%d %H:%M}  \n"
+                f"candidate #{approval.candidate_id}" + (f" · {approval.note}" if approval.note else "")
+                + ("  \n:green-badge[current]" if approval.upload_key == current else "")
+                + ("  \nreplaced an earlier thumbnail" if approval.previous_thumbnail else "")
+            )
+            if approval.upload_key != current and cols[1].button("Revert to this", key=f"revert_{approval.id}", icon=":material/undo:"):
+                try:
+                    revert_to(ws, approval.id)
+                    st.rerun()
+                except ImagegenError as exc:
+                    st.error(str(exc))
+
+with compare_col:
+    st.subheader("Compare two candidates")
+    finished = {c.id: (c, g.recipe) for g in generations for c in g.candidates if c.image_key}
+    labels = {cid: f"#{cid} · seed {c.seed}" for cid, (c, _) in finished.items()}
+    picked = st.multiselect("Pick two", list(labels), format_func=labels.get, max_selections=2, key="history_compare")
+    if len(picked) == 2:
+        for col, cid in zip(st.columns(2), picked):
+            cand, recipe = finished[cid]
+            col.image(thumbnail(cand.image_key, 640), width="stretch")
+            col.caption(f"{labels[cid]} · {recipe.provider} · {recipe.template}")
+
+st.subheader(f"{len(generations)} generations")
+for gen in generations:
+    recipe = gen.recipe
+    palette = recipe.palette.name if recipe.palette else "none"
+    with st.expander(
+        f"#{gen.id} · {gen.created_at:%Y-%m-%d %H:%M} · {recipe.provider}{' ' + recipe.model if recipe.model else ''} · "
+        f"{recipe.template} · {palette} · {recipe.aspect_ratio} · seed {recipe.seed} · {gen.status.value}"
+        + (f" · ${gen.cost_usd:.2f}" if gen.cost_usd else ""),
+        expanded=gen is generations[0],
+    ):
+        st.code(recipe.prompt, language=None, wrap_lines=True)
+        cols = st.columns(4)
+        for i, cand in enumerate(gen.candidates):
+            with cols[i % 4]:
+                if cand.image_key:
+                    st.image(thumbnail(cand.image_key), width="stretch")
+                status_badge(cand.status)
+                st.caption(f"#{cand.id} · seed {cand.seed}" + (f" · {cand.error}" if cand.error else ""))
+        if st.button("Use this recipe in the studio", key=f"use_{gen.id}", icon=":material/replay:"):
+            load_recipe(state, gen.spec, slug)
+            st.switch_page("pages/studio.py")

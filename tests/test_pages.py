@@ -1,0 +1,216 @@
+"""History, Experiments, Batch, Catalog and Showcase through AppTest, from app.py."""
+
+import asyncio
+import csv
+import io
+import json
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from imagegen.approval import approve_candidate
+from imagegen.catalog import fetch_store_agents, parse_catalog, preview_import
+from imagegen.generation import run_generation, start_generation
+from imagegen.history import approvals
+from imagegen.recipes import make_spec
+from imagegen.settings import Settings
+from imagegen.workspace import Workspace
+from tests.conftest import ROOT
+from tests.fake_store import FakeStore
+
+
+@pytest.fixture
+def app(isolated):
+    import streamlit as st
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    yield at
+    st.cache_resource.clear()
+
+
+def open_page(at, page):
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def run_until(at, condition, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        at.run()
+        assert not at.exception, at.exception
+        if condition(at):
+            return
+        time.sleep(0.1)
+    raise AssertionError("the page never showed what was expected")
+
+
+def generated(ws, slug, seed, count=2, **choices):
+    spec = make_spec(ws, ws.get_agent(slug), provider="local", count=count, seed=seed, **choices)
+    gen_id = start_generation(ws, slug, spec)
+    asyncio.run(run_generation(ws, gen_id))
+    return ws.get_generation(gen_id)
+
+
+def test_history_lists_recipes_reverts_and_reuses_a_recipe(app):
+    ws = Workspace(Settings())
+    first = generated(ws, "trend-radar", 11, palette=None)
+    second = generated(ws, "trend-radar", 22, template="app-store")
+    old = approve_candidate(ws, first.candidates[0].id, "ana")
+    approve_candidate(ws, second.candidates[1].id, "ben")
+    open_page(app, "history")
+    app.selectbox(key="history_agent").select("trend-radar").run()
+    labels = [e.label for e in app.expander]
+    assert len([l for l in labels if l.startswith("#")]) == 2 and "seed 22" in labels[0] and "app-store" in labels[0]
+    assert any("by ana" in m.value for m in app.markdown) and any(":green-badge[current]" in m.value for m in app.markdown)
+
+    app.selectbox(key="history_provider").select("ideogram").run()
+    assert not [e for e in app.expander if e.label.startswith("#")]
+    app.selectbox(key="history_provider").select("any").run()
+
+    app.button(key=f"revert_{old.id}").click().run()
+    assert ws.get_agent("trend-radar").current_thumbnail == old.upload_key
+    assert approvals(ws, "trend-radar")[0].note == f"revert to approval #{old.id}"
+
+    app.multiselect(key="history_compare").select(first.candidates[0].id).select(second.candidates[0].id).run()
+    assert any("seed 11 · local · pop-art" in c.value for c in app.caption)
+
+    app.button(key=f"use_{second.id}").click().run()
+    assert app.title[0].value == "Trend Radar"
+    assert app.text_area(key="prompt").value == second.recipe.prompt
+    assert app.selectbox(key="template_local").value == "app-store"
+    assert (app.toggle(key="fixed_seed").value, app.number_input(key="seed").value) == (True, 22)
+
+
+def test_an_experiment_is_estimated_run_compared_exported_and_extended(app):
+    open_page(app, "experiments")
+    app.multiselect(key="exp_agents_None").set_value(["bug-hunter", "sql-sherpa"]).run()
+    app.multiselect(key="exp_templates_None").set_value(["pop-art", "app-store"]).run()
+    app.text_input(key="exp_name_None").input("templates vs seeds").run()
+    assert any("**8 images**" in c.value and "free" in c.value for c in app.caption)
+    app.button(key="exp_run").click().run()
+    assert app.selectbox(key="experiment_pick").value == 1
+    run_until(app, lambda at: any("8 of 8 cells finished" in (p.proto.text or "") for p in at.get("progress")))
+    app.selectbox(key="exp_rows").select("agent").run()
+    app.selectbox(key="exp_cols").select("template").run()
+    assert {"**pop-art**", "**app-store**", "**bug-hunter**", "**sql-sherpa**"} <= {m.value for m in app.markdown}
+
+    ws = Workspace(Settings())
+    from imagegen.experiments import contact_sheet, result_rows
+
+    rows = result_rows(ws, 1)
+    assert len(rows) == 8 and {r["axis_template"] for r in rows} == {"pop-art", "app-store"}
+    assert all(json.loads(r["recipe"])["provider"] == "local" for r in rows)
+    from PIL import Image
+
+    sheet = Image.open(io.BytesIO(contact_sheet(ws, 1, "agent", "template")))
+    assert sheet.width > 2 * 256 and sheet.height > 2 * 144
+
+    app.button(key="exp_sheet").click().run()
+    assert [d for d in app.get("download_button") if "contact sheet" in d.proto.label]
+
+    app.multiselect(key="exp_palettes_1").set_value(["brand", "EMBER"]).run()
+    assert any("**16 images**" in c.value for c in app.caption)
+    app.button(key="exp_run").click().run()
+    run_until(app, lambda at: any("16 of 16 cells finished" in (p.proto.text or "") for p in at.get("progress")))
+
+
+def test_a_batch_runs_from_the_page_and_results_wait_for_review(app):
+    open_page(app, "batch")
+    app.segmented_control(key="batch_how").set_value("A list of slugs").run()
+    app.text_input(key="batch_slugs").input("ai, lingo-bridge").run()
+    assert any("2 agents, 4 images" in c.value for c in app.caption)
+    app.button(key="batch_start").click().run()
+    run_until(app, lambda at: any("2 of 2 agents · done" in (p.proto.text or "") for p in at.get("progress")))
+    ws = Workspace(Settings())
+    assert ws.get_agent("ai").current_thumbnail is None  # nothing approved unless asked
+    approve = [b for b in app.button if b.label == "Approve"]
+    assert len(approve) == 4
+    approve[0].click().run()
+    assert ws.get_agent("ai").current_thumbnail is not None
+
+
+def test_catalog_imports_from_the_store_with_a_failing_page_and_edits_an_agent(app, shared_dir):
+    rows = list(csv.DictReader((shared_dir / "data" / "autogpt-store-agents.csv").open(encoding="utf-8")))
+    store = FakeStore(rows, failing_pages={2})
+    try:
+        open_page(app, "catalog")
+        app.text_input(key="store_url").input(store.base_url).run()
+        app.number_input(key="store_page_size").set_value(5).run()
+        app.button(key="store_fetch").click().run()
+        assert any("Skipped page 2: the store answered HTTP 500" in w.value for w in app.warning)
+        assert any(f"**{len(rows) - 5} rows:** {len(rows) - 5} new" in m.value for m in app.markdown)
+        [button] = [b for b in app.button if b.key == "import_store"]
+        button.click().run()
+        assert any(f"{len(rows) - 5} added" in s.value for s in app.success)
+    finally:
+        store.stop()
+    ws = Workspace(Settings())
+    assert ws.get_agent(rows[0]["slug"]).name == rows[0]["agent_name"]
+
+    app.selectbox(key="edit_agent").select("ai").run()
+    [t for t in app.text_input if t.label == "Name"][0].input("Ai Helper")
+    [t for t in app.text_input if t.label == "Sub-heading"][0].input("Answers anything, briefly")
+    [b for b in app.button if b.label == "Save"][0].click().run()
+    assert "Saved Ai Helper." in [s.value for s in app.success]
+    agent = Workspace(Settings()).get_agent("ai")
+    assert (agent.name, agent.sub_heading) == ("Ai Helper", "Answers anything, briefly")
+
+
+def test_store_fetch_reports_pages_and_dedup_preview(isolated):
+    agents = [{"slug": f"a-{i}", "agent_name": f"Agent {i}", "sub_heading": "s", "description": "d", "categories": ["x"]} for i in range(7)]
+    agents.append({"slug": "a-0", "agent_name": "Agent zero again"})
+    agents.append({"slug": "BAD SLUG", "agent_name": "x"})
+    store = FakeStore(agents, failing_pages={2})
+    try:
+        result = asyncio.run(fetch_store_agents(store.base_url, page_size=3, attempts=2, retry_max_wait=0.01))
+    finally:
+        store.stop()
+    assert result.errors == ["page 2: the store answered HTTP 500"]
+    assert [r["slug"] for r in result.rows] == ["a-0", "a-1", "a-2", "a-6", "a-0", "BAD SLUG"]
+    ws = Workspace(Settings())
+    with ws.session() as s:
+        preview = preview_import(s, result.rows)
+    assert [p["action"] for p in preview] == ["add", "add", "add", "add", "duplicate (last one wins)", "skip"]
+    assert "slug" in preview[-1]["error"]
+    assert parse_catalog(json.dumps({"agents": agents[:2]}).encode(), "x.json")[1]["slug"] == "a-1"
+
+
+def test_showcase_shows_approved_thumbnails_by_category_and_has_a_kiosk_mode(app):
+    open_page(app, "showcase")
+    assert any("No approved thumbnails yet" in i.value for i in app.info)
+    ws = Workspace(Settings())
+    approve_candidate(ws, generated(ws, "podcast-clipper", 5, count=1).candidates[0].id)
+    open_page(app, "showcase")
+    assert [s.value for s in app.subheader] == ["Creative", "Social"]
+    assert "**Podcast Clipper**" in [m.value for m in app.markdown]
+    assert not app.button and not app.text_input and not app.text_area  # no editing controls
+
+    import streamlit as st
+
+    st.cache_resource.clear()
+    kiosk = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    kiosk.query_params["kiosk"] = "1"
+    kiosk.run()
+    assert kiosk.title[0].value == "Showcase" and not kiosk.sidebar.radio
+
+
+def test_a_recalled_recipe_fills_the_studio(app):
+    from imagegen.images import read_recipe
+    from ui.recipe_state import load_recipe
+
+    ws = Workspace(Settings())
+    gen = generated(ws, "cafe-creme-copywriter", 300, count=1, aspect_ratio="1x1", palette=__import__("imagegen.palettes", fromlist=["x"]).parse_palette("#112233:0.9,#FFEEDD"))
+    recipe = read_recipe(ws.media.get(gen.candidates[0].image_key))
+    state = {}
+    load_recipe(state, recipe, recipe["agent"])
+    for key, value in state.items():
+        app.session_state[key] = value
+    app.run()
+    assert app.title[0].value == "Café Crème Copywriter"
+    assert app.selectbox(key="aspect").value == "1x1" and app.selectbox(key="palette_name").value == "custom"
+    assert app.color_picker(key="palette_hex_0").value.upper() == "#112233" and app.number_input(key="seed").value == 300
