@@ -1,6 +1,6 @@
 """Showcase: approved thumbnails by category, read-only, for stakeholders.
 
-Open it as `/showcase?kiosk=1` to hide the navigation entirely."""
+Open the app as `/?kiosk=1` to show this page alone, with no navigation."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ if not approved:
     st.info("No approved thumbnails yet. Approve one in the studio and it appears here.", icon=":material/photo_library:")
     st.stop()
 
-st.caption(f"{len(approved)} agents with an approved thumbnail")
+st.caption(f"{len(approved)} agent{'s' if len(approved) != 1 else ''} with an approved thumbnail")
 groups = [(c, [a for a in approved if c in a.categories]) for c in categories]
 groups.append(("Uncategorised", [a for a in approved if not a.categories]))
 for category, agents in groups:

@@ -181,7 +181,7 @@ with recipe_col:
         )
     except ImagegenError as exc:
         spec_error = str(exc)
-    button_col, cost_col = st.columns([1, 3], vertical_alignment="center")
+    button_col, cost_col = st.columns([2, 3], vertical_alignment="center")
     if spec is not None and (cost := estimate(ws, spec)) > 0:
         budget = ws.settings.daily_budget
         cost_col.caption(

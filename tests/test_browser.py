@@ -91,6 +91,22 @@ def test_pick_generate_and_approve_in_chromium(server, isolated):
             expect(page.get_by_text("Approved candidate #1.")).to_be_visible()
             expect(page.get_by_text("No thumbnail yet.")).to_have_count(0)
             page.screenshot(path=str(artifacts / "studio-approved.png"), full_page=True)
+
+            # Dropping a generated image on the studio recalls its recipe.
+            from imagegen.images import read_recipe
+
+            candidate = next(p for p in sorted((isolated / "data" / "media").rglob("*.png")) if read_recipe(p.read_bytes()))
+            page.get_by_text("Recall a recipe from an image").click()
+            page.locator("input[type=file]").set_input_files(str(candidate))
+            expect(page.get_by_text("Recipe recalled (local, seed")).to_be_visible()
+            expect(page.get_by_label("Seed", exact=True)).to_be_visible()  # the recalled seed is fixed
+
+            page.goto(f"{server}/?kiosk=1")
+            expect(page.get_by_role("heading", name="Showcase")).to_be_visible()
+            expect(page.get_by_text("Page not found")).to_have_count(0)
+            expect(page.get_by_role("link", name="Studio")).to_have_count(0)  # no navigation in kiosk mode
+            expect(page.get_by_text("Podcast Clipper", exact=True)).to_have_count(2)  # under Creative and under Social
+            page.screenshot(path=str(artifacts / "showcase.png"), full_page=True)
         except BaseException:
             page.screenshot(path=str(artifacts / "studio-failure.png"), full_page=True)
             raise
