@@ -67,7 +67,7 @@ with compare_col:
             col.image(thumbnail(cand.image_key, 640), width="stretch")
             col.caption(f"{labels[cid]} · {recipe.provider} · {recipe.template}")
 
-st.subheader(f"{len(generations)} generations")
+st.subheader(f"{len(generations)} generation{'s' if len(generations) != 1 else ''}")
 for gen in generations:
     recipe = gen.recipe
     palette = recipe.palette.name if recipe.palette else "none"
