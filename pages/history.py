@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from imagegen.catalog import find_agents
+from imagegen.costs import spend_by_day
 from imagegen.errors import ImagegenError
 from imagegen.history import agent_history, approvals, revert_to
 from imagegen.providers import PROVIDERS
@@ -88,3 +89,11 @@ for gen in generations:
         if st.button("Use this recipe in the studio", key=f"use_{gen.id}", icon=":material/replay:"):
             load_recipe(state, gen.spec, slug)
             st.switch_page("pages/studio.py")
+
+with st.expander("Spend by day (all agents)"):
+    days = spend_by_day(ws)
+    budget = ws.settings.daily_budget
+    if days:
+        st.dataframe([{"day": d, "spent (USD)": round(v, 2)} for d, v in days], hide_index=True)
+    st.caption("Only paid providers cost anything; the local renderer is free."
+               + (f" Daily budget: ${budget:.2f}." if budget is not None else " No daily budget is set (IMAGEGEN_DAILY_BUDGET)."))
