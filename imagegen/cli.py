@@ -16,7 +16,7 @@ from sqlalchemy import select
 from imagegen.approval import approve_candidate
 from imagegen.catalog import import_agents, read_catalog_file
 from imagegen.errors import ImagegenError
-from imagegen.generation import run_generation, start_generation
+from imagegen.generation import run_to_completion, start_generation
 from imagegen.palettes import parse_palette
 from imagegen.providers import default_provider
 from imagegen.recipes import make_spec
@@ -89,14 +89,7 @@ def cmd_generate(ws: Workspace, args: argparse.Namespace) -> int:
         style=args.style,
     )
     generation_id = start_generation(ws, agent.slug, spec)
-
-    async def run() -> None:
-        try:
-            await run_generation(ws, generation_id)
-        finally:
-            await ws.aclose_providers()
-
-    asyncio.run(run())
+    run_to_completion(ws, generation_id)
     gen = ws.get_generation(generation_id)
     args.out.mkdir(parents=True, exist_ok=True)
     summary = []

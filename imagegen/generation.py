@@ -68,6 +68,19 @@ def start_generation(
         return gen.id
 
 
+def run_to_completion(ws: "Workspace", generation_id: int) -> GenerationStatus:
+    """Run one job on a fresh event loop in this thread (the CLI, scripts, tests), then close
+    the provider clients that loop opened."""
+
+    async def run() -> GenerationStatus:
+        try:
+            return await run_generation(ws, generation_id)
+        finally:
+            await ws.aclose_providers()
+
+    return asyncio.run(run())
+
+
 def requeue_interrupted(ws: "Workspace", generation_id: int) -> bool:
     """Make an interrupted job runnable again: its unfinished candidates go back to the queue.
     Finished candidates are kept, so a resumed job pays only for what it never got."""

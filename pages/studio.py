@@ -8,8 +8,8 @@ from imagegen.approval import approve_candidate
 from imagegen.catalog import all_categories, find_agents
 from imagegen.costs import estimate, spent_today
 from imagegen.errors import ImagegenError
-from imagegen.images import read_recipe
 from imagegen.generation import latest_generation, reroll_candidate, start_generation, upscale_candidate
+from imagegen.images import read_recipe
 from imagegen.palettes import BRAND, PRESETS, custom_palette
 from imagegen.prompts import clean_text
 from imagegen.providers import default_provider, provider_choices, provider_class

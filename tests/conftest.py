@@ -38,6 +38,21 @@ def ws(isolated):
 
 
 @pytest.fixture
+def app(isolated):
+    """The app as a curator first sees it, through AppTest, with fresh Streamlit caches."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    yield at
+    st.cache_resource.clear()
+
+
+@pytest.fixture
 def shared_dir() -> Path:
     if not (SHARED / "DESIGN.md").exists():
         pytest.skip("../shared is not beside this checkout")

@@ -13,12 +13,11 @@ import email.policy
 import io
 import itertools
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from PIL import Image
 
+from tests.loopback import JsonHandler, LoopbackServer
 from tests.spec_check import property_types, validate
 
 SPEC = "ideogram-openapi.json"
@@ -55,37 +54,16 @@ def parse_multipart(content_type: str, body: bytes, schema: str = "GenerateImage
     return fields
 
 
-class FakeIdeogram(ThreadingHTTPServer):
-    daemon_threads = True
-
+class FakeIdeogram(LoopbackServer):
     def __init__(self, max_requests: int = 500, lifetime: float = 120.0):
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.base_url = f"http://127.0.0.1:{self.server_address[1]}"
+        super().__init__(_Handler, max_requests, lifetime)
         self.faults: list[dict] = []
         self.requests: list[dict] = []  # what each API call carried, as validated
         self.downloads: list[str] = []
         self.problems: list[str] = []  # spec violations seen; tests assert this stays empty
         self.images: dict[str, bytes] = {}
-        self.lock = threading.Lock()
         self.in_flight_images = self.peak_images = 0
         self._ids = itertools.count(1)
-        self._left = max_requests
-        self._deadline = time.monotonic() + lifetime
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def _serve(self) -> None:
-        while self._left > 0 and time.monotonic() < self._deadline:
-            self.handle_request()
-
-    def start(self) -> "FakeIdeogram":
-        self.timeout = 0.2
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._left = 0
-        self._thread.join(timeout=5)
-        self.server_close()
 
     def take_fault(self) -> dict:
         return self.faults.pop(0) if self.faults else {}
@@ -109,25 +87,15 @@ class FakeIdeogram(ThreadingHTTPServer):
         return f"{self.base_url}/ephemeral/{image_id}.png"
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server: FakeIdeogram
 
-    def log_message(self, *args) -> None:  # quiet
-        pass
-
-    def _send(self, status: int, body: dict | bytes | None = None, headers: dict | None = None, content_type="application/json"):
-        payload = json.dumps(body).encode() if isinstance(body, (dict, list)) else (body or b"")
-        self.send_response(status)
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+    def _send(self, status: int, body=None, headers: dict | None = None, content_type="application/json"):
+        self.send_body(status, body, content_type, headers)
 
     def do_GET(self) -> None:
         srv = self.server
-        srv._left -= 1
+        srv.count_request()
         srv.downloads.append(self.path)
         if "Api-Key" in self.headers:
             srv.problems.append("a download carried the Api-Key header")
@@ -140,7 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         srv = self.server
-        srv._left -= 1
+        srv.count_request()
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if self.headers.get("Api-Key") != KEY:
             return self._send(401, {"error": "Unauthorized"})

@@ -17,13 +17,11 @@ import io
 import itertools
 import json
 import re
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jsonschema
 from PIL import Image
 
+from tests.loopback import JsonHandler, LoopbackServer
 from tests.spec_check import load_spec, validate
 
 SPEC = "replicate-openapi.json"
@@ -77,12 +75,9 @@ def _image(fmt: str, seed: int) -> bytes:
     return out.getvalue()
 
 
-class FakeReplicate(ThreadingHTTPServer):
-    daemon_threads = True
-
+class FakeReplicate(LoopbackServer):
     def __init__(self, max_requests: int = 800, lifetime: float = 120.0, extra_models=()):
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.base_url = f"http://127.0.0.1:{self.server_address[1]}"
+        super().__init__(_Handler, max_requests, lifetime)
         self.faults: list[dict] = []
         self.creates: list[dict] = []  # {"model", "input", "prefer"}
         self.cancels: list[str] = []
@@ -91,25 +86,7 @@ class FakeReplicate(ThreadingHTTPServer):
         self.predictions: dict[str, dict] = {}
         self.files: dict[str, bytes] = {}
         self.inputs = {**MODEL_INPUTS, **{m: {"type": "object", "required": ["prompt"]} for m in extra_models}}
-        self.lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._left = max_requests
-        self._deadline = time.monotonic() + lifetime
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def _serve(self) -> None:
-        while self._left > 0 and time.monotonic() < self._deadline:
-            self.handle_request()
-
-    def start(self) -> "FakeReplicate":
-        self.timeout = 0.2
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._left = 0
-        self._thread.join(timeout=5)
-        self.server_close()
 
     def outputs(self, model: str, body: dict, image: str | None) -> list[str] | str:
         fmt = body.get("output_format", "webp")
@@ -127,19 +104,11 @@ class FakeReplicate(ThreadingHTTPServer):
         return urls if model in MULTI_OUTPUT else urls[0]
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server: FakeReplicate
 
-    def log_message(self, *args) -> None:
-        pass
-
     def _send(self, status: int, body, content_type="application/json") -> None:
-        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        self.send_body(status, body, content_type)
 
     def _problem(self, status: int, title: str, detail: str, **extra) -> None:
         self._send(status, {"type": f"https://replicate.com/docs/errors/{status}", "title": title, "status": status, "detail": detail, **extra}, "application/problem+json")
@@ -175,7 +144,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         srv = self.server
-        srv._left -= 1
+        srv.count_request()
         if self.path.startswith("/files/"):
             if "Authorization" in self.headers:
                 srv.problems.append("a file download carried the API token")
@@ -195,7 +164,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         srv = self.server
-        srv._left -= 1
+        srv.count_request()
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if not self._authorised():
             return

@@ -1,7 +1,6 @@
 """One real browser run: Debian's Chromium, driven by Playwright, against `streamlit run app.py`."""
 
 import os
-import shutil
 import socket
 import subprocess
 import sys

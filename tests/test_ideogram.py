@@ -1,12 +1,11 @@
 """Ideogram against a fake server on 127.0.0.1 that checks every request against the vendor's spec."""
 
-import asyncio
 import json
 import time
 
 import pytest
 
-from imagegen.generation import run_generation, start_generation
+from imagegen.generation import run_to_completion, start_generation
 from imagegen.palettes import PRESETS
 from imagegen.providers import provider_choices
 from imagegen.recipes import make_spec
@@ -40,14 +39,7 @@ def generate(ws, slug="trend-radar", **choices):
     choices.setdefault("seed", 1000)
     spec = make_spec(ws, ws.get_agent(slug), provider="ideogram", **choices)
     gen_id = start_generation(ws, slug, spec)
-
-    async def run():
-        try:
-            await run_generation(ws, gen_id)
-        finally:
-            await ws.aclose_providers()
-
-    asyncio.run(run())
+    run_to_completion(ws, gen_id)
     return ws.get_generation(gen_id)
 
 
@@ -225,14 +217,7 @@ def test_upscale_sends_the_candidate_and_keeps_the_result_as_a_new_candidate(ws,
 
     original = generate(ws, count=1).candidates[0]
     gen_id = upscale_candidate(ws, original.id)
-
-    async def run():
-        try:
-            await run_generation(ws, gen_id)
-        finally:
-            await ws.aclose_providers()
-
-    asyncio.run(run())
+    run_to_completion(ws, gen_id)
     upscaled = ws.get_generation(gen_id)
     assert statuses(upscaled) == ["succeeded"]
     request = fake.requests[-1]

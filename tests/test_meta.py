@@ -1,6 +1,5 @@
 """Checks on the project's own promises: every provider is tested, every page renders."""
 
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest

@@ -6,7 +6,6 @@ import io
 import json
 import time
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from imagegen.approval import approve_candidate
@@ -18,18 +17,6 @@ from imagegen.settings import Settings
 from imagegen.workspace import Workspace
 from tests.conftest import ROOT
 from tests.fake_store import FakeStore
-
-
-@pytest.fixture
-def app(isolated):
-    import streamlit as st
-
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.run()
-    yield at
-    st.cache_resource.clear()
 
 
 def open_page(at, page):

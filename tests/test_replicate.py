@@ -1,13 +1,12 @@
 """Replicate through the real `replicate` client against a fake server on 127.0.0.1."""
 
-import asyncio
 import io
 import time
 
 import pytest
 from PIL import Image
 
-from imagegen.generation import run_generation, start_generation
+from imagegen.generation import run_to_completion, start_generation
 from imagegen.recipes import make_spec
 from imagegen.settings import Settings
 from imagegen.workspace import Workspace
@@ -41,14 +40,7 @@ def generate(ws, model=PRO, slug="sql-sherpa", **choices):
     choices.setdefault("seed", 5)
     spec = make_spec(ws, ws.get_agent(slug), provider="replicate", model=model, **choices)
     gen_id = start_generation(ws, slug, spec)
-
-    async def run():
-        try:
-            await run_generation(ws, gen_id)
-        finally:
-            await ws.aclose_providers()
-
-    asyncio.run(run())
+    run_to_completion(ws, gen_id)
     return ws.get_generation(gen_id)
 
 

@@ -2,25 +2,11 @@
 
 import time
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from imagegen.settings import Settings
 from imagegen.workspace import Workspace
 from tests.conftest import ROOT
-
-
-@pytest.fixture
-def app(isolated):
-    import streamlit as st
-
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.run()
-    assert not at.exception
-    yield at
-    st.cache_resource.clear()
 
 
 def badges(at):
