@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from imagegen.costs import price_table, unit_price
-from imagegen.errors import ImagegenError, InvalidImage
+from imagegen.costs import check_budget, price_table, unit_price
+from imagegen.errors import ImagegenError, InvalidInput
 from imagegen.images import check_image, embed_recipe
 from imagegen.prompts import agent_text
-from imagegen.providers import ImageRequest, ProviderImage
+from imagegen.providers import ImageRequest, ProviderImage, provider_class
 from imagegen.records import (
     MAX_SEED,
     Agent,
@@ -49,9 +49,6 @@ def start_generation(
 ) -> int:
     """Record a queued job with one queued candidate per image; returns the generation id.
     Paid work past the daily budget is refused here, before anything is written."""
-    from imagegen.costs import check_budget
-    from imagegen.providers import provider_class
-
     provider_class(spec.provider)  # unknown providers are refused before anything is written
     check_budget(ws, spec)
     if spec.seed is None:
@@ -117,9 +114,6 @@ def reroll_candidate(ws: "Workspace", candidate_id: int) -> int:
 
 def upscale_candidate(ws: "Workspace", candidate_id: int) -> int:
     """Queue an upscale of a finished candidate as a new one-candidate generation; returns its id."""
-    from imagegen.errors import InvalidInput
-    from imagegen.providers import provider_class
-
     with ws.session() as s:
         cand = s.get(Candidate, candidate_id)
         if cand is None or not cand.image_key:
@@ -162,6 +156,8 @@ async def run_generation(ws: "Workspace", generation_id: int) -> GenerationStatu
         return _finish_generation(ws, generation_id, error=str(exc))
 
     recipe = {"agent": agent_slug, **spec.model_dump(mode="json")}  # what every image carries; never a key
+    seeds = dict(candidates)
+    saving: set[asyncio.Task] = set()  # results already paid for, being checked and stored
     chunks = [
         _Chunk([cid for cid, _ in candidates[i : i + per_call]], candidates[i][1])
         for i in range(0, len(candidates), per_call)
@@ -194,12 +190,18 @@ async def run_generation(ws: "Workspace", generation_id: int) -> GenerationStatu
                 _finish_candidates(ws, chunk.candidate_ids, CandidateStatus.FAILED, f"The provider failed unexpectedly ({type(exc).__name__}).")
                 return
         missing = ProviderImage(error="The provider returned fewer images than asked for.")
-        for cid, result in zip(chunk.candidate_ids, results + [missing] * (len(chunk.candidate_ids) - len(results))):
-            await _save_result(ws, cid, result, recipe)
+        padded = results + [missing] * (len(chunk.candidate_ids) - len(results))
+        # Shielded: a Cancel that arrives now must not lose an image that was paid for.
+        task = asyncio.ensure_future(asyncio.gather(*(
+            _save_result(ws, cid, result, {**recipe, "seed": seeds[cid]}) for cid, result in zip(chunk.candidate_ids, padded)
+        )))
+        saving.add(task)
+        await asyncio.shield(task)
 
     try:
         await asyncio.gather(*(run_chunk(c) for c in chunks))
     except asyncio.CancelledError:
+        await asyncio.gather(*saving, return_exceptions=True)
         _finish_unfinished(ws, generation_id, CandidateStatus.CANCELED, "Canceled before it finished.")
         _finish_generation(ws, generation_id, status=GenerationStatus.CANCELED)
         raise
@@ -217,10 +219,10 @@ async def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage
         checked = await asyncio.to_thread(
             check_image, result.data, max_bytes=ws.settings.max_image_bytes, max_pixels=ws.settings.max_image_pixels
         )
-        seed = result.seed if result.seed is not None else recipe.get("seed")
+        seed = result.seed if result.seed is not None else recipe["seed"]
         stamped = embed_recipe(checked.data, checked.format, {**recipe, "seed": seed, "count": 1})
         key = await asyncio.to_thread(ws.media.put, stamped, checked.format)
-    except (InvalidImage, ImagegenError) as exc:
+    except ImagegenError as exc:
         _finish_candidates(ws, [candidate_id], CandidateStatus.FAILED, str(exc), seed=result.seed, prompt=result.prompt)
         return
     with ws.session() as s, s.begin():

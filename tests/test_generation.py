@@ -140,3 +140,23 @@ def test_in_flight_images_are_shared_between_jobs_by_weight(ws, register):
     asyncio.run(two_jobs())
     assert sorted(fake.calls) == [4, 8]
     assert fake.peak == 1  # 8 + 4 images exceed the 10-image budget, so the calls ran one after the other
+
+
+def test_a_cancel_during_saving_keeps_every_image_already_paid_for(ws, register):
+    """The provider answered with 4 images; Cancel arrives while they are being stored."""
+    register(scripted(["ok"], per_call=4))
+    spec = make_spec(ws, ws.get_agent("trend-radar"), provider="scripted", count=4, seed=0)
+    gen_id = start_generation(ws, "trend-radar", spec)
+
+    async def cancel_while_saving():
+        task = asyncio.ensure_future(run_generation(ws, gen_id))
+        while not any(c.status is CandidateStatus.SUCCEEDED for c in ws.get_generation(gen_id).candidates):
+            await asyncio.sleep(0.001)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel_while_saving())
+    gen = ws.get_generation(gen_id)
+    assert [c.status for c in gen.candidates] == [CandidateStatus.SUCCEEDED] * 4
+    assert gen.status is GenerationStatus.CANCELED
