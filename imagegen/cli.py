@@ -15,11 +15,11 @@ from sqlalchemy import select
 
 from imagegen.approval import approve_candidate
 from imagegen.catalog import import_agents, read_catalog_file
-from imagegen.errors import ImagegenError
+from imagegen.errors import ImagegenError, InvalidInput
 from imagegen.generation import run_to_completion, start_generation
 from imagegen.palettes import parse_palette
 from imagegen.providers import default_provider
-from imagegen.recipes import make_spec
+from imagegen.recipes import list_templates, make_spec, save_template
 from imagegen.records import Agent
 from imagegen.settings import Settings
 from imagegen.workspace import Workspace
@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--auto-approve", action="store_true", help="approve each agent's first good candidate (off by default)")
 
     sub.add_parser("agents", help="list the catalog as JSON lines")
+
+    tmpl = sub.add_parser("template", help="list prompt templates, or save one with NAME and TEXT")
+    tmpl.add_argument("name", nargs="?")
+    tmpl.add_argument("text", nargs="?", help="the template, with {name}, {description}, {sub_heading}, {categories}, {subject}")
 
     imp = sub.add_parser("import", help="import agents from a store-export CSV or a JSON list")
     imp.add_argument("file", type=Path)
@@ -152,6 +156,15 @@ def cmd_batch(ws: Workspace, args) -> int:
     return 0 if all(i["status"] == "done" for i in items) else 1
 
 
+def cmd_template(ws: Workspace, args) -> int:
+    if args.name and args.text:
+        save_template(ws, args.name, args.text)
+    elif args.name:
+        raise InvalidInput("Give the template's text after its name.")
+    print(json.dumps(list_templates(ws), indent=2, ensure_ascii=False))
+    return 0
+
+
 def cmd_agents(ws: Workspace, _args) -> int:
     with ws.session() as s:
         for agent in s.scalars(select(Agent).order_by(Agent.slug)):
@@ -177,7 +190,10 @@ def cmd_approve(ws: Workspace, args) -> int:
     return 0
 
 
-COMMANDS = {"generate": cmd_generate, "batch": cmd_batch, "agents": cmd_agents, "import": cmd_import, "approve": cmd_approve}
+COMMANDS = {
+    "generate": cmd_generate, "batch": cmd_batch, "agents": cmd_agents, "template": cmd_template,
+    "import": cmd_import, "approve": cmd_approve,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

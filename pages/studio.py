@@ -13,7 +13,7 @@ from imagegen.images import read_recipe
 from imagegen.palettes import BRAND, PRESETS, custom_palette
 from imagegen.prompts import clean_text
 from imagegen.providers import default_provider, provider_choices, provider_class
-from imagegen.recipes import list_templates, make_spec, prompt_for
+from imagegen.recipes import list_templates, make_spec, prompt_for, save_template
 from imagegen.records import ASPECT_RATIOS, Approval, Candidate
 from ui.recipe_state import load_recipe
 from ui.resources import thumbnail, workspace
@@ -135,6 +135,16 @@ with recipe_col:
         state["prompt"] = prompt_for(ws, agent, template)
         state["prompt_source"] = source
     st.text_area("Prompt", key="prompt", height=150, help="Rendered from the template; edit freely.")
+    with st.expander("Save a template"):
+        st.caption("Use {name}, {description}, {sub_heading}, {categories} or {subject}; saved templates appear in every page.")
+        new_name = st.text_input("Template name", key="new_template_name")
+        new_text = st.text_area("Template", value=templates[template], key=f"new_template_text_{template}", height=120)
+        if st.button("Save template", key="save_template", icon=":material/save:"):
+            try:
+                save_template(ws, new_name, new_text)
+                st.success(f"Saved the template {new_name.strip()!r}.")
+            except ImagegenError as exc:
+                st.error(str(exc))
 
     palette_col, shape_col = st.columns(2, gap="medium")
     with palette_col:

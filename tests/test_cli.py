@@ -118,3 +118,14 @@ def test_the_store_export_imports_intact_and_every_agent_renders(shared_dir, ws,
         spec = make_spec(ws, agent, provider="local", count=1, seed=3)
         gen_id = start_generation(ws, agent.slug, spec)
         assert asyncio.run(run_generation(ws, gen_id)).value == "succeeded", agent.slug
+
+
+def test_saved_templates_are_listed_and_used(tmp_path, capsys):
+    assert main(["template", "short", "A {subject} badge in {categories} colours"]) == 0
+    assert json.loads(capsys.readouterr().out)["short"] == "A {subject} badge in {categories} colours"
+    assert main(["generate", "--agent", "trend-radar", "--template", "short", "--count", "1", "--out", str(tmp_path / "o")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["recipe"]["prompt"] == "A Trend Radar (Spot rising topics before your competitors do) badge in marketing, research colours"
+    assert main(["template", "bad", "A {price} tag"]) == 1
+    assert "{price}" in capsys.readouterr().err
+    assert main(["template", "pop-art", "{name}"]) == 1
