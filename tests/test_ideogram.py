@@ -254,4 +254,6 @@ def test_the_studio_offers_ideogram_with_its_options_and_generates(fake):
     assert len([b for b in at.button if b.label == "Upscale"]) == 2
     request = fake.requests[0]
     assert (request["rendering_speed"], request["style_type"], request["negative_prompt"], request["magic_prompt"]) == ("TURBO", "DESIGN", "gradients", "OFF")
+    page = repr(at._tree)
+    assert "Trend Radar" in page and KEY not in page  # the page shows its text, never the key
     st.cache_resource.clear()
