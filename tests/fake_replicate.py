@@ -25,7 +25,7 @@ from tests.loopback import JsonHandler, LoopbackServer
 from tests.spec_check import load_spec, validate
 
 SPEC = "replicate-openapi.json"
-TOKEN = "r8_fake0000000000000000000000000000000000"
+TOKEN = "test-replicate-token-not-a-real-one"
 
 RATIOS_PRO = ["custom", "1:1", "16:9", "3:2", "2:3", "4:5", "5:4", "9:16", "3:4", "4:3"]
 MODEL_INPUTS = {

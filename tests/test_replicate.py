@@ -147,14 +147,14 @@ def test_a_curators_cancel_cancels_the_prediction(ws, fake):
 )
 def test_faults_end_as_clear_candidate_errors(ws, fake, monkeypatch, fault, message):
     if fault.get("status") == 401:
-        monkeypatch.setenv("REPLICATE_API_TOKEN", "r8_wrong_token_00000000000000000000000")
+        monkeypatch.setenv("REPLICATE_API_TOKEN", "test-wrong-token")
         ws = Workspace(Settings())
     else:
         fake.faults.append(fault)
     gen = generate(ws)
     assert statuses(gen) == ["failed"]
     assert message in gen.candidates[0].error
-    assert TOKEN not in gen.candidates[0].error and "r8_wrong" not in gen.candidates[0].error
+    assert TOKEN not in gen.candidates[0].error and "test-wrong-token" not in gen.candidates[0].error
 
 
 def test_429_and_500_on_create_are_retried_by_us(ws, fake):
