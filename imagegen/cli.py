@@ -186,7 +186,10 @@ def cmd_approve(ws: Workspace, args) -> int:
     approval = approve_candidate(ws, args.candidate_id, args.by)
     with ws.session() as s:
         agent = s.get(Agent, approval.agent_id)
-    print(json.dumps({"agent": agent.slug, "candidate": approval.candidate_id, "thumbnail": approval.upload_key, "location": ws.media.location(approval.upload_key), "previous": approval.previous_thumbnail}))
+    print(json.dumps({
+        "agent": agent.slug, "candidate": approval.candidate_id, "thumbnail": approval.upload_key,
+        "location": ws.media.location(approval.upload_key), "previous": approval.previous_thumbnail,
+    }))
     return 0
 
 

@@ -24,6 +24,7 @@ state = st.session_state
 state.setdefault("board", {})  # agent slug -> candidate ids shown in the grid
 state.setdefault("provider", default_provider(ws.settings))
 
+
 def _recall_from_image() -> None:
     """Dropping a generated image on the studio brings its recipe back."""
     upload = state.get("recall_upload")

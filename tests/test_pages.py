@@ -52,7 +52,7 @@ def test_history_lists_recipes_reverts_and_reuses_a_recipe(app):
     open_page(app, "history")
     app.selectbox(key="history_agent").select("trend-radar").run()
     labels = [e.label for e in app.expander]
-    assert len([l for l in labels if l.startswith("#")]) == 2 and "seed 22" in labels[0] and "app-store" in labels[0]
+    assert len([label for label in labels if label.startswith("#")]) == 2 and "seed 22" in labels[0] and "app-store" in labels[0]
     assert any("by ana" in m.value for m in app.markdown) and any(":green-badge[current]" in m.value for m in app.markdown)
 
     app.selectbox(key="history_provider").select("ideogram").run()
