@@ -60,6 +60,22 @@ def font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(FONT_PATH), size)
 
 
+def _glyph_print(ch: str) -> bytes:
+    probe = Image.new("L", (48, 48))
+    ImageDraw.Draw(probe).text((4, 4), ch, font=font(32), fill=255)
+    return probe.tobytes()
+
+
+@lru_cache(maxsize=4096)
+def has_glyph(ch: str) -> bool:
+    """False for characters the shipped font lacks: they would print as empty boxes."""
+    return ch.isspace() or _glyph_print(ch) != _glyph_print("\U0010fffd")
+
+
+def drawable(text: str) -> str:
+    return " ".join("".join(ch for ch in text if has_glyph(ch)).split())
+
+
 def pick_icon(*texts: str) -> str:
     """The pictogram for the first text (name, then the rest) that mentions a keyword."""
     for text in texts:
@@ -483,7 +499,10 @@ def _wrap(words: list[str], f: ImageFont.FreeTypeFont, box_w: float) -> list[str
 
 def _title(draw, name: str, box, roles, rng: random.Random) -> None:
     x0, y0, x1, y1 = box
-    lines, f = wrap_title(name.upper(), x1 - x0, (y1 - y0) * 0.9)
+    title = drawable(name.upper())  # e.g. CJK is not in the shipped font: leave it out, not boxes
+    if not title:
+        return
+    lines, f = wrap_title(title, x1 - x0, (y1 - y0) * 0.9)
     size = f.size
     line_h = size * 1.12
     total = line_h * len(lines)

@@ -81,3 +81,11 @@ def test_local_provider_returns_pngs_with_consecutive_seeds():
     results = asyncio.run(provider.generate(request))
     assert [r.seed for r in results] == [10, 11]
     assert all(Image.open(io.BytesIO(r.data)).size == (1280, 1280) for r in results)
+
+
+def test_characters_the_font_lacks_are_left_out_instead_of_drawn_as_boxes():
+    from imagegen.popart import drawable
+
+    assert drawable("TRAVEL SCOUT 旅行") == "TRAVEL SCOUT"
+    assert drawable("КВАНТОВЫЙ Café") == "КВАНТОВЫЙ Café"
+    assert render("旅行", palette=PRESETS["brand"], size=(320, 180), seed=1).size == (320, 180)  # no title, no crash
