@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--prompt", default=None, help="use this prompt instead of the template's")
     gen.add_argument("--negative-prompt", default=None)
     gen.add_argument("--style", default=None)
+    gen.add_argument("--magic-prompt", default=None, choices=("AUTO", "ON", "OFF"))
+    gen.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                     help="a provider option, e.g. rendering_speed=TURBO or output_quality=80 (repeatable)")
 
     batch = sub.add_parser("batch", help="one recipe over many agents, with a progress bar; resumable")
     which = batch.add_mutually_exclusive_group(required=True)
@@ -75,6 +78,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_options(pairs: list[str]) -> dict:
+    """`KEY=VALUE` pairs; a value that reads as JSON (numbers, true/false) is taken as such."""
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"--option takes KEY=VALUE, not {pair!r}.")
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip()] = value
+    return options
+
+
 def cmd_generate(ws: Workspace, args: argparse.Namespace) -> int:
     agent = ws.get_agent(args.agent)
     provider = args.provider or default_provider(ws.settings)
@@ -91,6 +108,8 @@ def cmd_generate(ws: Workspace, args: argparse.Namespace) -> int:
         aspect_ratio=args.aspect,
         negative_prompt=args.negative_prompt,
         style=args.style,
+        magic_prompt=args.magic_prompt,
+        options=parse_options(args.option),
     )
     generation_id = start_generation(ws, agent.slug, spec)
     run_to_completion(ws, generation_id)

@@ -60,7 +60,10 @@ def make_spec(
 ) -> GenerationSpec:
     """A validated recipe; the prompt is rendered from the template unless given."""
     cls = provider_class(provider)
-    template = template or cls.default_template
+    defaults = cls.recipe_defaults(choices.get("model"))  # e.g. app-store at 4:3 for Flux
+    template = template or defaults["template"]
+    if choices.get("aspect_ratio") is None:
+        choices["aspect_ratio"] = defaults["aspect_ratio"]
     try:
         return GenerationSpec(
             provider=provider,

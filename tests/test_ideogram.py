@@ -257,3 +257,21 @@ def test_the_studio_offers_ideogram_with_its_options_and_generates(fake):
     page = repr(at._tree)
     assert "Trend Radar" in page and KEY not in page  # the page shows its text, never the key
     st.cache_resource.clear()
+
+
+def test_the_cli_passes_every_option_to_ideogram(fake, tmp_path, capsys):
+    from imagegen.cli import main
+
+    assert main(["generate", "--agent", "pixel-poster", "--provider", "ideogram", "--count", "3", "--seed", "9", "--aspect", "4x5",
+                 "--palette", "MAGIC", "--style", "FICTION", "--magic-prompt", "ON", "--negative-prompt", "text",
+                 "--option", "rendering_speed=QUALITY", "--out", str(tmp_path / "o")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert [c["status"] for c in summary["candidates"]] == ["succeeded"] * 3
+    request = fake.requests[0]
+    assert {k: request[k] for k in ("num_images", "seed", "aspect_ratio", "style_type", "magic_prompt", "negative_prompt", "rendering_speed", "color_palette")} == {
+        "num_images": 3, "seed": 9, "aspect_ratio": "4x5", "style_type": "FICTION", "magic_prompt": "ON",
+        "negative_prompt": "text", "rendering_speed": "QUALITY", "color_palette": {"name": "MAGIC"},
+    }
+    assert summary["candidates"][0]["file"].endswith(".png")
+    assert main(["generate", "--agent", "ai", "--provider", "ideogram", "--option", "speed", "--out", "o"]) == 1
+    assert "--option takes KEY=VALUE" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """Replicate through the real `replicate` client against a fake server on 127.0.0.1."""
 
 import io
+import json
 import time
 
 import pytest
@@ -178,7 +179,6 @@ def test_good_images_survive_a_failed_prediction_in_the_same_job(ws, fake):
 
 
 def test_the_cli_generates_with_replicate(fake, tmp_path, capsys):
-    import json
 
     from imagegen.cli import main
 
@@ -186,6 +186,15 @@ def test_the_cli_generates_with_replicate(fake, tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert [c["status"] for c in summary["candidates"]] == ["succeeded"] * 2
     assert all(c["file"].endswith(".webp") for c in summary["candidates"])
+    for model, options in ((PRO, ["width=1440", "height=512", "prompt_upsampling=true"]), (TURBO, ["style_type=Realistic"])):
+        args = ["generate", "--agent", "bug-hunter", "--provider", "replicate", "--model", model, "--count", "1", "--out", str(tmp_path / "p")]
+        assert main(args + [a for o in options for a in ("--option", o)]) == 0
+        assert json.loads(capsys.readouterr().out)["candidates"][0]["status"] == "succeeded"
+    assert fake.creates[-2]["input"] | {"prompt": "-", "seed": 0} == {
+        "prompt": "-", "seed": 0, "aspect_ratio": "custom", "width": 1440, "height": 512, "output_format": "jpg",
+        "output_quality": 90, "safety_tolerance": 2, "prompt_upsampling": True,
+    }
+    assert fake.creates[-1]["input"]["style_type"] == "Realistic"
 
 
 def test_the_studio_prefills_flux_and_shows_each_models_options(fake, monkeypatch):
@@ -220,3 +229,15 @@ def test_the_studio_prefills_flux_and_shows_each_models_options(fake, monkeypatc
     at.selectbox(key="model_replicate").select(TURBO).run()
     assert (at.selectbox(key="template_replicate").value, at.selectbox(key="aspect").value) == ("pop-art", "16x9")
     st.cache_resource.clear()
+
+
+def test_the_cli_default_for_flux_pro_is_the_original_recipe(fake, tmp_path, capsys):
+
+    from imagegen.cli import main
+
+    assert main(["generate", "--agent", "trend-radar", "--provider", "replicate", "--count", "1", "--out", str(tmp_path / "o")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["recipe"]["template"], summary["recipe"]["aspect_ratio"]) == ("app-store", "4x3")
+    body = fake.creates[0]["input"]
+    assert (body["width"], body["height"], body["output_format"], body["output_quality"]) == (1024, 768, "jpg", 90)
+    assert Image.open(summary["candidates"][0]["file"]).format == "JPEG"
