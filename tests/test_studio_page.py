@@ -116,3 +116,33 @@ def test_a_new_session_finds_the_results_again_and_reroll_replaces_one(app):
     wait_until_landed(refreshed)
     after = [c.value for c in refreshed.caption if c.value.startswith("#")]
     assert after[1] == captions[1] and after[0] != captions[0] and after[0].startswith("#3 ")
+
+
+def test_cancel_in_the_grid_stops_what_is_running_and_keeps_what_landed(app, monkeypatch):
+    from imagegen import providers
+    from tests.fakes import scripted
+
+    monkeypatch.setattr(providers, "PROVIDERS", providers.PROVIDERS + (scripted(["ok", "slow"]),))
+    app.run()
+    app.selectbox(key="provider").select("scripted").run()
+    app.slider(key="count").set_value(4).run()
+    app.button(key="generate").click().run()
+    deadline = time.monotonic() + 20
+    while badges(app).count(":green-badge[:material/check_circle: Ready]") < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        app.run()
+    assert any("2 of 4 candidates ready" in (p.proto.text or "") for p in app.get("progress"))
+    app.button(key="cancel").click().run()
+    shown = wait_until_landed(app)
+    assert sorted(shown) == sorted([":green-badge[:material/check_circle: Ready]"] * 2 + [":gray-badge[:material/cancel: Canceled]"] * 2)
+
+
+def test_view_opens_the_full_image_with_its_details(app):
+    app.slider(key="count").set_value(1).run()
+    app.toggle(key="fixed_seed").set_value(True).run()
+    app.number_input(key="seed").set_value(5).run()
+    app.button(key="generate").click().run()
+    wait_until_landed(app)
+    [view] = [b for b in app.button if b.label == "View"]
+    view.click().run()
+    assert any(c.value.startswith("Candidate #1 · seed 5 · 1280x720") for c in app.caption)
