@@ -15,7 +15,6 @@ from sqlalchemy import select
 from imagegen.approval import approve_candidate
 from imagegen.errors import BudgetExceeded, ImagegenError, InvalidInput, NotFound
 from imagegen.generation import process_alive, requeue_interrupted, run_generation, start_generation
-from imagegen.palettes import parse_palette
 from imagegen.recipes import make_spec
 from imagegen.records import (
     Agent,
@@ -55,7 +54,7 @@ def select_agents(ws: "Workspace", *, missing: bool = False, category: str | Non
 
 def create_batch(ws: "Workspace", agents: list[Agent], choices: dict, *, name: str = "", selection: dict | None = None, auto_approve: bool = False) -> int:
     """Record a batch; the recipe is checked on the first agent before anything is written."""
-    make_spec(ws, agents[0], **_spec_choices(choices))
+    make_spec(ws, agents[0], **choices)
     with ws.session() as s, s.begin():
         batch = Batch(name=name or f"{len(agents)} agents", selection=selection or {}, choices=choices, auto_approve=auto_approve)
         s.add(batch)
@@ -63,13 +62,6 @@ def create_batch(ws: "Workspace", agents: list[Agent], choices: dict, *, name: s
         for agent in agents:
             s.add(BatchItem(batch_id=batch.id, agent_id=agent.id))
         return batch.id
-
-
-def _spec_choices(choices: dict) -> dict:
-    out = dict(choices)
-    if isinstance(out.get("palette"), str):
-        out["palette"] = parse_palette(out["palette"])
-    return out
 
 
 def get_batch(ws: "Workspace", batch_id: int) -> Batch:
@@ -97,7 +89,7 @@ async def run_batch(ws: "Workspace", batch_id: int, on_progress: Progress | None
         if batch.status in (BatchStatus.DONE, BatchStatus.CANCELED):
             return batch.status
         batch.status, batch.worker_pid = BatchStatus.RUNNING, os.getpid()
-        choices, auto_approve = _spec_choices(batch.choices), batch.auto_approve
+        choices, auto_approve = batch.choices, batch.auto_approve
         item_ids = [i.id for i in batch.items]
     total = len(item_ids)
     for item_id in item_ids:

@@ -13,7 +13,8 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from imagegen.errors import InvalidInput
+from imagegen.errors import InvalidInput, ProviderError, ProviderUnavailable
+from imagegen.providers.http import build_client, retrying
 from imagegen.records import Agent, utcnow
 
 SAMPLES = Path(__file__).resolve().parent / "sample_agents.json"
@@ -154,15 +155,11 @@ def all_categories(session: Session) -> list[str]:
 class StoreFetch:
     rows: list[dict] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # "page N: what went wrong"
-    pages: int = 0
 
 
 async def fetch_store_agents(base_url: str, *, page_size: int = 50, max_pages: int = 200, timeout: float = 20.0,
                              attempts: int = 3, retry_max_wait: float = 5.0, transport=None) -> StoreFetch:
     """Every page of `GET {base}/api/store/agents?page=N&page_size=M`; a failing page is reported, not fatal."""
-    from imagegen.errors import ProviderError, ProviderUnavailable
-    from imagegen.providers.http import build_client, retrying
-
     result = StoreFetch()
     async with build_client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport) as client:
         page, total_pages = 1, 1
@@ -184,7 +181,6 @@ async def fetch_store_agents(base_url: str, *, page_size: int = 50, max_pages: i
                     raise ProviderError("the answer has no list of agents")
                 result.rows.extend(a for a in agents if isinstance(a, dict))
                 total_pages = int(pagination.get("total_pages") or total_pages)
-                result.pages += 1
             except (ProviderError, ValueError) as exc:
                 result.errors.append(f"page {page}: {exc}")
             page += 1

@@ -17,7 +17,6 @@ from imagegen.approval import approve_candidate
 from imagegen.catalog import import_agents, read_catalog_file
 from imagegen.errors import ImagegenError, InvalidInput
 from imagegen.generation import run_to_completion, start_generation
-from imagegen.palettes import parse_palette
 from imagegen.providers import default_provider
 from imagegen.recipes import list_templates, make_spec, save_template
 from imagegen.records import Agent
@@ -101,7 +100,7 @@ def cmd_generate(ws: Workspace, args: argparse.Namespace) -> int:
         provider=provider,
         template=args.template,
         prompt=args.prompt,
-        palette=parse_palette(args.palette) if args.palette else None,
+        palette=args.palette,
         model=args.model,
         count=args.count,
         seed=args.seed,

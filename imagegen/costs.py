@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, time, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
 from imagegen.errors import BudgetExceeded, ConfigError
+from imagegen.providers import provider_class
 from imagegen.records import Generation, GenerationSpec
 
 if TYPE_CHECKING:
@@ -34,6 +36,7 @@ DEFAULT_PRICES: dict[str, dict[str, dict[str, float]]] = {
 }
 
 
+@lru_cache(maxsize=4)
 def price_table(override: str | None) -> dict:
     if not override:
         return DEFAULT_PRICES
@@ -50,8 +53,6 @@ def price_table(override: str | None) -> dict:
 
 
 def unit_price(table: dict, spec: GenerationSpec) -> float:
-    from imagegen.providers import provider_class
-
     models = table.get(spec.provider, {"*": {"*": 0.0}})
     model = spec.model or next(iter(provider_class(spec.provider).models), "*")  # the provider's default model
     speeds = models.get(model) or models.get("*", {"*": 0.0})

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from imagegen.costs import estimate
 from imagegen.errors import InvalidInput, NotFound
 from imagegen.generation import start_generation
-from imagegen.palettes import parse_palette
 from imagegen.popart import font
 from imagegen.recipes import make_spec
 from imagegen.records import Experiment, Generation
@@ -36,14 +35,10 @@ def cell_choices(base: dict, cell: dict) -> dict:
         if axis == "provider":
             provider, _, model = str(value).partition(":")
             choices["provider"], choices["model"] = provider, model or None
-        elif axis == "palette":
-            choices["palette"] = value
         elif axis == "seed":
             choices["seed"] = int(value)
         else:
             choices[axis] = value
-    if isinstance(choices.get("palette"), str):
-        choices["palette"] = parse_palette(choices["palette"])
     return choices
 
 

@@ -15,6 +15,7 @@ import os
 import random
 import threading
 from dataclasses import dataclass
+from datetime import timezone
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -285,7 +286,8 @@ def recover_interrupted(ws: "Workspace") -> int:
         for gen in stale:
             if gen.status is GenerationStatus.QUEUED and gen.worker_pid is None and gen.started_at is None:
                 # Queued and never picked up: only the process that queued it knew about it.
-                if (utcnow() - _aware(gen.created_at)).total_seconds() < 60:
+                created = gen.created_at if gen.created_at.tzinfo else gen.created_at.replace(tzinfo=timezone.utc)
+                if (utcnow() - created).total_seconds() < 60:
                     continue
             elif gen.worker_pid is not None and process_alive(gen.worker_pid):
                 continue
@@ -296,12 +298,6 @@ def recover_interrupted(ws: "Workspace") -> int:
                     cand.status, cand.error = CandidateStatus.INTERRUPTED, "Interrupted before it finished."
             count += 1
     return count
-
-
-def _aware(dt):
-    from datetime import timezone
-
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 def process_alive(pid: int) -> bool:
@@ -387,10 +383,6 @@ class JobRunner:
     def _forget(self, key: tuple[str, int]) -> None:
         with self._lock:
             self._jobs.pop(key, None)
-
-    def is_running(self, generation_id: int, kind: str = "generation") -> bool:
-        with self._lock:
-            return (kind, generation_id) in self._jobs
 
     def cancel(self, generation_id: int) -> bool:
         with self._lock:

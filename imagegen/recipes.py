@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from imagegen.errors import InvalidInput, NotFound
-from imagegen.palettes import BRAND
+from imagegen.palettes import BRAND, parse_palette
 from imagegen.prompts import BUILT_IN, agent_text, check_template, render_prompt
 from imagegen.providers import provider_class
 from imagegen.records import Agent, GenerationSpec, Palette, PromptTemplate
@@ -55,10 +55,13 @@ def make_spec(
     provider: str,
     template: str | None = None,
     prompt: str | None = None,
-    palette: Palette | None = None,
+    palette: Palette | str | None = None,
     **choices: Any,
 ) -> GenerationSpec:
-    """A validated recipe; the prompt is rendered from the template unless given."""
+    """A validated recipe; the prompt is rendered from the template unless given.
+    `palette` may be a Palette, or a preset name or colours as text (see `parse_palette`)."""
+    if isinstance(palette, str):
+        palette = parse_palette(palette)
     cls = provider_class(provider)
     defaults = cls.recipe_defaults(choices.get("model"))  # e.g. app-store at 4:3 for Flux
     template = template or defaults["template"]

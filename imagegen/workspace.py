@@ -13,6 +13,8 @@ from typing import Iterator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from imagegen.batch import recover_batches
+from imagegen.catalog import load_sample_agents
 from imagegen.errors import NotFound
 from imagegen.generation import ImageLimiter, JobRunner, recover_interrupted
 from imagegen.images import cached_thumbnail
@@ -33,12 +35,8 @@ class Workspace:
         self.media = open_media_store(settings.resolved_media_url)
         self.media.remove_partial_files()
         self.interrupted_on_start = recover_interrupted(self)
-        from imagegen.batch import recover_batches
-
         self.paused_on_start = recover_batches(self)
         if load_samples:
-            from imagegen.catalog import load_sample_agents
-
             with self.session() as s, s.begin():
                 if not s.scalar(select(func.count(Agent.id))):
                     load_sample_agents(s)

@@ -30,7 +30,8 @@ with st.expander("New batch", expanded=not state.get("batch_id")):
     choices = {c.cls.name: c for c in provider_choices(ws.settings) if c.enabled}
     cols = st.columns(4)
     provider = cols[0].selectbox("Provider", list(choices), index=list(choices).index(default_provider(ws.settings)), key="batch_provider")
-    template = cols[1].selectbox("Template", list(list_templates(ws)), index=list(list_templates(ws)).index(choices[provider].cls.default_template), key="batch_template")
+    templates = list(list_templates(ws))
+    template = cols[1].selectbox("Template", templates, index=templates.index(choices[provider].cls.default_template), key="batch_template")
     palette = cols[2].selectbox("Palette", list(PRESETS), key="batch_palette")
     aspect = cols[3].selectbox("Aspect ratio", ASPECT_RATIOS, index=ASPECT_RATIOS.index("16x9"), key="batch_aspect")
     cols = st.columns(3)
@@ -43,7 +44,8 @@ with st.expander("New batch", expanded=not state.get("batch_id")):
             slugs=[s.strip() for s in slugs.split(",") if s.strip()] or None,
         ) if how and (how != "A list of slugs" or slugs.strip()) else []
         recipe = {"provider": provider, "template": template, "palette": palette, "aspect_ratio": aspect, "count": count}
-        cost = sum(estimate(ws, make_spec(ws, a, **{**recipe, "palette": PRESETS[palette]})) for a in agents)
+        # The price does not depend on the agent's text: one recipe's estimate times the agents.
+        cost = estimate(ws, make_spec(ws, agents[0], **recipe)) * len(agents) if agents else 0.0
         st.caption(f"{len(agents)} agents, {len(agents) * count} images" + (f", estimated ${cost:.2f}" if cost else ""))
         if st.button("Start batch", type="primary", key="batch_start", icon=":material/play_arrow:", disabled=not agents):
             batch_id = create_batch(ws, agents, recipe, name=name, auto_approve=auto,
