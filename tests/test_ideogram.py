@@ -11,7 +11,7 @@ from imagegen.providers import provider_choices
 from imagegen.recipes import make_spec
 from imagegen.records import ASPECT_RATIOS
 from imagegen.settings import Settings
-from imagegen.workspace import Workspace
+from imagegen.jobs import open_workspace
 from tests.fake_ideogram import KEY, FakeIdeogram
 
 
@@ -29,7 +29,7 @@ def fake(monkeypatch, isolated):
 
 @pytest.fixture
 def ws(fake):
-    workspace = Workspace(Settings())
+    workspace = open_workspace(Settings())
     yield workspace
     workspace.close()
 
@@ -153,7 +153,7 @@ def test_a_slow_answer_times_out_clearly(ws, fake, monkeypatch):
     monkeypatch.setenv("IMAGEGEN_PROVIDER_TIMEOUT", "0.3")
     monkeypatch.setenv("IMAGEGEN_PROVIDER_ATTEMPTS", "1")
     fake.faults.append({"delay": 1.0})
-    gen = generate(Workspace(Settings()), count=1)
+    gen = generate(open_workspace(Settings()), count=1)
     assert "Ideogram did not answer within 0.3 s." in gen.candidates[0].error
 
 
@@ -179,7 +179,7 @@ def test_unsafe_images_are_blocked_and_the_rest_kept(ws, fake):
 def test_bad_downloads_fail_their_candidate_with_a_reason(ws, fake, monkeypatch, kind, message):
     monkeypatch.setenv("IMAGEGEN_MAX_IMAGE_BYTES", "1000000")
     fake.faults.append({"image": kind})
-    gen = generate(Workspace(Settings()), count=2)
+    gen = generate(open_workspace(Settings()), count=2)
     assert statuses(gen) == ["failed", "failed"]
     assert message in gen.candidates[0].error
     assert all(c.image_key is None for c in gen.candidates)
@@ -188,14 +188,14 @@ def test_bad_downloads_fail_their_candidate_with_a_reason(ws, fake, monkeypatch,
 def test_good_images_of_a_job_survive_a_later_failed_request(ws, fake, monkeypatch):
     monkeypatch.setenv("IDEOGRAM_MAX_IN_FLIGHT", "2")  # 4 candidates -> two requests of 2
     fake.faults.extend([{}, {"status": 402}])
-    gen = generate(Workspace(Settings()), count=4)
+    gen = generate(open_workspace(Settings()), count=4)
     assert statuses(gen) == ["succeeded", "succeeded", "failed", "failed"]
 
 
 def test_the_in_flight_limit_holds_across_jobs(ws, fake, monkeypatch):
     monkeypatch.setenv("IDEOGRAM_MAX_IN_FLIGHT", "10")
     fake.faults.extend([{"delay": 0.2}] * 4)
-    workspace = Workspace(Settings())
+    workspace = open_workspace(Settings())
     agent = workspace.get_agent("trend-radar")
     ids = [start_generation(workspace, "trend-radar", make_spec(workspace, agent, provider="ideogram", count=8, seed=s)) for s in (1, 100)]
     for gen_id in ids:
