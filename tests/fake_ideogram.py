@@ -153,7 +153,7 @@ class _Handler(JsonHandler):
 
     def _answer(self, fault: dict, fields: dict, response_schema: str, upscale: bool = False) -> None:
         srv = self.server
-        count = int(fields.get("num_images", 1))
+        count = int(fields.get("num_images", 1)) + fault.get("extra", 0)  # "extra": more results than asked for
         with srv.lock:
             srv.in_flight_images += count
             srv.peak_images = max(srv.peak_images, srv.in_flight_images)

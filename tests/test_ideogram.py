@@ -275,3 +275,18 @@ def test_the_cli_passes_every_option_to_ideogram(fake, tmp_path, capsys):
     assert summary["candidates"][0]["file"].endswith(".png")
     assert main(["generate", "--agent", "ai", "--provider", "ideogram", "--option", "speed", "--out", "o"]) == 1
     assert "--option takes KEY=VALUE" in capsys.readouterr().err
+
+
+def test_more_results_than_asked_are_never_downloaded(ws, fake):
+    """Measured: a one-image request answered with 64 URLs downloaded all 64."""
+    fake.faults.append({"extra": 63})
+    gen = generate(ws, count=1)
+    assert statuses(gen) == ["succeeded"]
+    assert len(fake.downloads) == 1
+
+
+def test_an_answer_whose_data_is_an_object_is_one_clear_error(ws, fake):
+    fake.faults.append({"status": 200, "body": {"data": {"url": "x"}}})
+    gen = generate(ws, count=1)
+    assert statuses(gen) == ["failed"]
+    assert "unexpected shape" in gen.candidates[0].error

@@ -241,3 +241,12 @@ def test_the_cli_default_for_flux_pro_is_the_original_recipe(fake, tmp_path, cap
     body = fake.creates[0]["input"]
     assert (body["width"], body["height"], body["output_format"], body["output_quality"]) == (1024, 768, "jpg", 90)
     assert Image.open(summary["candidates"][0]["file"]).format == "JPEG"
+
+
+def test_a_failed_predictions_error_never_carries_the_token(ws, fake, capsys):
+    """Measured: a 'failed' prediction whose error echoes the token stored it in the database."""
+    fake.faults.append({"outcome": "failed", "error": f"bad auth header Bearer {TOKEN} for model"})
+    gen = generate(ws)
+    assert statuses(gen) == ["failed"]
+    assert TOKEN not in gen.candidates[0].error and "[redacted]" in gen.candidates[0].error
+    assert TOKEN not in (gen.error or "")

@@ -26,7 +26,7 @@ from imagegen.errors import (
     SafetyRejected,
 )
 from imagegen.providers.base import ImageRequest, Provider, ProviderImage
-from imagegen.providers.http import build_client, download, parse_hosts, redact, retry_after_seconds, retrying, vendor_message
+from imagegen.providers.http import build_client, download, keep_requested, parse_hosts, redact, retry_after_seconds, retrying, vendor_message
 from imagegen.records import Palette
 
 DELIVERY_HOSTS = ("ideogram.ai", "*.ideogram.ai")
@@ -98,7 +98,10 @@ class IdeogramProvider(Provider):
         else:
             raise InvalidInput(f"Unknown Ideogram model {model!r}: use one of {', '.join(self.models)}.")
         body = await self._post(path, **kwargs)
-        items = body.get("data") or []
+        items = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise ProviderUnavailable("Ideogram answered in an unexpected shape (no list of images); try again.")
+        items = keep_requested(items, request.count, "Ideogram")
         return list(await asyncio.gather(*(self._fetch(item) for item in items)))
 
     def _v3_form(self, request: ImageRequest, options: IdeogramOptions) -> list[tuple[str, tuple]]:

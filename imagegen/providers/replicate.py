@@ -39,7 +39,7 @@ from imagegen.errors import (
     RateLimited,
 )
 from imagegen.providers.base import ImageRequest, Provider, ProviderImage
-from imagegen.providers.http import build_client, download, parse_hosts, redact, retrying
+from imagegen.providers.http import build_client, download, keep_requested, parse_hosts, redact, retrying
 
 DELIVERY_HOSTS = ("replicate.delivery", "*.replicate.delivery")
 FINAL = ("succeeded", "failed", "canceled", "aborted")
@@ -226,6 +226,7 @@ class ReplicateProvider(Provider):
         items = outputs if isinstance(outputs, list) else [outputs]
         if not items or items == [None]:
             raise PredictionFailed("Replicate finished the prediction but returned no image.")
+        items = keep_requested(items, request.count, "Replicate")
         return list(await asyncio.gather(*(self._fetch(item, request.seed) for item in items)))
 
     async def _create(self, slug: str, body: dict):
@@ -251,7 +252,8 @@ class ReplicateProvider(Provider):
             await self._cancel(prediction)
             raise
         if prediction.status == "failed":
-            raise PredictionFailed(f"Replicate says the prediction failed: {prediction.error or 'no reason given'}")
+            said = redact(str(prediction.error or ""), self._token)  # vendor text may echo the token
+            raise PredictionFailed(f"Replicate says the prediction failed: {said or 'no reason given'}")
         if prediction.status == "canceled":
             raise PredictionFailed("The prediction was canceled on Replicate.")
         return prediction
