@@ -475,3 +475,38 @@ def test_no_module_in_imagegen_imports_one_that_imports_it_back():
 def test_the_library_never_imports_streamlit():
     for path in IMAGEGEN.rglob("*.py"):
         assert not any(m.startswith("streamlit") for m in _imports(path) | {""}), path
+
+
+# --- 10: mutations that used to survive ---------------------------------------------------
+
+
+def test_retries_wait_as_long_as_retry_after_says():
+    """The vendor's Retry-After beats our backoff (within IMAGEGEN_RETRY_MAX_WAIT)."""
+    from types import SimpleNamespace
+
+    from imagegen.errors import RateLimited
+    from imagegen.providers.http import retrying
+
+    waits = retrying(attempts=3, max_wait=30.0).wait
+    said = SimpleNamespace(outcome=SimpleNamespace(exception=lambda: RateLimited("429", retry_after=7.0)), attempt_number=1)
+    assert waits(said) == 7.0
+    capped = retrying(attempts=3, max_wait=2.0).wait
+    assert capped(said) == 2.0
+
+
+def test_an_approval_that_cannot_be_recorded_leaves_the_thumbnail_alone(ws):
+    """The approval and the thumbnail switch are one transaction: if the approval row fails, nothing changed."""
+    gen_id = start_generation(ws, "ai", make_spec(ws, ws.get_agent("ai"), provider="local", count=1, seed=1))
+    asyncio.run(run_generation(ws, gen_id))
+    [cand] = ws.get_generation(gen_id).candidates
+
+    def refuse(*args):
+        raise RuntimeError("disk full")
+
+    event.listen(Approval, "before_insert", refuse)
+    try:
+        with pytest.raises(RuntimeError):
+            approve_candidate(ws, cand.id)
+    finally:
+        event.remove(Approval, "before_insert", refuse)
+    assert ws.get_agent("ai").current_thumbnail is None

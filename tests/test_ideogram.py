@@ -114,6 +114,7 @@ def test_unknown_options_are_refused_before_any_call(ws, fake):
         ({"status": 402}, "out of credits (HTTP 402)"),
         ({"status": 422, "body": {"error": "Prompt failed the safety check."}}, "safety check refused the prompt: Prompt failed the safety check."),
         ({"status": 400, "body": {"error": "Invalid seed"}}, "Ideogram refused a parameter: Invalid seed."),
+        ({"status": 400, "body": {"error": f"Bad header Api-Key: {KEY}"}}, "Ideogram refused a parameter: Bad header Api-Key: [redacted]."),
     ],
 )
 def test_final_errors_become_clear_messages_without_the_key(ws, fake, fault, message):

@@ -136,9 +136,9 @@ def test_a_curators_cancel_cancels_the_prediction(ws, fake):
 @pytest.mark.parametrize(
     "fault, message",
     [
-        ({"status": 401}, "Invalid Replicate API token (HTTP 401): check REPLICATE_API_TOKEN."),
-        ({"status": 402}, "insufficient credit (HTTP 402)"),
-        ({"status": 422}, "Replicate refused the input: - input.prompt: prompt is flagged as sensitive"),
+        ({"status": 401}, "Replicate rejected the API key (HTTP 401): check REPLICATE_API_TOKEN."),
+        ({"status": 402}, "out of credits (HTTP 402)"),
+        ({"status": 422}, "Replicate refused a parameter: - input.prompt: prompt is flagged as sensitive"),
         ({"outcome": "failed"}, "Replicate says the prediction failed: CUDA out of memory"),
         ({"outcome": "canceled"}, "canceled on Replicate"),
         ({"outcome": "aborted"}, "aborted the prediction before it started"),

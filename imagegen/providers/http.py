@@ -11,7 +11,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from imagegen.errors import DownloadFailed, DownloadRefused, ProviderError, ProviderTimeout, ProviderUnavailable
+from imagegen.errors import DownloadFailed, DownloadRefused, ProviderError, ProviderTimeout, ProviderUnavailable, redact
 
 log = logging.getLogger(__name__)
 USER_AGENT = "thumbnail-studio/1.0"
@@ -78,13 +78,6 @@ def vendor_message(response: httpx.Response, limit: int = 300) -> str:
             if isinstance(body.get(key), str):
                 return body[key][:limit]
     return json.dumps(body)[:limit]
-
-
-def redact(text: str, *secrets: str | None) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text
 
 
 def keep_requested(items: list, count: int, vendor: str) -> list:
