@@ -196,11 +196,11 @@ def _end_batch(ws: "Workspace", batch_id: int) -> BatchStatus:
         return batch.status
 
 
-def _prepare_item(ws: "Workspace", item_id: int, choices: dict) -> tuple[str, int | None, int | None]:
-    """(agent slug, generation id to run or None if the item failed, approval already recorded)."""
+def _prepare_item(ws: "Workspace", item_id: int, choices: dict) -> tuple[str, int | None]:
+    """(agent slug, generation id to run, or None if the item failed)."""
     with ws.session() as s:
         item = s.get(BatchItem, item_id)
-        agent, generation_id, approval_id = item.agent, item.generation_id, item.approval_id
+        agent, generation_id = item.agent, item.generation_id
     if generation_id is None:
         try:
             spec = make_spec(ws, agent, **choices)
@@ -208,16 +208,16 @@ def _prepare_item(ws: "Workspace", item_id: int, choices: dict) -> tuple[str, in
             raise
         except ImagegenError as exc:
             _finish_item(ws, item_id, BatchItemStatus.FAILED, str(exc))
-            return agent.slug, None, approval_id
+            return agent.slug, None
         generation_id = start_generation(ws, agent.slug, spec, batch_item_id=item_id)
     else:
         requeue_interrupted(ws, generation_id)  # a job cut short by a restart picks up where it stopped
-    return agent.slug, generation_id, approval_id
+    return agent.slug, generation_id
 
 
 async def _run_item(ws: "Workspace", item_id: int, choices: dict, auto_approve: bool) -> tuple[str, int]:
     """Run one agent's job; returns its slug and how many images it made."""
-    slug, generation_id, approval_id = await asyncio.to_thread(_prepare_item, ws, item_id, choices)
+    slug, generation_id = await asyncio.to_thread(_prepare_item, ws, item_id, choices)
     if generation_id is None:
         return slug, 0
     if not (await asyncio.to_thread(ws.get_generation, generation_id)).status.finished:
@@ -225,7 +225,7 @@ async def _run_item(ws: "Workspace", item_id: int, choices: dict, auto_approve: 
     gen = await asyncio.to_thread(ws.get_generation, generation_id)
     made = sum(c.status is CandidateStatus.SUCCEEDED for c in gen.candidates)
     if gen.status is GenerationStatus.SUCCEEDED:
-        if auto_approve and approval_id is None:  # recorded with the approval itself: never approved twice
+        if auto_approve:  # idempotent: the approval is recorded on the item, and an approved item keeps its approval
             first = next(c for c in gen.candidates if c.status is CandidateStatus.SUCCEEDED)
             await asyncio.to_thread(approve_candidate, ws, first.id, "batch", batch_item_id=item_id)
         await asyncio.to_thread(_finish_item, ws, item_id, BatchItemStatus.DONE, None)
