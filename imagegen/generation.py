@@ -250,7 +250,7 @@ def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, reci
         key = ws.media.key_for(stamped, checked.format)
         with ws.session() as s, s.begin():
             cand = s.get(Candidate, candidate_id)
-            cand.image_key, cand.format, cand.byte_size = key, checked.format, len(stamped)
+            cand.pending_key, cand.format, cand.byte_size = key, checked.format, len(stamped)
             cand.width, cand.height, cand.seed, cand.provider_prompt = checked.width, checked.height, seed, result.prompt
         ws.media.put(stamped, checked.format)
     except ImagegenError as exc:
@@ -259,7 +259,7 @@ def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, reci
     with ws.session() as s, s.begin():
         cand = s.get(Candidate, candidate_id)
         transition(cand, CandidateStatus.SUCCEEDED)
-        cand.finished_at = utcnow()
+        cand.image_key, cand.pending_key, cand.finished_at = cand.pending_key, None, utcnow()
 
 
 def _set_status(ws: "Workspace", ids: list[int], status: CandidateStatus) -> None:
@@ -276,7 +276,7 @@ def _finish_candidates(ws, ids, status, error, *, seed=None, prompt=None, forget
             transition(cand, status)
             cand.error, cand.finished_at = error, utcnow()
             if forget_image:
-                cand.image_key = cand.format = cand.byte_size = None
+                cand.pending_key = cand.format = cand.byte_size = None
             if seed is not None:
                 cand.seed = seed
             cand.provider_prompt = prompt or cand.provider_prompt
@@ -329,12 +329,12 @@ def recover_expired(ws: "Workspace") -> int:
             for cand in gen.candidates:
                 if cand.status.finished:
                     continue
-                if cand.status is CandidateStatus.RUNNING and cand.image_key and ws.media.exists(cand.image_key):
+                if cand.pending_key and ws.media.exists(cand.pending_key):  # paid, stored, not yet recorded: adopt it
                     transition(cand, CandidateStatus.SUCCEEDED)
-                    cand.finished_at = now
+                    cand.image_key, cand.pending_key, cand.finished_at = cand.pending_key, None, now
                     continue
                 transition(cand, CandidateStatus.INTERRUPTED)
-                cand.error, cand.image_key, cand.format, cand.byte_size = "Interrupted before it finished.", None, None, None
+                cand.error, cand.pending_key, cand.format, cand.byte_size = "Interrupted before it finished.", None, None, None
             transition(gen, GenerationStatus.INTERRUPTED)
             gen.finished_at, gen.lease_until = now, None
             gen.error = "Interrupted: its runner stopped renewing its lease. Finished candidates were kept."

@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 
 from imagegen.batch import recover_batches, run_batch
 from imagegen.catalog import load_sample_agents
-from imagegen.generation import recover_expired, run_generation
+from imagegen.generation import recover_expired, run_generation, start_generation
 from imagegen.leases import live_owners
-from imagegen.records import Agent
+from imagegen.records import Agent, GenerationSpec
 from imagegen.settings import Settings
 from imagegen.workspace import Workspace
 
@@ -35,6 +35,13 @@ def open_workspace(settings: Settings | None = None, *, load_samples: bool = Tru
                 load_sample_agents(s)
     ws.jobs = JobRunner(ws)
     return ws
+
+
+def submit_generation(ws: Workspace, agent_slug: str, spec: GenerationSpec, **kwargs) -> int:
+    """Record a job (its estimate reserved) and hand it to this workspace's runner; returns its id."""
+    generation_id = start_generation(ws, agent_slug, spec, **kwargs)
+    ws.jobs.submit(generation_id)
+    return generation_id
 
 
 def recover(ws: Workspace) -> tuple[int, int, int]:

@@ -262,8 +262,9 @@ class Candidate(Base):
         default=CandidateStatus.QUEUED,
     )
     seed: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    # Recorded before the file is written, so recovery can adopt a stored image instead of paying again.
-    image_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    image_key: Mapped[str | None] = mapped_column(String(300), nullable=True)  # set once the image is stored
+    # The key, recorded before the file is written: recovery adopts a stored image instead of paying again.
+    pending_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
     width: Mapped[int | None] = mapped_column(Integer, nullable=True)
     height: Mapped[int | None] = mapped_column(Integer, nullable=True)
     format: Mapped[str | None] = mapped_column(String(10), nullable=True)  # PNG, JPEG or WEBP

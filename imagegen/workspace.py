@@ -75,19 +75,19 @@ class Workspace:
         with self.session() as s:
             return find(s)
 
-    def get_generation(self, generation_id: int) -> Generation:
+    def fetch(self, model: type, row_id: int):
+        """One row by id, or NotFound naming what is missing (what pages use instead of a session)."""
         with self.session() as s:
-            gen = s.get(Generation, generation_id)
-            if gen is None:
-                raise NotFound(f"No generation {generation_id}.")
-            return gen
+            row = s.get(model, row_id)
+        if row is None:
+            raise NotFound(f"No {model.__tablename__.removesuffix('s').replace('_', ' ')} {row_id}.")
+        return row
+
+    def get_generation(self, generation_id: int) -> Generation:
+        return self.fetch(Generation, generation_id)
 
     def get_candidate(self, candidate_id: int) -> Candidate:
-        with self.session() as s:
-            cand = s.get(Candidate, candidate_id)
-            if cand is None:
-                raise NotFound(f"No candidate {candidate_id}.")
-            return cand
+        return self.fetch(Candidate, candidate_id)
 
     def candidates(self, ids: list[int]) -> list[Candidate]:
         """Candidates in the order of `ids` (missing ids are skipped), in one query."""

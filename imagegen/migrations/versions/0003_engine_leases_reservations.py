@@ -1,4 +1,4 @@
-"""engine: leases instead of pids, budget reservations, image format and size, batch item approvals
+"""engine: leases instead of pids, budget reservations, image format and size, pending image keys, batch item approvals
 
 Revision ID: 0003
 Revises: 0002
@@ -23,6 +23,7 @@ def upgrade() -> None:
     with op.batch_alter_table('candidates', schema=None) as batch_op:
         batch_op.add_column(sa.Column('format', sa.String(length=10), nullable=True))
         batch_op.add_column(sa.Column('byte_size', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('pending_key', sa.String(length=300), nullable=True))
     with op.batch_alter_table('batch_items', schema=None) as batch_op:
         batch_op.add_column(sa.Column('approval_id', sa.Integer(), nullable=True))
         batch_op.create_foreign_key('fk_batch_items_approval_id', 'approvals', ['approval_id'], ['id'])
@@ -33,6 +34,7 @@ def downgrade() -> None:
         batch_op.drop_constraint('fk_batch_items_approval_id', type_='foreignkey')
         batch_op.drop_column('approval_id')
     with op.batch_alter_table('candidates', schema=None) as batch_op:
+        batch_op.drop_column('pending_key')
         batch_op.drop_column('byte_size')
         batch_op.drop_column('format')
     with op.batch_alter_table('generations', schema=None) as batch_op:
