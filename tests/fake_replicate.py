@@ -22,7 +22,7 @@ import jsonschema
 from PIL import Image
 
 from tests.loopback import JsonHandler, LoopbackServer
-from tests.spec_check import load_spec, validate
+from tests.spec_check import load_spec, require, validate
 
 SPEC = "replicate-openapi.json"
 TOKEN = "test-replicate-token-not-a-real-one"
@@ -77,6 +77,7 @@ def _image(fmt: str, seed: int) -> bytes:
 
 class FakeReplicate(LoopbackServer):
     def __init__(self, max_requests: int = 800, lifetime: float = 120.0, extra_models=()):
+        require(SPEC)  # skips the test visibly when ../shared is missing
         super().__init__(_Handler, max_requests, lifetime)
         self.faults: list[dict] = []
         self.creates: list[dict] = []  # {"model", "input", "prefer"}

@@ -510,3 +510,18 @@ def test_an_approval_that_cannot_be_recorded_leaves_the_thumbnail_alone(ws):
     finally:
         event.remove(Approval, "before_insert", refuse)
     assert ws.get_agent("ai").current_thumbnail is None
+
+
+def test_without_the_shared_specs_the_fakes_skip_visibly(monkeypatch, tmp_path):
+    """Measured: spec_check.validate returned no problems when ../shared was missing."""
+    from tests import spec_check
+    from tests.fake_ideogram import FakeIdeogram
+
+    monkeypatch.setattr(spec_check, "SPECS", tmp_path / "nowhere")
+    spec_check.load_spec.cache_clear()
+    try:
+        assert spec_check.validate("ideogram-openapi.json", "GenerateImageRequestV3", {}) != []
+        with pytest.raises(pytest.skip.Exception, match="missing"):
+            FakeIdeogram()
+    finally:
+        spec_check.load_spec.cache_clear()

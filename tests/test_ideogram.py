@@ -291,3 +291,17 @@ def test_an_answer_whose_data_is_an_object_is_one_clear_error(ws, fake):
     gen = generate(ws, count=1)
     assert statuses(gen) == ["failed"]
     assert "unexpected shape" in gen.candidates[0].error
+
+
+def test_a_batch_keeps_the_providers_in_flight_budget_full_and_never_passes_it(ws, fake):
+    """Measured (issue 15): a batch waited for each agent before starting the next; 1.5 images in flight of 10."""
+    import asyncio
+
+    from imagegen.batch import create_batch, run_batch, select_agents
+    from imagegen.records import BatchStatus
+
+    agents = select_agents(ws)
+    fake.faults.extend([{"delay": 0.3}] * len(agents))
+    batch_id = create_batch(ws, agents, {"provider": "ideogram", "count": 2, "seed": 4})
+    assert asyncio.run(run_batch(ws, batch_id)) is BatchStatus.DONE
+    assert fake.peak_images == Settings().ideogram_max_in_flight == 10
