@@ -53,7 +53,7 @@ class Rendered:
     title_box: Box | None  # in output pixels; includes the plate when there is one
     subject_box: Box
     decoration_boxes: list[Box] = field(default_factory=list)
-    contrast: float = 21.0  # title ink against the rendered pixels behind it
+    contrast: float = 0.0  # title ink against the rendered pixels behind it
     cap_height: float = 0.0  # of the title's capitals, in output pixels
     plate: bool = False
 
@@ -99,14 +99,14 @@ def bg_rays(im, draw, rng, roles, share):
     step = 2 * math.pi / rays
     for i in range(rays):
         a0 = offset + i * step
-        a1 = a0 + step * share * 1.6  # the ray's angular width sets the colour's area
+        a1 = a0 + step * share * 1.2  # the ray's angular width sets the colour's area
         draw.polygon([(cx, cy), (cx + reach * math.cos(a0), cy + reach * math.sin(a0)), (cx + reach * math.cos(a1), cy + reach * math.sin(a1))], fill=roles.pattern)
 
 
 def bg_bands(im, draw, rng, roles, share):
     w, h = im.size
     period = rng.uniform(0.12, 0.3) * max(w, h)
-    band = period * share * 1.6
+    band = period * share * 1.2
     slant = rng.choice((0.0, 0.5, -0.5, 1.0))
     for k in range(-int(w * 2 / period), int(w * 2 / period) + 2):
         x = k * period
@@ -116,7 +116,7 @@ def bg_bands(im, draw, rng, roles, share):
 def bg_grid(im, draw, rng, roles, share):
     w, h = im.size
     cell = rng.uniform(0.08, 0.16) * h
-    t = cell * (1 - math.sqrt(max(0.0, 1 - share * 1.4))) / 2 + 2
+    t = cell * (1 - math.sqrt(max(0.0, 1 - share * 1.1))) / 2 + 2
     for x in range(0, w + int(cell), int(cell)):
         draw.rectangle((x - t, 0, x + t, h), fill=roles.pattern)
     for y in range(0, h + int(cell), int(cell)):
@@ -128,7 +128,7 @@ def bg_halftone(im, draw, rng, roles, share):
     gap = rng.uniform(0.045, 0.07) * h
     angle = rng.uniform(0, 2 * math.pi)
     ux, uy = math.cos(angle), math.sin(angle)
-    base = math.sqrt(share * 1.6 / math.pi) * gap  # dot radius for the share, at mid gradient
+    base = math.sqrt(share * 1.2 / math.pi) * gap  # dot radius for the share, at mid gradient
     for i in range(int(w / gap) + 2):
         for j in range(int(h / gap) + 2):
             x, y = i * gap + (j % 2) * gap / 2, j * gap
@@ -144,7 +144,7 @@ def bg_noise(im, draw, rng, roles, share):
     values = bytes(rng.randrange(256) for _ in range(cols * rows))
     field_ = Image.frombytes("L", (cols, rows), values).resize((w // 8, h // 8), Image.BICUBIC)
     hist = field_.histogram()
-    cut, seen, target = 255, 0, share * 1.4 * field_.width * field_.height
+    cut, seen, target = 255, 0, share * 1.1 * field_.width * field_.height
     while cut > 0 and seen + hist[cut] < target:
         seen += hist[cut]
         cut -= 1
@@ -163,12 +163,13 @@ class Layout:
     subject_centre: tuple[float, float]
     subject_r: float
     title_box: Box
-    align: str = "left"  # or "center"
+    align: str = "left"  # or "center", "right"
     backgrounds: tuple[str, ...] = ("rays", "bands", "grid", "halftone", "noise")
-    frame: str = "circle"  # circle, badge, hexagon, square, slab, none
+    frame: str = "circle"  # circle, badge, hexagon, square, slab, block, none
+    block_behind_title: bool = False  # the split family: which half gets the colour block
 
 
-def _halves(w, h, rng, subject_frac=0.5) -> tuple[Box, Box]:
+def _halves(w, h, rng, flip: bool, subject_frac=0.5) -> tuple[Box, Box]:
     """Subject area and title area side by side (landscape) or stacked, in a random order."""
     if w >= h * 1.15:
         cut = w * subject_frac
@@ -176,7 +177,7 @@ def _halves(w, h, rng, subject_frac=0.5) -> tuple[Box, Box]:
     else:
         cut = h * subject_frac
         a, b = (0, 0, w, cut), (0, cut, w, h)
-    if rng.random() < 0.5:
+    if flip:
         if w >= h * 1.15:
             a, b = (w - cut, 0, w, h), (0, 0, w - cut, h)
         elif rng.random() < 0.35:
@@ -195,60 +196,82 @@ def _centre(box: Box) -> tuple[float, float]:
     return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
 
 
-def layout_emblem(w, h, rng) -> Layout:
-    """A centred emblem with the title beneath it."""
+def layout_emblem(w, h, rng, flip: bool) -> Layout:
+    """A centred emblem with the title beneath it (or above it)."""
     r = min(w, h) * rng.uniform(0.19, 0.23)
-    top = h * rng.uniform(0.06, 0.1)
-    cy = top + r * 1.15
-    title = (w * 0.06, cy + r * 1.3, w * 0.94, h * 0.95)
-    return Layout((w / 2, cy), r, title, "center", frame=rng.choice(("circle", "badge", "hexagon")))
+    margin = h * rng.uniform(0.06, 0.1)
+    if not flip:
+        cy = margin + r * 1.15
+        title = (w * 0.06, cy + r * 1.3, w * 0.94, h * 0.95)
+    else:
+        cy = h - margin - r * 1.15
+        title = (w * 0.06, h * 0.05, w * 0.94, cy - r * 1.3)
+    return Layout((w / 2 + rng.uniform(-0.15, 0.15) * w * (w > h * 1.15), cy), r, title, "center", frame=rng.choice(("circle", "badge", "hexagon")))
 
 
-def layout_split(w, h, rng) -> Layout:
-    subj, text = _halves(w, h, rng, rng.uniform(0.42, 0.52))
+def layout_split(w, h, rng, flip: bool) -> Layout:
+    subj, text = _halves(w, h, rng, flip, rng.uniform(0.42, 0.52))
     r = min(subj[2] - subj[0], subj[3] - subj[1]) * rng.uniform(0.3, 0.36)
-    return Layout(_centre(subj), r, _inset(text, 0.07, 0.1), rng.choice(("left", "center")), frame="block")
+    return Layout(_centre(subj), r, _inset(text, 0.07, 0.1), rng.choice(("left", "center")), frame="block", block_behind_title=rng.random() < 0.5, backgrounds=("noise", "bands", "rays"))
 
 
-def layout_poster(w, h, rng) -> Layout:
+def layout_poster(w, h, rng, flip: bool) -> Layout:
     """A big subject and a small title tucked in a corner."""
-    r = min(w, h) * rng.uniform(0.36, 0.42)
-    left = rng.random() < 0.5
+    r = min(w, h) * rng.uniform(0.4, 0.48)  # big enough to bleed off the edge, like a poster
+    left, low = flip, rng.random() < 0.6
+    frame = rng.choice(("none", "circle"))
     if w >= h * 1.15:
-        cx = w * (0.68 if left else 0.32)
-        title = (w * 0.04, h * 0.55, w * 0.44, h * 0.94) if left else (w * 0.56, h * 0.55, w * 0.96, h * 0.94)
-        cy = h * rng.uniform(0.46, 0.54)
+        r = h * rng.uniform(0.38, 0.46)
+        reach = r * (1.33 if frame == "circle" else 1.08) + h * 0.03  # centre to the frame's edge
+        ty0, ty1 = (h * 0.5, h * 0.94) if low else (h * 0.06, h * 0.5)
+        title = (w * 0.04, ty0, w * 0.42, ty1) if left else (w * 0.58, ty0, w * 0.96, ty1)
+        cx = w * 0.42 + reach if left else w * 0.58 - reach
+        cy = h * (0.58 if low else 0.42)
     else:
-        cx, cy = w * rng.uniform(0.45, 0.55), h * 0.06 + r * 1.05
-        title = (w * 0.06, cy + r * 1.15, w * 0.94, h * 0.96)
-    return Layout((cx, cy), r, title, "left", frame=rng.choice(("none", "circle")))
+        cx = w * rng.uniform(0.45, 0.55)
+        cy = h * (0.36 if low else 0.64)
+        title = (w * 0.06, h * 0.7, w * 0.94, h * 0.96) if low else (w * 0.06, h * 0.04, w * 0.94, h * 0.3)
+    return Layout((cx, cy), r, title, "left", frame=frame)
 
 
-def layout_isometric(w, h, rng) -> Layout:
-    """The subject standing on an isometric slab."""
-    subj, text = _halves(w, h, rng, 0.5)
-    r = min(subj[2] - subj[0], subj[3] - subj[1]) * 0.28
-    cx, cy = _centre(subj)
-    return Layout((cx, cy - r * 0.35), r, _inset(text, 0.06, 0.1), "left", frame="slab")
+def layout_isometric(w, h, rng, flip: bool) -> Layout:
+    """The subject standing on an isometric slab, the title across the opposite corner."""
+    right, low = flip, rng.random() < 0.5
+    if w >= h * 1.15:
+        r = h * 0.27
+        cx, cy = (w * 0.73 if right else w * 0.27), h * (0.38 if low else 0.45)
+        tx0, tx1 = (w * 0.04, w * 0.52) if right else (w * 0.48, w * 0.96)
+        title = (tx0, h * 0.55, tx1, h * 0.94) if low else (tx0, h * 0.06, tx1, h * 0.45)
+    else:
+        r = w * 0.24
+        cx, cy = w * (0.62 if right else 0.38), h * 0.08 + r
+        title = (w * 0.06, cy + r * 2.1, w * 0.94, h * 0.95)
+    return Layout((cx, cy), r, title, "right" if right and w < h * 1.15 else "left", frame="slab")
 
 
-def layout_pattern(w, h, rng) -> Layout:
-    """A field of small marks, the subject on a tile, the title on a plate."""
-    subj, text = _halves(w, h, rng, rng.uniform(0.45, 0.55))
-    r = min(subj[2] - subj[0], subj[3] - subj[1]) * 0.3
-    return Layout(_centre(subj), r, _inset(text, 0.06, 0.12), "center", backgrounds=("marks",), frame="square")
+def layout_pattern(w, h, rng, flip: bool) -> Layout:
+    """A field of small marks, the subject on a tile, the title on a band across the picture."""
+    top = flip
+    band = h * rng.uniform(0.3, 0.38)
+    title = (w * 0.04, 0, w * 0.96, band) if top else (w * 0.04, h - band, w * 0.96, h)
+    free = (0, band, w, h) if top else (0, 0, w, h - band)
+    r = min(free[2] - free[0], free[3] - free[1]) * 0.3
+    cx = w * rng.choice((0.5, 0.3, 0.7))
+    return Layout((cx, _centre(free)[1]), r, title, "center", backgrounds=("marks",), frame="square")
 
 
-def layout_minimal(w, h, rng) -> Layout:
+def layout_minimal(w, h, rng, flip: bool) -> Layout:
     """A small mark beside a big title on a quiet background."""
-    r = min(w, h) * 0.14
+    r = min(w, h) * 0.17
+    right, low = flip, rng.random() < 0.5
     if w >= h * 1.15:
-        cx, cy = w * 0.06 + r, h * rng.uniform(0.2, 0.3)
-        title = (w * 0.06, cy + r * 1.35, w * 0.94, h * 0.92)
+        cx = w * 0.94 - r if right else w * 0.06 + r
+        cy = h * (rng.uniform(0.7, 0.8) if low else rng.uniform(0.2, 0.3))
+        title = (w * 0.06, cy + r * 1.35, w * 0.94, h * 0.92) if not low else (w * 0.06, h * 0.08, w * 0.94, cy - r * 1.35)
     else:
-        cx, cy = w * 0.08 + r, h * 0.08 + r
+        cx, cy = (w * 0.92 - r if right else w * 0.08 + r), h * 0.08 + r
         title = (w * 0.08, cy + r * 1.4, w * 0.92, h * 0.92)
-    return Layout((cx, cy), r, title, "left", backgrounds=("flat", "noise"), frame="none")
+    return Layout((cx, cy), r, title, "right" if right else "left", backgrounds=("noise", "bands"), frame="none")
 
 
 FAMILIES = {
@@ -267,7 +290,7 @@ FAMILIES = {
 def _marks(draw, rng, roles, w, h, share):
     """Small repeated marks: the pattern family's background."""
     gap = h * rng.uniform(0.1, 0.14)
-    size = gap * math.sqrt(share * 1.6) * 0.5
+    size = gap * math.sqrt(share * 1.2) * 0.5
     shape = rng.choice(("diamond", "plus", "dot"))
     for i in range(int(w / gap) + 2):
         for j in range(int(h / gap) + 2):
@@ -282,10 +305,20 @@ def _marks(draw, rng, roles, w, h, share):
                 draw.ellipse((x - size, y - size, x + size, y + size), fill=roles.pattern)
 
 
-def _frame(draw, rng, roles, kind, centre, r, canvas) -> Box:
-    """Draw what the subject sits on; return the box it covers."""
+def _subject_extent(kind: str, cx: float, cy: float, r: float) -> Box:
+    """The box the subject and what it sits on cover (drawings stay within r, plus outline)."""
+    if kind in ("circle", "badge", "hexagon", "square"):
+        R = r * 1.33
+        return (cx - R, cy - R, cx + R, cy + R)
+    if kind == "slab":
+        return (cx - r * 1.4, cy - r * 1.08, cx + r * 1.4, cy + r * 2.0)
+    R = r * 1.08
+    return (cx - R, cy - R, cx + R, cy + R)
+
+
+def _frame(draw, rng, roles, kind, centre, r) -> None:
+    """Draw what the subject sits on."""
     cx, cy = centre
-    w, h = canvas
     R = r * 1.3
     if kind == "circle":
         draw.ellipse((cx - R, cy - R, cx + R, cy + R), fill=roles.frame, outline=roles.line, width=max(4, int(r * 0.05)))
@@ -305,12 +338,6 @@ def _frame(draw, rng, roles, kind, centre, r, canvas) -> Box:
         draw.polygon([top[3], top[2], (cx, top_y + dy + depth), (cx - dx, top_y + depth)], fill=roles.line)
         draw.polygon([top[2], top[1], (cx + dx, top_y + depth), (cx, top_y + dy + depth)], fill=roles.accent)
         draw.polygon(top, fill=roles.frame)
-        return (cx - dx, cy - r, cx + dx, top_y + dy + depth)
-    elif kind == "block":
-        return (cx - r, cy - r, cx + r, cy + r)  # the block itself is drawn behind, as a background
-    else:
-        return (cx - r, cy - r, cx + r, cy + r)
-    return (cx - R, cy - R, cx + R, cy + R)
 
 
 def _sparkles(draw, rng, roles, area: Box, avoid: list[Box], r_unit: float) -> list[Box]:
@@ -343,13 +370,14 @@ def _place_title(im, draw, rng, roles: Roles, title: str, box: Box, align: str, 
     if fitted is None:
         return None
     tw, th = fitted.width(), fitted.height
-    tx = x0 + pad + ((x1 - x0 - 2 * pad - tw) / 2 if align == "center" else 0)
+    slack = x1 - x0 - 2 * pad - tw
+    tx = x0 + pad + {"left": 0, "center": slack / 2, "right": slack}[align]
     ty = y0 + (y1 - y0 - th) / 2
     text_box = (tx, ty, tx + tw, ty + th)
     region = im.crop(tuple(int(v) for v in text_box)).reduce(4)
-    ink = max(roles.all, key=lambda c: worst_contrast(region, c))
+    ink = max(roles.all, key=lambda c: worst_contrast(region, c, drawn=False))
     plate = None
-    if worst_contrast(region, ink) < MIN_CONTRAST:
+    if worst_contrast(region, ink, drawn=False) < MIN_CONTRAST:
         candidates = list(roles.all) + [(0, 0, 0), (255, 255, 255)]
         # On-palette pairs first; black or white only when the palette has no pair that reads.
         ink, plate_colour = max(((a, b) for a in candidates for b in candidates if a != b), key=lambda ab: (contrast(*ab) >= MIN_CONTRAST and ab[0] in roles.all and ab[1] in roles.all, contrast(*ab)))
@@ -360,10 +388,10 @@ def _place_title(im, draw, rng, roles: Roles, title: str, box: Box, align: str, 
         draw.rounded_rectangle(plate, radius=m * 0.6, fill=plate_colour)
     y = ty
     for line in fitted.lines:
-        lx = tx + ((tw - fitted.font.getlength(line)) / 2 if align == "center" else 0)
+        lx = tx + {"left": 0, "center": 0.5, "right": 1}[align] * (tw - fitted.font.getlength(line))
         draw.text((lx, y), line, font=fitted.font, fill=ink)
         y += fitted.line_height
-    return fitted, ink, plate or text_box, text_box
+    return fitted, ink, plate or text_box, text_box, plate is not None
 
 
 # --- the render -------------------------------------------------------------------------------
@@ -380,7 +408,8 @@ def render_thumbnail(
 ) -> Rendered:
     """One thumbnail. `colours` are (rgb, weight) pairs; `subject` one of SUBJECTS."""
     rng = random.Random(f"{seed}|{name}|{short_title}|{colours}|{size}|{subject}")
-    family = list(FAMILIES)[(seed + zlib.crc32(name.encode())) % len(FAMILIES)]
+    turn = seed + zlib.crc32(name.encode())
+    family = list(FAMILIES)[turn % len(FAMILIES)]
     roles = colour_roles(colours, rng)
     total = sum(w for _, w in colours) or 1.0
     weights = sorted((w for _, w in colours), reverse=True)
@@ -388,48 +417,72 @@ def render_thumbnail(
     w, h = size[0] * SCALE, size[1] * SCALE
     im = Image.new("RGB", (w, h), roles.background)
     draw = ImageDraw.Draw(im)
-    lay = FAMILIES[family](w, h, rng)
-    background = rng.choice(lay.backgrounds)
+    # Each round of six families mirrors the last, so a family's repeat looks different.
+    lay = FAMILIES[family](w, h, rng, (turn // len(FAMILIES)) % 2 == 1)
+    # A big disc behind a poster's subject takes the pattern colour instead of a background.
+    big_disc = family == "poster" and lay.frame == "circle"
+    if big_disc:
+        roles.frame = roles.pattern
+    background = "flat" if big_disc else rng.choice(lay.backgrounds)
+    if background in ("grid", "marks"):
+        # Fine patterns average out at thumbnail size; one large disc gives the picture a shape.
+        R = math.sqrt(share * 0.6 * w * h / math.pi)  # the disc takes part of the colour's share
+        x, y = rng.uniform(0, w), rng.uniform(0, h)
+        draw.ellipse((x - R, y - R, x + R, y + R), fill=roles.pattern)
     if background == "marks":
-        _marks(draw, rng, roles, w, h, share)
+        _marks(draw, rng, roles, w, h, share * 0.5)
+    elif background == "grid":
+        BACKGROUNDS[background](im, draw, rng, roles, share * 0.5)
+    elif family == "split":  # half the canvas patterned at twice the share, the other half plain
+        BACKGROUNDS[background](im, draw, rng, roles, min(0.6, share * 2))
     else:
         BACKGROUNDS[background](im, draw, rng, roles, share)
     cx, cy = lay.subject_centre
     r = lay.subject_r
+    while _overlaps(_subject_extent(lay.frame, cx, cy, r), lay.title_box, margin=h * 0.02) and r > h * 0.05:
+        r *= 0.93  # the title has the last word: the subject shrinks until they are apart
+    if family == "pattern":  # a plain band across the field of marks, for the title
+        x0, y0, x1, y1 = lay.title_box
+        draw.rectangle((0, y0, w, y1), fill=roles.background)
+        draw.rectangle((0, y0 if y0 > 0 else y1 - h * 0.012, w, y0 + h * 0.012 if y0 > 0 else y1), fill=roles.accent)
     if lay.frame == "block":
         bx = _block_for(lay, w, h)
-        draw.rectangle(bx, fill=roles.frame)
-    subject_box = _frame(draw, rng, roles, lay.frame, (cx, cy), r, (w, h))
+        draw.rectangle(bx, fill=roles.background)
+    _frame(draw, rng, roles, lay.frame, (cx, cy), r)
+    subject_box = _subject_extent(lay.frame, cx, cy, r)
     decorations = _sparkles(draw, rng, roles, _inset(subject_box, -0.25), [lay.title_box], r) if lay.frame not in ("none", "block") else []
-    ink_bg = roles.frame if lay.frame not in ("none",) else roles.background
+    on_frame = lay.frame in ("circle", "badge", "hexagon", "square")
+    ink_bg = roles.frame if on_frame else roles.background
     ink = max(roles.all, key=lambda c: contrast(c, ink_bg) + rng.random())
     # Outlines must read against the ink and, on a bare background, against the background too.
-    line = max(roles.all, key=lambda c: min(contrast(c, ink), contrast(c, roles.background) if lay.frame in ("none", "slab") else 21))
+    line = max(roles.all, key=lambda c: min(contrast(c, ink), contrast(c, roles.background) if not on_frame else 21))
     accent = max(roles.all, key=lambda c: (c not in (ink, line, ink_bg), rng.random()))
     DRAWINGS[subject](Pen(draw, cx, cy, r, ink, line, accent))
-    subject_box = _union(subject_box, (cx - r * 1.08, cy - r * 1.08, cx + r * 1.08, cy + r * 1.08))
 
     title = drawable((short_title or name).upper() if rng.random() < 0.75 or family != "minimal" else (short_title or name))
     placed = _place_title(im, draw, rng, roles, title, lay.title_box, lay.align, subject_box) if title else None
     out = im.reduce(SCALE)
     result = Rendered(out, family, background, subject, (), None, _scaled(subject_box, w, h), [_scaled(b, w, h) for b in decorations])
     if placed:
-        fitted, title_ink, title_box, text_box = placed
+        fitted, title_ink, title_box, text_box, result.plate = placed
         result.title_lines = fitted.lines
         result.title_box = _scaled(title_box, w, h)
-        result.plate = title_box != text_box
         result.cap_height = fitted.font.size * 0.73 / SCALE
         result.contrast = worst_contrast(out.crop(tuple(int(v) for v in _scaled(text_box, w, h))), title_ink)
     return result
 
 
 def _block_for(lay: Layout, w, h) -> Box:
-    """The colour block of the split family: the half that holds the subject."""
+    """The colour block of the split family: the half behind the subject, or behind the title."""
     cx, cy = lay.subject_centre
     tx0, ty0, tx1, ty1 = lay.title_box
     if w >= h * 1.15:
-        return (0, 0, (tx0 - w * 0.03) if cx < tx0 else w, h) if cx < tx0 else (tx1 + w * 0.03, 0, w, h)
-    return (0, 0, w, ty0 - h * 0.03) if cy < ty0 else (0, ty1 + h * 0.03, w, h)
+        cut = (tx0 - w * 0.03) if cx < tx0 else (tx1 + w * 0.03)
+        subject_left = cx < tx0
+        return (0, 0, cut, h) if subject_left != lay.block_behind_title else (cut, 0, w, h)
+    cut = (ty0 - h * 0.03) if cy < ty0 else (ty1 + h * 0.03)
+    subject_top = cy < ty0
+    return (0, 0, w, cut) if subject_top != lay.block_behind_title else (0, cut, w, h)
 
 
 def _union(a: Box, b: Box) -> Box:

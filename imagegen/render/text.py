@@ -15,6 +15,7 @@ MIN_CARD_CAP = 10  # px of cap height at card width: the smallest legible title
 MAX_LINES = 3
 LINE_GAP = 1.12
 # Dropped first when a name must be shortened: they carry the least meaning.
+PREPOSITIONS = {"for", "with", "to", "in", "on", "by", "para", "con", "pour", "avec", "für", "mit", "для", "с"}
 STOP_WORDS = {"the", "a", "an", "for", "of", "and", "to", "with", "your", "in", "on", "by", "de", "la", "le", "el", "les", "des", "du", "für", "und", "der", "die", "das", "для", "и", "в"}
 
 
@@ -91,17 +92,18 @@ def _balanced(words: list[str], f, box_w: float, n_lines: int) -> list[str] | No
 
 
 def _shortened(words: list[str]) -> list[list[str]]:
-    """Ever shorter versions of a name: stop words out, then words off the end with an ellipsis,
-    then the last word cut."""
-    core = [w for i, w in enumerate(words) if w.lower() not in STOP_WORDS or i == 0 and len(words) == 1]
-    core = core or words
-    out = [core] if core != words else []
+    """Ever shorter versions of a name, best first. The phrase before a preposition is the
+    name's head ("... Report Generator" for Small Businesses); leading adjectives go before
+    the head noun does; then runs of whole words with an ellipsis; last, a cut word."""
+    cut = next((i for i, w in enumerate(words) if i and w.lower() in PREPOSITIONS), len(words))
+    head = [w for w in words[:cut] if w.lower() not in STOP_WORDS] or words[:cut]
+    core = [w for w in words if w.lower() not in STOP_WORDS] or words
+    out = [core, head] + [head[i:] for i in range(1, len(head))]
     for n in range(len(core) - 1, 0, -1):
-        out.append(core[: n - 1] + [core[n - 1] + "…"])
+        out += [core[:n - 1] + [core[n - 1] + "…"]]
     word = core[0]
-    for n in range(len(word) - 1, 1, -1):
-        out.append([word[:n] + "…"])
-    return out
+    out += [[word[:n] + "…"] for n in range(len(word) - 1, 1, -1)]
+    return [c for c in out if c and c != words]
 
 
 def fit_title(text: str, box_w: float, box_h: float, min_size: int, max_size: int | None = None) -> FittedTitle | None:
@@ -144,13 +146,15 @@ def contrast(a, b) -> float:
     return (la + 0.05) / (lb + 0.05)
 
 
-def background_colours(region: Image.Image, ink, min_share: float = 0.03) -> list[tuple[int, int, int]]:
+def background_colours(region: Image.Image, ink=None, min_share: float = 0.03) -> list[tuple[int, int, int]]:
     """The colours that make up a region, ignoring the ink itself and thin anti-aliased edges."""
     colours = region.getcolors(maxcolors=region.width * region.height + 1) or []
     total = region.width * region.height
-    return [c for n, c in colours if n / total >= min_share and c != tuple(ink)]
+    return [c for n, c in colours if n / total >= min_share and c != (tuple(ink) if ink else None)]
 
 
-def worst_contrast(region: Image.Image, ink) -> float:
-    colours = background_colours(region, ink)
-    return min((contrast(ink, c) for c in colours), default=21.0)
+def worst_contrast(region: Image.Image, ink, *, drawn: bool = True) -> float:
+    """The lowest contrast between `ink` and a colour behind it. With `drawn`, the ink's own
+    pixels are left out; text with nothing else around it is invisible, contrast 1."""
+    colours = background_colours(region, ink if drawn else None)
+    return min((contrast(ink, c) for c in colours), default=1.0)
