@@ -32,6 +32,7 @@ from imagegen.render.text import (
     font,
     has_glyph,
     min_font_size,
+    text_width,
     worst_contrast,
 )
 
@@ -138,7 +139,8 @@ def bg_halftone(im, draw, rng, roles, share):
 
 
 def bg_noise(im, draw, rng, roles, share):
-    """Soft blobs: coarse random values, smoothly enlarged and cut at the share's quantile."""
+    """Soft blobs: coarse random values, smoothly enlarged and cut at the share's quantile.
+    Paints the whole canvas, so it must come first."""
     w, h = im.size
     cols, rows = rng.randint(5, 9), rng.randint(3, 6)
     values = bytes(rng.randrange(256) for _ in range(cols * rows))
@@ -148,8 +150,11 @@ def bg_noise(im, draw, rng, roles, share):
     while cut > 0 and seen + hist[cut] < target:
         seen += hist[cut]
         cut -= 1
-    mask = field_.point(lambda v: 255 if v > cut else 0).resize((w, h), Image.BILINEAR).point(lambda v: 255 if v > 127 else 0)
-    im.paste(roles.pattern, (0, 0, w, h), mask)
+    # Drawn at half size and enlarged: it is the first layer, and masks at full size are slow.
+    mask = field_.resize((w // 2, h // 2), Image.BICUBIC).point(lambda v: 255 if v > cut else 0)
+    half = Image.new("RGB", mask.size, roles.background)
+    half.paste(roles.pattern, (0, 0, *mask.size), mask)
+    im.paste(half.resize((w, h), Image.NEAREST))
 
 
 BACKGROUNDS = {"flat": bg_flat, "rays": bg_rays, "bands": bg_bands, "grid": bg_grid, "halftone": bg_halftone, "noise": bg_noise}
@@ -165,24 +170,8 @@ class Layout:
     title_box: Box
     align: str = "left"  # or "center", "right"
     backgrounds: tuple[str, ...] = ("rays", "bands", "grid", "halftone", "noise")
-    frame: str = "circle"  # circle, badge, hexagon, square, slab, block, none
-    block_behind_title: bool = False  # the split family: which half gets the colour block
-
-
-def _halves(w, h, rng, flip: bool, subject_frac=0.5) -> tuple[Box, Box]:
-    """Subject area and title area side by side (landscape) or stacked, in a random order."""
-    if w >= h * 1.15:
-        cut = w * subject_frac
-        a, b = (0, 0, cut, h), (cut, 0, w, h)
-    else:
-        cut = h * subject_frac
-        a, b = (0, 0, w, cut), (0, cut, w, h)
-    if flip:
-        if w >= h * 1.15:
-            a, b = (w - cut, 0, w, h), (0, 0, w - cut, h)
-        elif rng.random() < 0.35:
-            a, b = (0, h - cut, w, h), (0, 0, w, h - cut)
-    return a, b
+    frame: str = "circle"  # circle, badge, hexagon, square, slab, none
+    block: Box | None = None  # the split family: the half left plain
 
 
 def _inset(box: Box, fx: float, fy: float | None = None) -> Box:
@@ -210,9 +199,19 @@ def layout_emblem(w, h, rng, flip: bool) -> Layout:
 
 
 def layout_split(w, h, rng, flip: bool) -> Layout:
-    subj, text = _halves(w, h, rng, flip, rng.uniform(0.42, 0.52))
+    """Two halves, side by side or stacked: the subject on one, the title on the other."""
+    landscape = w >= h * 1.15
+    if landscape and rng.random() < 0.5:
+        cut = w * rng.uniform(0.42, 0.52)
+        subj, text = ((w - cut, 0, w, h), (0, 0, w - cut, h)) if flip else ((0, 0, cut, h), (cut, 0, w, h))
+        cx, cy = _centre(subj)
+    else:
+        cut = h * rng.uniform(0.38, 0.46)  # the title's band
+        text, subj = ((0, 0, w, cut), (0, cut, w, h)) if flip else ((0, h - cut, w, h), (0, 0, w, h - cut))
+        cx, cy = w * (rng.choice((0.3, 0.5, 0.7)) if landscape else 0.5), _centre(subj)[1]
     r = min(subj[2] - subj[0], subj[3] - subj[1]) * rng.uniform(0.3, 0.36)
-    return Layout(_centre(subj), r, _inset(text, 0.07, 0.1), rng.choice(("left", "center")), frame="block", block_behind_title=rng.random() < 0.5, backgrounds=("noise", "bands", "rays"))
+    block = subj if rng.random() < 0.5 else text
+    return Layout((cx, cy), r, _inset(text, 0.06, 0.1), rng.choice(("left", "center")), backgrounds=("noise", "bands", "rays"), frame="none", block=block)
 
 
 def layout_poster(w, h, rng, flip: bool) -> Layout:
@@ -388,7 +387,7 @@ def _place_title(im, draw, rng, roles: Roles, title: str, box: Box, align: str, 
         draw.rounded_rectangle(plate, radius=m * 0.6, fill=plate_colour)
     y = ty
     for line in fitted.lines:
-        lx = tx + {"left": 0, "center": 0.5, "right": 1}[align] * (tw - fitted.font.getlength(line))
+        lx = tx + {"left": 0, "center": 0.5, "right": 1}[align] * (tw - text_width(line, fitted.font.size))
         draw.text((lx, y), line, font=fitted.font, fill=ink)
         y += fitted.line_height
     return fitted, ink, plate or text_box, text_box, plate is not None
@@ -423,13 +422,16 @@ def render_thumbnail(
     big_disc = family == "poster" and lay.frame == "circle"
     if big_disc:
         roles.frame = roles.pattern
-    background = "flat" if big_disc else rng.choice(lay.backgrounds)
+    background = rng.choice(lay.backgrounds)
     if background in ("grid", "marks"):
         # Fine patterns average out at thumbnail size; one large disc gives the picture a shape.
         R = math.sqrt(share * 0.6 * w * h / math.pi)  # the disc takes part of the colour's share
         x, y = rng.uniform(0, w), rng.uniform(0, h)
         draw.ellipse((x - R, y - R, x + R, y + R), fill=roles.pattern)
-    if background == "marks":
+    third = weights[2] / total if len(weights) > 2 else 0.15
+    if big_disc:  # the disc has the pattern colour: the background pattern takes the third colour
+        BACKGROUNDS[background](im, draw, rng, _with_pattern(roles, roles.accent), third)
+    elif background == "marks":
         _marks(draw, rng, roles, w, h, share * 0.5)
     elif background == "grid":
         BACKGROUNDS[background](im, draw, rng, roles, share * 0.5)
@@ -445,12 +447,14 @@ def render_thumbnail(
         x0, y0, x1, y1 = lay.title_box
         draw.rectangle((0, y0, w, y1), fill=roles.background)
         draw.rectangle((0, y0 if y0 > 0 else y1 - h * 0.012, w, y0 + h * 0.012 if y0 > 0 else y1), fill=roles.accent)
-    if lay.frame == "block":
-        bx = _block_for(lay, w, h)
-        draw.rectangle(bx, fill=roles.background)
+    if lay.block:  # the plain half, with soft blobs of the third colour so it is not empty
+        x0, y0, x1, y1 = (int(v) for v in lay.block)
+        plain = Image.new("RGB", (x1 - x0, y1 - y0), roles.background)
+        bg_noise(plain, None, rng, _with_pattern(roles, roles.frame), third)
+        im.paste(plain, (x0, y0))
     _frame(draw, rng, roles, lay.frame, (cx, cy), r)
     subject_box = _subject_extent(lay.frame, cx, cy, r)
-    decorations = _sparkles(draw, rng, roles, _inset(subject_box, -0.25), [lay.title_box], r) if lay.frame not in ("none", "block") else []
+    decorations = _sparkles(draw, rng, roles, _inset(subject_box, -0.25), [lay.title_box], r) if lay.frame != "none" else []
     on_frame = lay.frame in ("circle", "badge", "hexagon", "square")
     ink_bg = roles.frame if on_frame else roles.background
     ink = max(roles.all, key=lambda c: contrast(c, ink_bg) + rng.random())
@@ -472,17 +476,8 @@ def render_thumbnail(
     return result
 
 
-def _block_for(lay: Layout, w, h) -> Box:
-    """The colour block of the split family: the half behind the subject, or behind the title."""
-    cx, cy = lay.subject_centre
-    tx0, ty0, tx1, ty1 = lay.title_box
-    if w >= h * 1.15:
-        cut = (tx0 - w * 0.03) if cx < tx0 else (tx1 + w * 0.03)
-        subject_left = cx < tx0
-        return (0, 0, cut, h) if subject_left != lay.block_behind_title else (cut, 0, w, h)
-    cut = (ty0 - h * 0.03) if cy < ty0 else (ty1 + h * 0.03)
-    subject_top = cy < ty0
-    return (0, 0, w, cut) if subject_top != lay.block_behind_title else (0, cut, w, h)
+def _with_pattern(roles: Roles, colour: RGB) -> Roles:
+    return Roles(roles.background, colour, roles.frame, roles.ink, roles.line, roles.accent, roles.all)
 
 
 def _union(a: Box, b: Box) -> Box:

@@ -30,6 +30,12 @@ def _glyph_print(ch: str) -> bytes:
     return probe.tobytes()
 
 
+@lru_cache(maxsize=16384)
+def text_width(text: str, size: int) -> float:
+    """Fitting tries many sizes and wraps; the same strings are measured again and again."""
+    return font(size).getlength(text)
+
+
 @lru_cache(maxsize=4096)
 def has_glyph(ch: str) -> bool:
     """False for characters the shipped font lacks: they would print as empty boxes."""
@@ -60,30 +66,30 @@ class FittedTitle:
         return self.line_height * len(self.lines)
 
     def width(self) -> float:
-        return max(self.font.getlength(line) for line in self.lines)
+        return max(text_width(line, self.font.size) for line in self.lines)
 
 
-def _wrap(words: list[str], f: ImageFont.FreeTypeFont, box_w: float) -> list[str] | None:
+def _wrap(words: list[str], size: int, box_w: float) -> list[str] | None:
     """Greedy wrap at word boundaries, or None when one word alone is wider than the box."""
     lines: list[str] = []
     for word in words:
         trial = f"{lines[-1]} {word}" if lines else word
-        if lines and f.getlength(trial) <= box_w:
+        if lines and text_width(trial, size) <= box_w:
             lines[-1] = trial
-        elif f.getlength(word) <= box_w:
+        elif text_width(word, size) <= box_w:
             lines.append(word)
         else:
             return None
     return lines
 
 
-def _balanced(words: list[str], f, box_w: float, n_lines: int) -> list[str] | None:
+def _balanced(words: list[str], size: int, box_w: float, n_lines: int) -> list[str] | None:
     """Narrowest wrap with the same number of lines, so a title does not end on one stray word."""
     best = None
-    lo, hi = max(w for w in (f.getlength(x) for x in words)), box_w
-    for _ in range(8):
+    lo, hi = max(text_width(x, size) for x in words), box_w
+    for _ in range(6):
         mid = (lo + hi) / 2
-        lines = _wrap(words, f, mid)
+        lines = _wrap(words, size, mid)
         if lines is not None and len(lines) <= n_lines:
             best, hi = lines, mid
         else:
@@ -112,19 +118,25 @@ def fit_title(text: str, box_w: float, box_h: float, min_size: int, max_size: in
     words = text.split()
     if not words:
         return None
-    size = int(min(max_size or box_h, box_h / LINE_GAP))
-    while size >= min_size:
-        f = font(size)
-        lines = _wrap(words, f, box_w)
-        if lines is not None and len(lines) <= MAX_LINES and len(lines) * size * LINE_GAP <= box_h:
-            return FittedTitle(tuple(_balanced(words, f, box_w, len(lines)) or lines), f, False)
-        size = max(int(size * 0.92), size - 1) if size > min_size else min_size - 1
-    f = font(min_size)
+
+    def fits(size: int) -> list[str] | None:
+        lines = _wrap(words, size, box_w)
+        return lines if lines is not None and len(lines) <= MAX_LINES and len(lines) * size * LINE_GAP <= box_h else None
+
+    # Fitting gets easier as the size falls: bisect for the largest size that fits.
+    hi = int(min(max_size or box_h, box_h / LINE_GAP))
+    if hi >= min_size and fits(min_size):
+        lo = min_size
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+        lines = fits(lo)
+        return FittedTitle(tuple(_balanced(words, lo, box_w, len(lines)) or lines), font(lo), False)
     max_lines = max(1, min(MAX_LINES, int(box_h // (min_size * LINE_GAP))))
     for candidate in _shortened(words):
-        lines = _wrap(candidate, f, box_w)
+        lines = _wrap(candidate, min_size, box_w)
         if lines is not None and len(lines) <= max_lines:
-            return FittedTitle(tuple(lines), f, candidate != words)
+            return FittedTitle(tuple(lines), font(min_size), True)
     return None
 
 
