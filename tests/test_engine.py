@@ -224,15 +224,19 @@ def test_no_database_statement_runs_on_the_event_loop(ws):
 def test_loop_lag_stays_small_while_jobs_render_and_save(ws, monkeypatch):
     """Rendering, hashing, Pillow and fsync happen in threads: a probe on the loop barely waits.
     The renderer is slowed to 1 s per image, so rendering on the loop would show as >= 1 s of lag."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from imagegen.providers import local
 
-    real_render = local.render
+    real_render = local.render_png
 
     def slow_render(*args, **kwargs):
         time.sleep(1.0)
         return real_render(*args, **kwargs)
 
-    monkeypatch.setattr(local, "render", slow_render)
+    pool = ThreadPoolExecutor(4)  # a slowed renderer cannot be pickled into the process pool; threads stand in
+    monkeypatch.setattr(local, "render_png", slow_render)
+    monkeypatch.setattr(local, "render_pool", lambda: pool)
     ids = [start_generation(ws, "trend-radar", make_spec(ws, ws.get_agent("trend-radar"), provider="local", count=2, seed=i)) for i in range(4)]
 
     async def measure() -> float:
