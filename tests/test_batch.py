@@ -48,6 +48,7 @@ def interrupted_then_resumed(isolated, slugs):
     resumed = cli("batch", "--resume", "1")
     assert resumed.returncode == 0, resumed.stderr
     assert f"{halfway} already done" in resumed.stderr or f"{halfway + 1} already done" in resumed.stderr
+    assert "images/min" in resumed.stderr  # the terminal shows the throughput
     summary = json.loads(resumed.stdout)
     assert summary["status"] == "done" and [i["status"] for i in summary["items"]] == ["done"] * len(slugs)
     with sqlite3.connect(db) as conn:
