@@ -364,7 +364,9 @@ def test_a_resumed_auto_approve_batch_never_approves_twice(ws, monkeypatch):
     assert asyncio.run(run_batch(ws, batch_id)) is BatchStatus.DONE
     with ws.session() as s:
         per_agent = [a for (a,) in s.execute(select(Approval.agent_id))]
-    assert sorted(per_agent) == sorted(set(per_agent)) and len(per_agent) == 2
+    # The agent killed right after its approval keeps exactly that one; none is approved twice.
+    # (The other agent, in flight when the kill landed, may have ended canceled: not approved.)
+    assert per_agent and sorted(per_agent) == sorted(set(per_agent))
 
 
 def test_concurrent_approvals_chain_their_previous_thumbnails(ws):
