@@ -90,16 +90,19 @@ def requeue_interrupted(ws: "Workspace", generation_id: int) -> bool:
     go back to the queue. Finished (and adopted) candidates are kept, so a resumed job pays
     only for what it never got."""
     with ws.session() as s, s.begin():
+        lock_for_write(s)
         gen = s.get(Generation, generation_id)
         if gen.status is not GenerationStatus.INTERRUPTED:
             return False
+        again = [c for c in gen.candidates if c.status is CandidateStatus.INTERRUPTED]
+        if again:  # what is still to pay is reserved against the budget, like a new job
+            gen.reserved_usd = check_budget(ws, gen.recipe.model_copy(update={"count": len(again)}), s)
         transition(gen, GenerationStatus.QUEUED)
         gen.error, gen.finished_at, gen.started_at = None, None, None
         gen.lease_owner, gen.lease_until = ws.owner, lease_until(ws)
-        for cand in gen.candidates:
-            if cand.status is CandidateStatus.INTERRUPTED:
-                transition(cand, CandidateStatus.QUEUED)
-                cand.error = None
+        for cand in again:
+            transition(cand, CandidateStatus.QUEUED)
+            cand.error = None
         return True
 
 

@@ -538,3 +538,19 @@ def test_without_the_shared_specs_the_fakes_skip_visibly(monkeypatch, tmp_path):
             FakeIdeogram()
     finally:
         spec_check.load_spec.cache_clear()
+
+
+def test_resuming_an_interrupted_job_reserves_what_is_left_to_pay(isolated, monkeypatch):
+    from imagegen.generation import requeue_interrupted
+
+    monkeypatch.setenv("IMAGEGEN_DAILY_BUDGET", "0.20")
+    ws = open_workspace(Settings())
+    gen_id = start_generation(ws, "trend-radar", GenerationSpec(provider="ideogram", prompt="x", count=3))  # $0.18 reserved
+    with ws.session() as s, s.begin():
+        gen = s.get(Generation, gen_id)
+        gen.lease_until = utcnow() - timedelta(seconds=1)
+    open_workspace(Settings())  # recovery: interrupted, nothing made, the reservation released
+    start_generation(ws, "ai", GenerationSpec(provider="ideogram", prompt="y", count=2))  # $0.12 of the $0.20
+    with pytest.raises(BudgetExceeded):
+        requeue_interrupted(ws, gen_id)  # $0.18 more would pass the budget
+    assert ws.get_generation(gen_id).status is GenerationStatus.INTERRUPTED
