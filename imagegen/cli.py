@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from imagegen.approval import approve_candidate
 from imagegen.catalog import import_agents, read_catalog_file
@@ -239,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](ws, args)
     except ImagegenError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OperationalError as exc:  # a full disk, a locked or unreachable database: one line, no traceback
+        print(f"error: the database failed ({exc.orig}); finished work is kept. Check the disk and IMAGEGEN_DATABASE_URL.", file=sys.stderr)
         return 1
     except BrokenPipeError:  # the reader (e.g. `| head`) went away; that is not an error
         sys.stderr.close()

@@ -554,3 +554,18 @@ def test_resuming_an_interrupted_job_reserves_what_is_left_to_pay(isolated, monk
     with pytest.raises(BudgetExceeded):
         requeue_interrupted(ws, gen_id)  # $0.18 more would pass the budget
     assert ws.get_generation(gen_id).status is GenerationStatus.INTERRUPTED
+
+
+def test_a_failing_database_is_one_line_in_the_cli(ws, monkeypatch, capsys):
+    """Measured: the database on a full disk printed a traceback."""
+    from sqlalchemy.exc import OperationalError
+
+    from imagegen import cli
+
+    def full(*args):
+        raise OperationalError("INSERT", {}, Exception("database or disk is full"))
+
+    monkeypatch.setitem(cli.COMMANDS, "agents", full)
+    assert cli.main(["agents"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "database or disk is full" in err and "Traceback" not in err
