@@ -13,7 +13,7 @@ import weakref
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from imagegen.errors import NotFound

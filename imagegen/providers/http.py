@@ -11,7 +11,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from imagegen.errors import DownloadFailed, DownloadRefused, ProviderError, ProviderTimeout, ProviderUnavailable, redact
+from imagegen.errors import DownloadFailed, DownloadRefused, ProviderError, ProviderTimeout, ProviderUnavailable
 
 log = logging.getLogger(__name__)
 USER_AGENT = "thumbnail-studio/1.0"
