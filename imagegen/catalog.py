@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from imagegen.errors import InvalidInput, ProviderError, ProviderUnavailable
+from imagegen.listings import agent_query, category_names
 from imagegen.providers.http import build_client, retrying
 from imagegen.records import Agent, utcnow
 
@@ -133,22 +134,13 @@ def load_sample_agents(session: Session) -> ImportReport:
 
 
 def find_agents(session: Session, query: str = "", *, only_missing: bool = False, category: str | None = None) -> list[Agent]:
-    """Agents whose name, slug or category contains `query` (any case), sorted by name."""
-    stmt = select(Agent).order_by(Agent.name)
-    if only_missing:
-        stmt = stmt.where(Agent.current_thumbnail.is_(None))
-    needle = query.strip().casefold()
-    agents = session.scalars(stmt).all()
-    return [
-        a
-        for a in agents
-        if (not needle or needle in a.name.casefold() or needle in a.slug or any(needle in c.casefold() for c in a.categories))
-        and (not category or category in a.categories)
-    ]
+    """Every agent matching, filtered in SQL. Pages that list agents should use
+    `imagegen.listings.search_agents`, which returns one page at a time."""
+    return list(session.scalars(agent_query(query, category=category, only_missing=only_missing)))
 
 
 def all_categories(session: Session) -> list[str]:
-    return sorted({c for cats in session.scalars(select(Agent.categories)) for c in cats})
+    return category_names(session)
 
 
 @dataclass
