@@ -13,13 +13,13 @@ from typing import BinaryIO, Iterable, Iterator, TextIO
 
 import httpx
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from imagegen.errors import InvalidInput, ProviderError, ProviderUnavailable
 from imagegen.listings import agent_query, category_names
 from imagegen.providers.http import build_client, retrying
-from imagegen.records import Agent, utcnow
+from imagegen.records import Agent, Category, utcnow
 
 SAMPLES = Path(__file__).resolve().parent / "sample_agents.json"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,199}$")
@@ -226,7 +226,20 @@ def import_agents(session: Session, rows: Iterable[dict], *, batch_size: int = I
             session.execute(insert(Agent), new)
             report.added += len(new)
         session.flush()  # written now; the batch's objects are then free to go
+    refresh_categories(session)
     return report
+
+
+def refresh_categories(session: Session) -> None:
+    """Recompute the categories in use after agents change: a scan at write time, so that
+    listing them on every rerun reads a few rows instead of every agent."""
+    if session.get_bind().dialect.name == "postgresql":
+        in_use = "SELECT DISTINCT c FROM agents, json_array_elements_text(agents.categories) AS c"
+    else:
+        in_use = "SELECT DISTINCT j.value FROM agents, json_each(agents.categories) AS j"
+    session.execute(delete(Category))
+    # WHERE true lets SQLite parse ON CONFLICT after a SELECT; a concurrent import may have added the same names.
+    session.execute(text(f"INSERT INTO categories (name) {in_use} WHERE true ON CONFLICT DO NOTHING"))
 
 
 def load_sample_agents(session: Session) -> ImportReport:
@@ -312,4 +325,6 @@ def update_agent_text(session: Session, slug: str, *, name: str, sub_heading: st
         raise InvalidInput(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from None
     agent.name, agent.sub_heading, agent.description, agent.categories = item.name, item.sub_heading, item.description, item.categories
     agent.updated_at = utcnow()
+    session.flush()
+    refresh_categories(session)
     return agent

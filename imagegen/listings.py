@@ -11,21 +11,25 @@ import json
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from sqlalchemy import Select, Text, cast, exists, func, or_, select, text
+from sqlalchemy import Select, Text, cast, exists, func, or_, select
 from sqlalchemy.orm import Session, raiseload
 
-from imagegen.records import Agent, Approval, Batch, BatchItem, BatchItemStatus, Candidate, CandidateStatus, Generation
+from imagegen.records import (
+    Agent, Approval, Batch, BatchItem, BatchItemStatus, Candidate, CandidateStatus, Category, Generation,
+)
 
 T = TypeVar("T")
 MAX_PAGE = 200  # a page never holds more rows than this, whatever a caller asks
+COUNT_AHEAD = 10_000  # matches are counted exactly up to this many rows past the page's start
 
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]
-    total: int  # rows matching the filters, on every page
+    total: int  # rows matching the filters; a lower bound when `total_exact` is false
     offset: int
     limit: int
+    total_exact: bool = True
 
     @property
     def has_next(self) -> bool:
@@ -37,11 +41,18 @@ class Page(Generic[T]):
 
 
 def paged(session: Session, stmt: Select, *, offset: int = 0, limit: int = 50) -> Page:
-    """Two statements: the count of all matches, then one page of them."""
+    """Two statements: the count of the matches, then one page of them.
+
+    Counting stops COUNT_AHEAD rows past the page: an exact count(*) reads every matching
+    row (on PostgreSQL, 100,000 agents cost more than everything else on the page), while
+    "10,000+ agents" is as useful to a curator and costs the same at any catalog size."""
     offset, limit = max(0, int(offset)), min(max(1, int(limit)), MAX_PAGE)
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    horizon = offset + COUNT_AHEAD
+    # Only the first column (the id) is counted, so the database may read an index, not the rows.
+    ids = stmt.order_by(None).with_only_columns(stmt.selected_columns[0]).limit(horizon + 1)
+    counted = session.scalar(select(func.count()).select_from(ids.subquery())) or 0
     items = list(session.scalars(stmt.offset(offset).limit(limit)).unique())
-    return Page(items, total, offset, limit)
+    return Page(items, min(counted, horizon), offset, limit, total_exact=counted <= horizon)
 
 
 # --- agents: the studio picker, the catalog, the showcase ---------------------------------
@@ -82,12 +93,8 @@ def search_agents(
 
 
 def category_names(session: Session) -> list[str]:
-    """Every category in use, sorted, in one statement that returns only the names."""
-    if session.get_bind().dialect.name == "postgresql":
-        sql = "SELECT DISTINCT c FROM agents, json_array_elements_text(agents.categories) AS c ORDER BY c"
-    else:
-        sql = "SELECT DISTINCT j.value FROM agents, json_each(agents.categories) AS j ORDER BY j.value"
-    return list(session.scalars(text(sql)))
+    """Every category in use, sorted (kept by `catalog.refresh_categories` when agents change)."""
+    return list(session.scalars(select(Category.name).order_by(Category.name)))
 
 
 # --- history ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import event, func, insert, select, update
 
 from imagegen.batch import create_batch
+from imagegen.catalog import import_agents, refresh_categories, update_agent_text
 from imagegen.generation import latest_generation
 from imagegen.listings import (
     approvals_page,
@@ -32,6 +33,7 @@ def grow_catalog(ws, until: int, *, thumbnail_every: int = 0) -> None:
         ]
         if rows:
             s.execute(insert(Agent), rows)
+        refresh_categories(s)  # what the catalog's own writes do
 
 
 @contextmanager
@@ -69,10 +71,25 @@ def test_the_agent_picker_loads_one_page_of_agents_not_the_whole_catalog(ws):
     grow_catalog(ws, 10_000)
     with ws.session() as s, loaded_rows() as loaded:
         page = search_agents(s, limit=50)
-    assert len(page.items) == 50 and page.total >= 10_000 and page.has_next and not page.has_previous
+    assert len(page.items) == 50 and page.total == 10_000 and page.has_next and not page.has_previous
+    assert not page.total_exact  # "10,000+": counting further would read the whole table
     assert len(loaded) == 50  # the 105,026-option sidebar came from loading every agent
     with ws.session() as s:
         assert search_agents(s, limit=10_000).limit == 200  # a caller cannot ask for everything
+
+
+def test_counts_are_exact_up_to_the_horizon_and_a_lower_bound_past_it(ws, monkeypatch):
+    import imagegen.listings
+
+    monkeypatch.setattr(imagegen.listings, "COUNT_AHEAD", 100)
+    grow_catalog(ws, 250)
+    with ws.session() as s:
+        exact = search_agents(s, category="bulk", offset=200, limit=20)
+        capped = search_agents(s, category="bulk", limit=20)
+        last = search_agents(s, category="bulk", offset=240, limit=20)
+    assert (exact.total, exact.total_exact) == (250, True)
+    assert (capped.total, capped.total_exact, capped.has_next) == (100, False, True)
+    assert (len(last.items), last.total, last.has_next) == (10, 250, False)
 
 
 def test_search_matches_name_slug_and_category_in_any_case_and_pages_through_all_matches(ws):
@@ -103,6 +120,19 @@ def test_showcase_and_missing_filters_and_categories_come_from_sql(ws):
     assert shown.total == 50 and all(a.current_thumbnail for a in shown.items)
     assert missing.total == 150 and not any(a.current_thumbnail for a in missing.items)
     assert {"bulk", "group-0", "group-6"} <= set(names) and names == sorted(set(names))
+
+
+def test_the_category_filter_follows_imports_and_edits_without_reading_agents(ws):
+    with ws.session() as s, s.begin():
+        import_agents(s, [{"slug": "new-one", "name": "New", "categories": "zebra tools, writing"}])
+    with ws.session() as s:
+        assert "zebra tools" in category_names(s)
+    with ws.session() as s, s.begin():
+        update_agent_text(s, "new-one", name="New", sub_heading="", description="", categories=["writing"])
+    with ws.session() as s, count_statements(ws.engine) as statements, loaded_rows() as loaded:
+        names = category_names(s)
+    assert "zebra tools" not in names and "writing" in names
+    assert len(statements) == 1 and loaded == []  # names only: no agent is read
 
 
 def test_history_filters_and_pages_in_sql_newest_first(ws):
