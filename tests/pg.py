@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -18,6 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 SUPERUSER = "imagegen"
+LIFETIME = 3600  # seconds: a server outliving a stuck session this long is stopped anyway
 SERVICE_USER = "imagegen-pg"
 # Durability is pointless for a throwaway cluster; these make CREATE DATABASE and commits cheap.
 FAST = ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=32MB "
@@ -57,11 +59,12 @@ class PgCluster:
         self.data = self.root / "data"
         self._counter = 0
 
-    def _run(self, *args: str) -> None:
+    def _cmd(self, *args: str) -> list[str]:
         cmd = [str(self.bin / args[0]), *args[1:]]
-        if self.user:
-            cmd = ["runuser", "-u", self.user, "--", *cmd]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        return ["runuser", "-u", self.user, "--", *cmd] if self.user else cmd
+
+    def _run(self, *args: str) -> None:
+        done = subprocess.run(self._cmd(*args), capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             raise Unavailable(f"{args[0]} failed: {(done.stderr or done.stdout).strip()[-500:]}")
 
@@ -72,8 +75,19 @@ class PgCluster:
         self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-sync")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-w", "-t", "60",
                   "-o", f"{FAST} -c unix_socket_directories={self.root}", "start")
+        self._watchdog = self._start_watchdog()
         self.admin = create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")
         return self
+
+    def _start_watchdog(self) -> subprocess.Popen:
+        """The server must not outlive this session, even a killed one: a small shell waits for
+        our process to end (or LIFETIME to pass), then stops the server and deletes its folder."""
+        stop = shlex.join(self._cmd("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop"))
+        script = (f"end=$(( $(date +%s) + {LIFETIME} )); "
+                  f"while kill -0 {os.getpid()} 2>/dev/null && [ $(date +%s) -lt $end ]; do sleep 1; done; "
+                  f"{stop}; rm -rf {shlex.quote(str(self.root))}")
+        return subprocess.Popen(["sh", "-c", script], start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://{SUPERUSER}@/{database}?host={self.root}"
@@ -104,6 +118,8 @@ class PgCluster:
 
     def stop(self) -> None:
         try:
+            self._watchdog.kill()  # our own process, by its handle
+            self._watchdog.wait(timeout=10)
             self.admin.dispose()
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         finally:

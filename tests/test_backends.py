@@ -4,9 +4,11 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
+from tests import pg
 from tests.conftest import BACKEND, ROOT
 
 
@@ -35,3 +37,26 @@ def test_processes_starting_together_on_an_empty_postgresql_database_all_migrate
     errors = [p.communicate(timeout=120)[1] for p in procs]
     pg_cluster.drop(url)
     assert [p.returncode for p in procs] == [0] * 4, errors
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="PostgreSQL only (IMAGEGEN_TEST_BACKEND=postgresql)")
+def test_a_killed_test_session_leaves_no_postgresql_server_behind(isolated):
+    session = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from tests.pg import PgCluster; c = PgCluster().start(); "
+                               "print(c.root, flush=True); time.sleep(600)"],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    root = Path(session.stdout.readline().strip())
+    server_pid = int((root / "data" / "postmaster.pid").read_text().split()[0])
+    session.kill()  # like a CI job cancelled mid-run: no fixture teardown happens
+    session.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while root.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = root.exists()
+    if left:  # the watchdog failed: clean up here so the failure does not leak a server
+        subprocess.run(["runuser", "-u", pg.SERVICE_USER, "--", str(pg.find_bin() / "pg_ctl"), "-D", str(root / "data"),
+                        "-m", "immediate", "-w", "stop"] if os.geteuid() == 0 else
+                       [str(pg.find_bin() / "pg_ctl"), "-D", str(root / "data"), "-m", "immediate", "-w", "stop"])
+    assert not left
+    stat = Path(f"/proc/{server_pid}/stat")
+    assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"  # gone (or a zombie nobody reaped)
