@@ -27,6 +27,8 @@ ENV_VARS = (
     "IMAGEGEN_DATA_DIR", "IMAGEGEN_DATABASE_URL", "IMAGEGEN_MEDIA_URL", "IMAGEGEN_DEFAULT_PROVIDER",
     "IMAGEGEN_DOWNLOAD_HOSTS", "IDEOGRAM_API_KEY", "IDEOGRAM_BASE_URL", "REPLICATE_API_TOKEN",
     "REPLICATE_BASE_URL", "IMAGEGEN_UPLOAD_FORMAT", "IMAGEGEN_CURATOR",
+    "IMAGEGEN_IMPORT_MAX_MB", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION",
 )
 
 
@@ -97,8 +99,6 @@ def s3_env(s3_server, monkeypatch):
         "AWS_SECRET_ACCESS_KEY": S3_SECRET, "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION"):
-        monkeypatch.delenv(name, raising=False)
     bucket = f"media-{next(_BUCKETS)}"
     boto3.client("s3").create_bucket(Bucket=bucket)
     return f"s3://{bucket}/studio"
