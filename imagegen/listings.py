@@ -2,7 +2,7 @@
 in SQL, so a rerun costs the same few statements with 100 agents or 100,000.
 
 Every function takes an open session and returns a `Page`: the rows asked for, and how many
-match in all (for "1-50 of 104,968" and the next/previous buttons).
+match (for "1-50 of 3,412" or "1-50 of 10,000+", and the next/previous buttons).
 """
 
 from __future__ import annotations
