@@ -228,7 +228,7 @@ def _close_dialog() -> None:
 # open across reruns until it finishes or is dismissed.
 @st.dialog("Full size", width="large", on_dismiss=_close_dialog)
 def show_full_size(candidate: Candidate) -> None:
-    st.image(ws.media.location(candidate.image_key), width="stretch")
+    st.image(ws.media.get(candidate.image_key), width="stretch")  # bytes: the store may be S3, not a path
     st.caption(f"Candidate #{candidate.id} · seed {candidate.seed} · {candidate.width}x{candidate.height}")
     if candidate.provider_prompt and candidate.provider_prompt != state.get("prompt"):
         st.markdown("**Prompt the provider used**")
