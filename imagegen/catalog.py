@@ -131,6 +131,8 @@ def iter_catalog(stream: BinaryIO, name: str) -> Iterator[dict]:
         raise InvalidInput(f"{name} is not UTF-8 text.") from None
     except csv.Error as exc:
         raise InvalidInput(f"{name} is not a readable CSV ({exc}).") from None
+    except RecursionError:
+        raise InvalidInput(f"{name} is nested too deeply to be a catalog: expected a list of agent objects.") from None
     finally:
         text.detach()  # the caller owns the stream
 
