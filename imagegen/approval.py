@@ -1,19 +1,24 @@
-"""Approving a candidate: normalise, upload, record. All or nothing."""
+"""Approving a candidate: normalise, store, record; then publish and record the outcome."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from imagegen.auth import Actor, local_admin, require
 from imagegen.errors import ImagegenError, InvalidInput, NotFound, UploadFailed
 from imagegen.images import normalise_for_upload
-from imagegen.records import Agent, Approval, Candidate, CandidateStatus, Generation, utcnow
+from imagegen.publish import publish_approval, target_name
+from imagegen.records import Agent, Approval, Candidate, CandidateStatus, Generation, Publication, utcnow
 
 if TYPE_CHECKING:
     from imagegen.workspace import Workspace
 
 
-def approve_candidate(ws: "Workspace", candidate_id: int, approved_by: str | None = None) -> Approval:
-    """Make the candidate the agent's thumbnail. If the upload fails, nothing is recorded."""
+def approve_candidate(ws: "Workspace", candidate_id: int, *, actor: Actor | None = None) -> Approval:
+    """Make the candidate the agent's thumbnail, then publish it. If storing the image fails,
+    nothing is recorded; if publishing fails, the approval stands and the failure is recorded
+    (see imagegen.publish). `actor` defaults to the local admin (the CLI, open mode)."""
+    actor = require(actor or local_admin(ws.settings), "approve")
     with ws.session() as s:
         cand = s.get(Candidate, candidate_id)
         if cand is None:
@@ -44,11 +49,15 @@ def approve_candidate(ws: "Workspace", candidate_id: int, approved_by: str | Non
         approval = Approval(
             agent_id=agent.id,
             candidate_id=candidate_id,
-            approved_by=approved_by or settings.curator,
+            approved_by=actor.email,
             upload_key=upload_key,
             previous_thumbnail=agent.current_thumbnail,
             spec=gen.spec,
         )
         s.add(approval)
         agent.current_thumbnail, agent.updated_at = upload_key, utcnow()
+        s.flush()
+        # Recorded with the approval, so a crash before publishing still leaves it to Retry.
+        s.add(Publication(approval_id=approval.id, target=target_name(settings)))
+    publish_approval(ws, approval.id)
     return approval

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Callable
 from sqlalchemy import select
 
 from imagegen.approval import approve_candidate
+from imagegen.auth import Actor, Role, local_admin, require
 from imagegen.errors import BudgetExceeded, ImagegenError, InvalidInput, NotFound
 from imagegen.generation import process_alive, requeue_interrupted, run_generation, start_generation
 from imagegen.recipes import make_spec
@@ -52,11 +53,14 @@ def select_agents(ws: "Workspace", *, missing: bool = False, category: str | Non
     return agents
 
 
-def create_batch(ws: "Workspace", agents: list[Agent], choices: dict, *, name: str = "", selection: dict | None = None, auto_approve: bool = False) -> int:
+def create_batch(ws: "Workspace", agents: list[Agent], choices: dict, *, name: str = "", selection: dict | None = None, auto_approve: bool = False,
+                 actor: Actor | None = None) -> int:
     """Record a batch; the recipe is checked on the first agent before anything is written."""
+    actor = require(actor or local_admin(ws.settings), "batch")
     make_spec(ws, agents[0], **choices)
     with ws.session() as s, s.begin():
-        batch = Batch(name=name or f"{len(agents)} agents", selection=selection or {}, choices=choices, auto_approve=auto_approve)
+        batch = Batch(name=name or f"{len(agents)} agents", selection=selection or {}, choices=choices, auto_approve=auto_approve,
+                      created_by=actor.email)
         s.add(batch)
         s.flush()
         for agent in agents:
@@ -90,6 +94,8 @@ async def run_batch(ws: "Workspace", batch_id: int, on_progress: Progress | None
             return batch.status
         batch.status, batch.worker_pid = BatchStatus.RUNNING, os.getpid()
         choices, auto_approve = batch.choices, batch.auto_approve
+        # The role was checked when the batch was recorded; its work is done in its creator's name.
+        actor = Actor(batch.created_by or ws.settings.curator, Role.CURATOR)
         item_ids = [i.id for i in batch.items]
     total = len(item_ids)
     for item_id in item_ids:
@@ -101,7 +107,7 @@ async def run_batch(ws: "Workspace", batch_id: int, on_progress: Progress | None
         if item.status is not BatchItemStatus.PENDING:
             continue
         try:
-            await _run_item(ws, item, choices, auto_approve)
+            await _run_item(ws, item, choices, auto_approve, actor)
         except BudgetExceeded as exc:
             _finish_item(ws, item_id, BatchItemStatus.PENDING, str(exc))
             set_batch_status(ws, batch_id, BatchStatus.PAUSED)
@@ -116,7 +122,7 @@ async def run_batch(ws: "Workspace", batch_id: int, on_progress: Progress | None
         return batch.status
 
 
-async def _run_item(ws: "Workspace", item: BatchItem, choices: dict, auto_approve: bool) -> None:
+async def _run_item(ws: "Workspace", item: BatchItem, choices: dict, auto_approve: bool, actor: Actor) -> None:
     generation_id = item.generation_id
     if generation_id is None:
         try:
@@ -126,7 +132,7 @@ async def _run_item(ws: "Workspace", item: BatchItem, choices: dict, auto_approv
         except ImagegenError as exc:
             _finish_item(ws, item.id, BatchItemStatus.FAILED, str(exc))
             return
-        generation_id = start_generation(ws, item.agent.slug, spec, batch_item_id=item.id)
+        generation_id = start_generation(ws, item.agent.slug, spec, batch_item_id=item.id, actor=actor)
     else:
         requeue_interrupted(ws, generation_id)  # a job cut short by a restart picks up where it stopped
     if not ws.get_generation(generation_id).status.finished:
@@ -135,7 +141,7 @@ async def _run_item(ws: "Workspace", item: BatchItem, choices: dict, auto_approv
     if gen.status is GenerationStatus.SUCCEEDED:
         if auto_approve:
             first = next(c for c in gen.candidates if c.status is CandidateStatus.SUCCEEDED)
-            approve_candidate(ws, first.id, "batch")
+            approve_candidate(ws, first.id, actor=actor)
         _finish_item(ws, item.id, BatchItemStatus.DONE, None)
     else:
         _finish_item(ws, item.id, BatchItemStatus.FAILED, gen.error or f"The generation ended {gen.status.value}.")

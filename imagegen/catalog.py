@@ -7,6 +7,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -15,7 +16,11 @@ from sqlalchemy.orm import Session
 
 from imagegen.errors import InvalidInput, ProviderError, ProviderUnavailable
 from imagegen.providers.http import build_client, retrying
-from imagegen.records import Agent, utcnow
+from imagegen.auth import Actor, local_admin, require
+from imagegen.records import Agent, CatalogImport, utcnow
+
+if TYPE_CHECKING:
+    from imagegen.workspace import Workspace
 
 SAMPLES = Path(__file__).resolve().parent / "sample_agents.json"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,199}$")
@@ -31,6 +36,17 @@ class AgentIn(BaseModel):
     sub_heading: str = ""
     description: str = ""
     categories: list[str] = Field(default_factory=list)
+    # The store's current image (the export's or the API's `agent_image`); only a browser loads it.
+    store_image_url: str | None = Field(None, validation_alias=AliasChoices("store_image_url", "agent_image"))
+
+    @field_validator("store_image_url", mode="before")
+    @classmethod
+    def _image_url(cls, value) -> str | None:
+        if isinstance(value, list):
+            value = value[0] if value else None
+        value = str(value).strip() if value else ""
+        # Only an absolute https URL is kept: anything else could make the browser load a local or scripted URL.
+        return value if value.startswith("https://") and len(value) <= 2000 else None
 
     @field_validator("slug")
     @classmethod
@@ -119,12 +135,24 @@ def import_agents(session: Session, rows: list[dict]) -> ImportReport:
         if slug in existing:
             agent = existing[slug]
             for key, value in values.items():
+                if key == "store_image_url" and value is None:
+                    continue  # a file without the column keeps what an earlier import found
                 setattr(agent, key, value)
             agent.updated_at = utcnow()
             report.updated += 1
         else:
             session.add(Agent(slug=slug, **values))
             report.added += 1
+    return report
+
+
+def import_catalog(ws: "Workspace", rows: list[dict], *, source: str = "", actor: Actor | None = None) -> ImportReport:
+    """An admin's import, recorded with who did it."""
+    actor = require(actor or local_admin(ws.settings), "import")
+    with ws.session() as s, s.begin():
+        report = import_agents(s, rows)
+        s.add(CatalogImport(imported_by=actor.email, source=source[:300], added=report.added, updated=report.updated,
+                            errors=len(report.errors)))
     return report
 
 
@@ -207,7 +235,9 @@ def preview_import(session: Session, rows: list[dict]) -> list[dict]:
     return preview
 
 
-def update_agent_text(session: Session, slug: str, *, name: str, sub_heading: str, description: str, categories: list[str]) -> Agent:
+def update_agent_text(session: Session, slug: str, *, name: str, sub_heading: str, description: str, categories: list[str],
+                      actor: Actor) -> Agent:
+    require(actor, "edit_catalog")
     agent = session.scalar(select(Agent).where(Agent.slug == slug))
     if agent is None:
         raise InvalidInput(f"No agent with slug {slug!r}.")

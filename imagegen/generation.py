@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from imagegen.auth import Actor, local_admin, require
 from imagegen.costs import check_budget, price_table, unit_price
 from imagegen.errors import ImagegenError, InvalidInput
 from imagegen.images import check_image, embed_recipe
@@ -46,17 +47,20 @@ log = logging.getLogger(__name__)
 
 def start_generation(
     ws: "Workspace", agent_slug: str, spec: GenerationSpec, *, experiment_id: int | None = None,
-    cell: dict | None = None, batch_item_id: int | None = None,
+    cell: dict | None = None, batch_item_id: int | None = None, actor: Actor | None = None,
 ) -> int:
     """Record a queued job with one queued candidate per image; returns the generation id.
-    Paid work past the daily budget is refused here, before anything is written."""
+    Paid work past the daily budget is refused here, before anything is written.
+    `actor` defaults to the local admin (the CLI, open mode)."""
+    actor = require(actor or local_admin(ws.settings), "generate")
     provider_class(spec.provider)  # unknown providers are refused before anything is written
     check_budget(ws, spec)
     if spec.seed is None:
         spec = spec.model_copy(update={"seed": random.randrange(0, MAX_SEED - MAX_SEED // 100)})
     with ws.session() as s, s.begin():
         agent = ws.get_agent(agent_slug, session=s)
-        gen = Generation(agent_id=agent.id, spec=spec.model_dump(mode="json"), experiment_id=experiment_id, cell=cell)
+        gen = Generation(agent_id=agent.id, spec=spec.model_dump(mode="json"), experiment_id=experiment_id, cell=cell,
+                         created_by=actor.email)
         s.add(gen)
         s.flush()
         for i in range(spec.count):
@@ -102,18 +106,18 @@ def latest_generation(ws: "Workspace", agent_slug: str) -> int | None:
         return s.scalar(select(Generation.id).where(Generation.agent_id == agent.id).order_by(Generation.id.desc()).limit(1))
 
 
-def reroll_candidate(ws: "Workspace", candidate_id: int) -> int:
+def reroll_candidate(ws: "Workspace", candidate_id: int, *, actor: Actor | None = None) -> int:
     """Queue one new candidate with the same recipe and a fresh seed; returns its candidate id."""
     with ws.session() as s:
         cand = s.get(Candidate, candidate_id)
         gen = cand.generation
         spec = gen.recipe.model_copy(update={"count": 1, "seed": None})
         slug = gen.agent.slug
-    new_generation = start_generation(ws, slug, spec)
+    new_generation = start_generation(ws, slug, spec, actor=actor)
     return ws.get_generation(new_generation).candidates[0].id
 
 
-def upscale_candidate(ws: "Workspace", candidate_id: int) -> int:
+def upscale_candidate(ws: "Workspace", candidate_id: int, *, actor: Actor | None = None) -> int:
     """Queue an upscale of a finished candidate as a new one-candidate generation; returns its id."""
     with ws.session() as s:
         cand = s.get(Candidate, candidate_id)
@@ -124,7 +128,7 @@ def upscale_candidate(ws: "Workspace", candidate_id: int) -> int:
             raise InvalidInput(f"The {gen.recipe.provider} provider cannot upscale.")
         spec = gen.recipe.model_copy(update={"count": 1, "seed": cand.seed, "options": {**gen.recipe.options, "upscale_of": candidate_id}})
         slug = gen.agent.slug
-    return start_generation(ws, slug, spec)
+    return start_generation(ws, slug, spec, actor=actor)
 
 
 @dataclass

@@ -8,6 +8,7 @@ import time
 
 from streamlit.testing.v1 import AppTest
 
+from imagegen.auth import local_admin
 from imagegen.approval import approve_candidate
 from imagegen.catalog import fetch_store_agents, parse_catalog, preview_import
 from imagegen.generation import run_generation, start_generation
@@ -47,8 +48,8 @@ def test_history_lists_recipes_reverts_and_reuses_a_recipe(app):
     ws = Workspace(Settings())
     first = generated(ws, "trend-radar", 11, palette=None)
     second = generated(ws, "trend-radar", 22, template="app-store")
-    old = approve_candidate(ws, first.candidates[0].id, "ana")
-    approve_candidate(ws, second.candidates[1].id, "ben")
+    old = approve_candidate(ws, first.candidates[0].id, actor=local_admin(ws.settings, "ana"))
+    approve_candidate(ws, second.candidates[1].id, actor=local_admin(ws.settings, "ben"))
     open_page(app, "history")
     app.selectbox(key="history_agent").select("trend-radar").run()
     labels = [e.label for e in app.expander]
