@@ -8,18 +8,20 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from imagegen.errors import InvalidInput, ProviderError, ProviderUnavailable
-from imagegen.providers.http import build_client, retrying
+from imagegen.errors import InvalidInput, NotAllowed, ProviderError, ProviderUnavailable
+from imagegen.providers.http import build_client, parse_hosts, retrying
 from imagegen.auth import Actor, local_admin, require
 from imagegen.records import Agent, CatalogImport, utcnow
 
 if TYPE_CHECKING:
+    from imagegen.settings import Settings
     from imagegen.workspace import Workspace
 
 SAMPLES = Path(__file__).resolve().parent / "sample_agents.json"
@@ -185,6 +187,33 @@ class StoreFetch:
     errors: list[str] = field(default_factory=list)  # "page N: what went wrong"
 
 
+# The same words whether nothing listens there or something that is not a store does, so the
+# import cannot be used to map which ports are open on the server's network.
+NO_STORE_THERE = "no agent store answered at that address; check the URL"
+
+
+def store_host_rules(settings: "Settings"):
+    """IMAGEGEN_STORE_HOSTS, or else exactly the configured store API's scheme, host and port."""
+    default = ()
+    if settings.store_api_url:
+        parts = urlsplit(settings.store_api_url)
+        default = (f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else ""),)
+    return parse_hosts(settings.store_hosts, default) if settings.store_hosts or default else ()
+
+
+async def fetch_store_catalog(ws: "Workspace", base_url: str, *, page_size: int = 50, actor: Actor | None = None) -> StoreFetch:
+    """An admin's fetch of the store's agents, from an allowed store host only."""
+    require(actor or local_admin(ws.settings), "import")
+    parts = urlsplit(base_url.strip())
+    host, scheme = (parts.hostname or "").lower(), parts.scheme
+    rules = store_host_rules(ws.settings)
+    if not any(rule.admits(scheme, host, parts.port) for rule in rules):
+        raise NotAllowed(f"{scheme}://{host} is not an allowed store: add it to IMAGEGEN_STORE_HOSTS "
+                         "(the configured IMAGEGEN_STORE_API_URL is allowed by default).")
+    return await fetch_store_agents(base_url.strip(), page_size=page_size, attempts=ws.settings.provider_attempts,
+                                    retry_max_wait=ws.settings.retry_max_wait)
+
+
 async def fetch_store_agents(base_url: str, *, page_size: int = 50, max_pages: int = 200, timeout: float = 20.0,
                              attempts: int = 3, retry_max_wait: float = 5.0, transport=None) -> StoreFetch:
     """Every page of `GET {base}/api/store/agents?page=N&page_size=M`; a failing page is reported, not fatal."""
@@ -210,6 +239,9 @@ async def fetch_store_agents(base_url: str, *, page_size: int = 50, max_pages: i
                 result.rows.extend(a for a in agents if isinstance(a, dict))
                 total_pages = int(pagination.get("total_pages") or total_pages)
             except (ProviderError, ValueError) as exc:
+                if page == 1:  # nothing has shown it is a store yet: say no more than that
+                    result.errors.append(f"page 1: {NO_STORE_THERE}")
+                    break
                 result.errors.append(f"page {page}: {exc}")
             page += 1
     return result
