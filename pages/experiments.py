@@ -25,9 +25,11 @@ from imagegen.palettes import PRESETS
 from imagegen.providers import provider_choices
 from imagegen.recipes import list_templates
 from imagegen.records import ASPECT_RATIOS
+from ui.auth import require_page
 from ui.resources import thumbnail, workspace
 from ui.widgets import status_badge
 
+actor = require_page("curator")
 ws = workspace()
 state = st.session_state
 st.title("Experiments")
@@ -67,8 +69,8 @@ try:
     st.caption(f"The full grid is **{images} images**" + (f", estimated **${cost:.2f}**" if cost else " (free: local only)")
                + ". Cells already run are not run again.")
     if st.button("Save and run the missing cells", type="primary", icon=":material/science:", key="exp_run"):
-        experiment_id = save_experiment(ws, name, chosen_agents, axes, base, experiment_id=choice)
-        for generation_id in start_missing_cells(ws, experiment_id):
+        experiment_id = save_experiment(ws, name, chosen_agents, axes, base, experiment_id=choice, actor=actor)
+        for generation_id in start_missing_cells(ws, experiment_id, actor=actor):
             ws.jobs.submit(generation_id)
         state["experiment_open"] = experiment_id
         st.rerun()

@@ -10,10 +10,13 @@ from imagegen.errors import ImagegenError
 from imagegen.history import agent_history, approvals, revert_to
 from imagegen.providers import PROVIDERS
 from imagegen.records import CandidateStatus
+from ui.auth import require_page
+from ui.publishing import publish_state
 from ui.recipe_state import load_recipe
 from ui.resources import thumbnail, workspace
 from ui.widgets import status_badge
 
+actor = require_page("viewer")
 ws = workspace()
 state = st.session_state
 
@@ -50,9 +53,11 @@ with trail_col:
                 + ("  \n:green-badge[current]" if approval.upload_key == current else "")
                 + ("  \nreplaced an earlier thumbnail" if approval.previous_thumbnail else "")
             )
-            if approval.upload_key != current and cols[1].button("Revert to this", key=f"revert_{approval.id}", icon=":material/undo:"):
+            with cols[1]:
+                publish_state(approval, actor)
+            if actor.can("revert") and approval.upload_key != current and cols[1].button("Revert to this", key=f"revert_{approval.id}", icon=":material/undo:"):
                 try:
-                    revert_to(ws, approval.id)
+                    revert_to(ws, approval.id, actor=actor)
                     st.rerun()
                 except ImagegenError as exc:
                     st.error(str(exc))
