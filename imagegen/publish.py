@@ -294,9 +294,10 @@ def publications(ws: "Workspace", approval_ids: list[int]) -> dict[int, Publicat
 
 
 def unpublished(ws: "Workspace") -> list[int]:
-    """Approvals whose publishing failed or never finished, oldest first."""
+    """Approvals whose publishing to the configured target failed or never finished, oldest first."""
     with ws.session() as s:
         rows = s.scalars(select(Publication.approval_id).where(
+            Publication.target == target_name(ws.settings),
             Publication.status.in_([PublishStatus.FAILED, PublishStatus.PENDING])).order_by(Publication.approval_id))
         return list(dict.fromkeys(rows))
 

@@ -120,3 +120,45 @@ def test_a_hostile_agent_name_never_becomes_a_link_on_the_showcase(app):
     rendered = [m.value for m in app.markdown] + [s.value for s in app.subheader]
     assert not any("](http://evil.test" in v for v in rendered)
     assert "\\[c\\]\\(http\\:\\/\\/evil\\.test\\)" in [s.value for s in app.subheader]
+
+
+def test_history_shows_a_failed_publish_and_an_admin_retries_it(team, monkeypatch):
+    from imagegen.approval import approve_candidate
+    from imagegen.publish import publications
+    from imagegen.records import PublishStatus
+    from imagegen.settings import Settings
+    from imagegen.workspace import Workspace
+    from tests.test_pages import generated
+    from tests.test_publish import MotoS3
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test-access-key-id")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret-access-key")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("IMAGEGEN_PUBLISH_URL", "s3://thumbs/approved")
+    moto = MotoS3(monkeypatch)
+    moto.start()
+    moto.client().create_bucket(Bucket="thumbs")
+    moto.stop()  # the object store is down when the curator approves
+    ws = Workspace(Settings())
+    approval = approve_candidate(ws, generated(ws, "ai", 1, count=1).candidates[0].id)
+    try:
+        viewer = team("history", VIEWER_EMAIL)
+        assert any("Publishing failed" in m.value for m in viewer.markdown)
+        assert not [b for b in viewer.button if (b.key or "").startswith("retry_publish_")]
+
+        moto.start()  # back up
+        admin = team("history", "ada@example.test")
+        admin.button(key=f"retry_publish_{approval.id}").click().run()
+        assert not admin.exception
+        assert any("Published" in m.value for m in admin.markdown)
+        assert publications(ws, [approval.id])[approval.id].status is PublishStatus.PUBLISHED
+        assert len(moto.client().list_objects_v2(Bucket="thumbs")["Contents"]) == 1
+    finally:
+        moto.stop()
+        from moto.backends import get_backend
+
+        for backend in get_backend("s3").values():
+            backend.reset()
+
+
+VIEWER_EMAIL = "vic@example.test"

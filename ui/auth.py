@@ -55,17 +55,20 @@ def require_page(role: str, *, showcase: bool = False) -> Actor | None:
     elif not st.user.get("is_logged_in"):
         st.title("Sign in")
         st.write("Thumbnail Studio is for the team. Sign in to continue.")
-        st.button("Sign in", type="primary", key="sign_in", on_click=st.login, icon=":material/login:")
+        if st.button("Sign in", type="primary", key="sign_in", icon=":material/login:"):
+            st.login()
         st.stop()
     elif actor is None:
         st.title("Ask an admin")
         st.text(f"You are signed in as {st.user.get('email') or 'an account without an email'}, "
                 "but no role is given to that address. Ask an admin to add you as a viewer, curator or admin.")
-        st.button("Sign out", key="sign_out", on_click=st.logout, icon=":material/logout:")
+        if st.button("Sign out", key="sign_out", icon=":material/logout:"):
+            st.logout()
         st.stop()
     else:
         st.sidebar.text(f"{actor.email} · {actor.role.label}")
-        st.sidebar.button("Sign out", key="sign_out", on_click=st.logout, icon=":material/logout:")
+        if st.sidebar.button("Sign out", key="sign_out", icon=":material/logout:"):
+            st.logout()
     if not actor.can(ROLE_PERMISSION[role]):
         st.error(f"This page is for {'an' if role == 'admin' else 'a'} {role} or above; "
                  f"you are {'an' if actor.role.label == 'admin' else 'a'} {actor.role.label}. Ask an admin if you need more.",
