@@ -16,6 +16,7 @@ from imagegen.recipes import list_templates, make_spec
 from imagegen.records import ASPECT_RATIOS, Batch, BatchItemStatus, BatchStatus
 from ui.auth import require_page
 from ui.resources import thumbnail, workspace
+from ui.text import literal
 from ui.widgets import status_badge
 
 actor = require_page("curator")
@@ -87,7 +88,7 @@ def batch_view() -> None:
         with st.container(border=True):
             agent = item.agent
             head = st.columns([3, 1])
-            head[0].markdown(f"**{agent.name}** · {item.status.value}" + (f" · {item.error}" if item.error else ""))
+            head[0].markdown(f"**{literal(agent.name)}** · {item.status.value}" + (f" · {item.error}" if item.error else ""))
             if ws.get_agent(agent.slug).current_thumbnail:
                 head[1].badge("has a thumbnail", color="green", icon=":material/check:")
             if gen is None:
@@ -100,7 +101,7 @@ def batch_view() -> None:
                         if st.button("Approve", key=f"batch_approve_{cand.id}", width="stretch"):
                             try:
                                 approve_candidate(ws, cand.id, actor=actor)
-                                st.toast(f"Approved for {agent.name}")
+                                st.toast(f"Approved for {literal(agent.name)}")
                             except ImagegenError as exc:
                                 st.error(str(exc))
                     else:

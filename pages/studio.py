@@ -19,6 +19,7 @@ from ui.auth import require_page
 from ui.publishing import publish_state, store_image
 from ui.recipe_state import load_recipe
 from ui.resources import thumbnail, workspace
+from ui.text import literal
 from ui.widgets import option_inputs, status_badge, swatches
 
 actor = require_page("curator")
@@ -79,9 +80,9 @@ if slug not in state.board:
     latest = latest_generation(ws, slug)  # a refreshed page finds its results again
     state.board[slug] = [c.id for c in ws.get_generation(latest).candidates] if latest else []
 
-st.title(agent.name)
+st.title(literal(agent.name))
 if agent.sub_heading:
-    st.caption(agent.sub_heading)
+    st.caption(literal(agent.sub_heading))
 
 recalled = state.pop("recall_message", None)
 if recalled:
@@ -104,9 +105,9 @@ with agent_col:
         st.info("No thumbnail yet.", icon=":material/hide_image:")
     store_image(agent)
     if agent.categories:
-        st.markdown(" ".join(f":violet-badge[{c}]" for c in agent.categories))
+        st.markdown(" ".join(f":violet-badge[{literal(c)}]" for c in agent.categories))
     with st.expander("Description", expanded=False):
-        st.write(clean_text(agent.description, 2000) or "No description.")
+        st.text(clean_text(agent.description, 2000) or "No description.")
 
 # --- the recipe ---------------------------------------------------------------------------
 
@@ -234,14 +235,14 @@ def show_full_size(candidate: Candidate) -> None:
     st.caption(f"Candidate #{candidate.id} · seed {candidate.seed} · {candidate.width}x{candidate.height}")
     if candidate.provider_prompt and candidate.provider_prompt != state.get("prompt"):
         st.markdown("**Prompt the provider used**")
-        st.write(candidate.provider_prompt)
+        st.text(candidate.provider_prompt)
 
 
 @st.dialog("Approve this thumbnail?", on_dismiss=_close_dialog)
 def confirm_approval(candidate: Candidate) -> None:
     st.image(thumbnail(candidate.image_key), width="stretch")
     st.write(
-        f"It becomes the store thumbnail of **{agent.name}**"
+        f"It becomes the store thumbnail of **{literal(agent.name)}**"
         + (", replacing the current one." if agent.current_thumbnail else ".")
     )
     if st.button("Approve and upload", type="primary", key="confirm_approve", icon=":material/upload:"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -162,3 +164,21 @@ def test_history_shows_a_failed_publish_and_an_admin_retries_it(team, monkeypatc
 
 
 VIEWER_EMAIL = "vic@example.test"
+
+
+def test_a_hostile_agent_text_stays_text_in_the_studio(app):
+    from imagegen.catalog import import_catalog
+    from imagegen.settings import Settings
+    from imagegen.workspace import Workspace
+
+    import_catalog(Workspace(Settings()), [{"slug": "evil", "name": "[click me](http://evil.test/x)",
+                                            "sub_heading": "<img src=x onerror=alert(1)>", "categories": ["a](http://evil.test)"],
+                                            "description": "**bold** [link](http://evil.test)"}])
+    app.run()
+    app.radio(key="agent_slug").set_value("evil").run()
+    assert not app.exception
+    rendered = [e.value for e in (*app.title, *app.caption, *app.markdown)]
+    unescaped = re.compile(r"(?<!\\)(\]\(http|<img)")  # a link or a tag that Markdown would act on
+    assert not any(unescaped.search(v) for v in rendered), rendered
+    assert "click me" in app.title[0].value  # still readable
+    assert "bold link" in [t.value for t in app.text]  # the description, cleaned, as plain text

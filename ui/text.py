@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-# CommonMark lets any ASCII punctuation be backslash-escaped; escaping all of it leaves no link,
-# emphasis, HTML tag, Streamlit directive (:red[...], :material/...:) or autolink (http\:\/\/) to parse.
-_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+# CommonMark lets any ASCII punctuation be backslash-escaped. Escaping it all (but a hyphen
+# inside a word, which starts nothing) leaves no link, emphasis, HTML tag, Streamlit directive
+# (:red[...], :material/...:) or autolink (http\:\/\/, www\., a\@b) to parse.
+_PUNCTUATION = re.compile(r"([!-,./:-@\[-`{-~]|^-)")
 
 
 def literal(text: str) -> str:
