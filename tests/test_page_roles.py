@@ -182,3 +182,18 @@ def test_a_hostile_agent_text_stays_text_in_the_studio(app):
     assert not any(unescaped.search(v) for v in rendered), rendered
     assert "click me" in app.title[0].value  # still readable
     assert "bold link" in [t.value for t in app.text]  # the description, cleaned, as plain text
+
+
+def test_the_store_image_is_shown_as_now_in_the_store_and_left_to_the_browser(app):
+    from imagegen.catalog import import_catalog
+    from imagegen.settings import Settings
+    from imagegen.workspace import Workspace
+
+    url = "https://media.store.test/agents/evil/current.png"  # nothing answers there: the server must not fetch it
+    import_catalog(Workspace(Settings()), [{"slug": "evil", "name": "Evil", "agent_image": url}])
+    app.run()
+    app.radio(key="agent_slug").set_value("evil").run()
+    assert not app.exception
+    images = [e for e in app.main if type(e).__name__ == "Image"]
+    [shown] = [img for e in images for img in e.proto.imgs if img.caption == "now in the store"]
+    assert shown.url == url  # passed to the browser as is

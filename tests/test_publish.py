@@ -230,8 +230,10 @@ def test_store_500_then_retry_uploads_one_image_and_edits_once(store, capsys):
     assert pub.status is PublishStatus.PUBLISHED
     assert len(store.uploads) == 1 and len(store.edits) == 1  # the retry reused the uploaded image
     assert store.submissions["v-pixel"]["image_urls"][0] == pub.url
-    printed = capsys.readouterr().out
-    assert TOKEN not in printed
+    printed = capsys.readouterr()
+    assert TOKEN not in printed.out + printed.err
+    stored = b"".join(p.read_bytes() for p in ws.settings.data_dir.rglob("*") if p.is_file())
+    assert TOKEN.encode() not in stored  # not in the database, the media or the published files
 
 
 def test_fake_store_refuses_what_the_real_one_refuses(store):
