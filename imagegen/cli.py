@@ -236,8 +236,7 @@ def cmd_publish(ws: Workspace, args) -> int:
     if args.retry:
         pubs = retry_publishing(ws, args.approval_ids or None, actor=_actor(ws, args))
     else:
-        ids = args.approval_ids or unpublished(ws)
-        pubs = [p for i, p in publications(ws, ids).items()]
+        pubs = list(publications(ws, args.approval_ids or unpublished(ws)).values())
     for pub in pubs:
         print(json.dumps({"approval": pub.approval_id, **_outcome(pub)}))
     if not pubs:

@@ -42,9 +42,10 @@ def approved_set(ws: "Workspace") -> list[tuple[dict, str, bytes]]:
     """For each agent with a thumbnail: its manifest row, file name and image bytes."""
     with ws.session() as s:
         agents = list(s.scalars(select(Agent).where(Agent.current_thumbnail.is_not(None)).order_by(Agent.slug)))
-        latest = {}
-        for approval in s.scalars(select(Approval).order_by(Approval.id)):
-            if approval.upload_key == next((a.current_thumbnail for a in agents if a.id == approval.agent_id), None):
+        current = {a.id: a.current_thumbnail for a in agents}
+        latest = {}  # agent id -> the newest approval that made its current thumbnail
+        for approval in s.scalars(select(Approval).where(Approval.agent_id.in_(list(current))).order_by(Approval.id)):
+            if approval.upload_key == current[approval.agent_id]:
                 latest[approval.agent_id] = approval
     pubs = publications(ws, [a.id for a in latest.values()])
     out = []

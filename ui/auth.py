@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from imagegen.auth import PERMISSIONS, Actor, actor_for, local_admin
+from imagegen.auth import Actor, actor_for, local_admin
 from ui.resources import workspace
 
 ROLE_PERMISSION = {"viewer": "view", "curator": "generate", "admin": "import"}
@@ -76,5 +76,3 @@ def require_page(role: str, *, showcase: bool = False) -> Actor | None:
         st.stop()
     return actor
 
-
-assert set(ROLE_PERMISSION.values()) <= set(PERMISSIONS)
