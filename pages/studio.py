@@ -16,7 +16,7 @@ from imagegen.providers import default_provider, provider_choices, provider_clas
 from imagegen.recipes import list_templates, make_spec, prompt_for, save_template
 from imagegen.records import ASPECT_RATIOS, Approval, Candidate
 from ui.auth import require_page
-from ui.publishing import publish_state, store_image
+from ui.publishing import current_publish_state, store_image
 from ui.recipe_state import load_recipe
 from ui.resources import thumbnail, workspace
 from ui.text import literal
@@ -93,7 +93,6 @@ if approved:
     with ws.session() as s:
         approval = s.get(Approval, approved)
     st.success(f"Approved candidate #{approval.candidate_id}.", icon=":material/verified:")
-    publish_state(approval, actor)
 
 agent_col, recipe_col = st.columns([1, 2], gap="large")
 
@@ -103,6 +102,7 @@ with agent_col:
         st.image(thumbnail(agent.current_thumbnail), width="stretch")
     else:
         st.info("No thumbnail yet.", icon=":material/hide_image:")
+    current_publish_state(agent, actor)
     store_image(agent)
     if agent.categories:
         st.markdown(" ".join(f":violet-badge[{literal(c)}]" for c in agent.categories))

@@ -197,3 +197,21 @@ def test_the_store_image_is_shown_as_now_in_the_store_and_left_to_the_browser(ap
     images = [e for e in app.main if type(e).__name__ == "Image"]
     [shown] = [img for e in images for img in e.proto.imgs if img.caption == "now in the store"]
     assert shown.url == url  # passed to the browser as is
+
+
+def test_the_studio_keeps_a_failed_publish_in_sight_with_retry(isolated, monkeypatch):
+    from imagegen.approval import approve_candidate
+    from imagegen.settings import Settings
+    from imagegen.workspace import Workspace
+    from tests.test_pages import generated
+
+    monkeypatch.setenv("IMAGEGEN_PUBLISH_URL", "autogpt-store")  # with no store configured: it fails
+    ws = Workspace(Settings())
+    approve_candidate(ws, generated(ws, "ai", 1, count=1).candidates[0].id)
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    at.radio(key="agent_slug").set_value("ai").run()
+    assert any("Publishing failed" in m.value for m in at.markdown)
+    assert any("IMAGEGEN_STORE_API_URL" in t.value for t in at.text)
+    assert [b.label for b in at.button if (b.key or "").startswith("retry_publish_")] == ["Retry"]

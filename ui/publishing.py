@@ -6,6 +6,7 @@ import streamlit as st
 
 from imagegen.auth import Actor
 from imagegen.errors import ImagegenError
+from imagegen.history import approvals
 from imagegen.publish import publications, retry_publishing
 from imagegen.records import Agent, Approval, PublishStatus
 from ui.resources import workspace
@@ -41,6 +42,13 @@ def publish_state(approval: Approval, actor: Actor | None) -> None:
     ext = approval.upload_key.rsplit(".", 1)[-1]
     st.download_button("Download", data=lambda: ws.media.get(approval.upload_key), file_name=f"{slug}.{ext}",
                        key=f"download_{approval.id}", icon=":material/download:", on_click="ignore")
+
+
+def current_publish_state(agent: Agent, actor: Actor | None) -> None:
+    """Where the agent's current thumbnail was published, so a failure stays in sight in the studio."""
+    current = next((a for a in approvals(workspace(), agent.slug) if a.upload_key == agent.current_thumbnail), None)
+    if current is not None:
+        publish_state(current, actor)
 
 
 def store_image(agent: Agent) -> None:
