@@ -9,7 +9,7 @@ import streamlit as st
 
 from imagegen.catalog import all_categories, find_agents
 from imagegen.export import export_zip
-from ui.auth import require_page
+from ui.auth import in_kiosk, require_page
 from ui.resources import thumbnail, workspace
 from ui.text import literal
 
@@ -25,7 +25,7 @@ if not approved:
     st.stop()
 
 st.caption(f"{len(approved)} agent{'s' if len(approved) != 1 else ''} with an approved thumbnail")
-if actor is not None:
+if actor is not None and not in_kiosk():  # a stakeholder screen offers no downloads
     st.download_button("Download the approved set", data=lambda: export_zip(ws), file_name="approved-thumbnails.zip",
                        mime="application/zip", key="download_set", icon=":material/download:", on_click="ignore")
 groups = [(c, [a for a in approved if c in a.categories]) for c in categories]

@@ -8,14 +8,13 @@ person, the local admin, on a server bound to 127.0.0.1 (.streamlit/config.toml)
 
 from __future__ import annotations
 
+from typing import Literal
+
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from imagegen.auth import Actor, actor_for, local_admin
+from imagegen.auth import Actor, Role, actor_for, local_admin
 from ui.resources import workspace
-
-ROLE_PERMISSION = {"viewer": "view", "curator": "generate", "admin": "import"}
-
 
 def sign_in_configured() -> bool:
     try:
@@ -40,7 +39,7 @@ def current_actor() -> Actor | None:
     return actor_for(st.user.get("email"), settings, st.user.to_dict())
 
 
-def require_page(role: str, *, showcase: bool = False) -> Actor | None:
+def require_page(role: Literal["viewer", "curator", "admin"], *, showcase: bool = False) -> Actor | None:
     """Stop the page unless the visitor may see it. Returns the acting person (None only for
     the public Showcase seen without signing in)."""
     if in_kiosk() and not showcase:
@@ -69,7 +68,7 @@ def require_page(role: str, *, showcase: bool = False) -> Actor | None:
         st.sidebar.text(f"{actor.email} · {actor.role.label}")
         if st.sidebar.button("Sign out", key="sign_out", icon=":material/logout:"):
             st.logout()
-    if not actor.can(ROLE_PERMISSION[role]):
+    if actor.role < Role[role.upper()]:
         st.error(f"This page is for {'an' if role == 'admin' else 'a'} {role} or above; "
                  f"you are {'an' if actor.role.label == 'admin' else 'a'} {actor.role.label}. Ask an admin if you need more.",
                  icon=":material/lock:")
