@@ -15,9 +15,9 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from imagegen.auth import Actor, local_admin, require
 from imagegen.errors import InvalidInput, NotAllowed, ProviderError, ProviderUnavailable
 from imagegen.providers.http import build_client, parse_hosts, retrying
-from imagegen.auth import Actor, local_admin, require
 from imagegen.records import Agent, CatalogImport, utcnow
 
 if TYPE_CHECKING:

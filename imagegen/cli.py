@@ -16,8 +16,8 @@ from sqlalchemy import select
 from imagegen.approval import approve_candidate
 from imagegen.auth import Actor, local_admin
 from imagegen.catalog import import_catalog, read_catalog_file
-from imagegen.export import write_export
 from imagegen.errors import ImagegenError, InvalidInput
+from imagegen.export import write_export
 from imagegen.generation import run_to_completion, start_generation
 from imagegen.providers import default_provider
 from imagegen.publish import publications, retry_publishing, unpublished

@@ -9,8 +9,8 @@ import time
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from imagegen.auth import local_admin
 from imagegen.approval import approve_candidate
+from imagegen.auth import local_admin
 from imagegen.catalog import fetch_store_agents, parse_catalog, preview_import
 from imagegen.generation import run_generation, start_generation
 from imagegen.history import approvals

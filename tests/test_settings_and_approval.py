@@ -2,8 +2,8 @@ import asyncio
 
 import pytest
 
-from imagegen.auth import local_admin
 from imagegen.approval import approve_candidate
+from imagegen.auth import local_admin
 from imagegen.errors import InvalidInput, UploadFailed
 from imagegen.generation import run_generation, start_generation
 from imagegen.providers import default_provider
