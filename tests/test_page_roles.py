@@ -215,3 +215,35 @@ def test_the_studio_keeps_a_failed_publish_in_sight_with_retry(isolated, monkeyp
     assert any("Publishing failed" in m.value for m in at.markdown)
     assert any("IMAGEGEN_STORE_API_URL" in t.value for t in at.text)
     assert [b.label for b in at.button if (b.key or "").startswith("retry_publish_")] == ["Retry"]
+
+
+def test_pages_act_in_the_signed_in_persons_name(team):
+    """The studio and History hand the signed-in person to the library, which records them."""
+    from sqlalchemy import select
+
+    from imagegen.records import Approval, Generation
+    from imagegen.settings import Settings
+    from imagegen.workspace import Workspace
+    from tests.test_studio_page import wait_until_landed
+
+    def generate_and_approve():
+        at = team("studio", "cora@curators.test")
+        at.slider(key="count").set_value(1).run()
+        at.button(key="generate").click().run()
+        wait_until_landed(at)
+        [b for b in at.button if b.label == "Approve"][0].click().run()
+        at.button(key="confirm_approve").click().run()
+        assert not at.exception
+
+    generate_and_approve()
+    generate_and_approve()
+    ws = Workspace(Settings())
+    with ws.session() as s:
+        first = s.scalar(select(Approval).order_by(Approval.id))
+    at = team("history", "ada@example.test")  # on the same agent, the first in the list
+    at.button(key=f"revert_{first.id}").click().run()
+    assert not at.exception
+    with ws.session() as s:
+        assert s.scalars(select(Generation.created_by)).all() == ["cora@curators.test"] * 2
+        assert s.scalars(select(Approval.approved_by).order_by(Approval.id)).all() == [
+            "cora@curators.test", "cora@curators.test", "ada@example.test"]  # the last one is the revert
