@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -156,6 +155,13 @@ def test_sign_in_as_viewer_curator_admin_and_unlisted_in_chromium(team_server, i
             raise
         finally:
             browser.close()
-    with sqlite3.connect(isolated / "data" / "imagegen.db") as db:
-        assert db.execute("SELECT approved_by FROM approvals").fetchall() == [(CURATOR,)]
-        assert {row[0] for row in db.execute("SELECT created_by FROM generations")} == {CURATOR}
+    from sqlalchemy import select
+
+    from imagegen.records import Approval, Generation
+    from imagegen.settings import Settings
+    from imagegen.workspace import Workspace
+
+    ws = Workspace(Settings())  # the same database as the server's, whichever backend
+    with ws.session() as s:
+        assert s.scalars(select(Approval.approved_by)).all() == [CURATOR]
+        assert set(s.scalars(select(Generation.created_by))) == {CURATOR}
