@@ -74,6 +74,7 @@ class AgentText:
     description: str
     sub_heading: str
     categories: str
+    short_title: str = ""  # what goes on the image when the name is too long (the local renderer honours it)
 
     @property
     def subject(self) -> str:
