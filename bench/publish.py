@@ -26,12 +26,12 @@ from imagegen.publish import publish_approval  # noqa: E402
 from imagegen.recipes import make_spec  # noqa: E402
 from imagegen.records import Publication  # noqa: E402
 from imagegen.settings import Settings  # noqa: E402
-from imagegen.workspace import Workspace  # noqa: E402
+from imagegen.jobs import open_workspace  # noqa: E402
 
 RUNS = 8
 
 
-def candidates(ws: Workspace, n: int) -> list[int]:
+def candidates(ws, n: int) -> list[int]:
     spec = make_spec(ws, ws.get_agent("pixel-poster"), provider="local", count=n, seed=1)
     gen_id = start_generation(ws, "pixel-poster", spec)
     asyncio.run(run_generation(ws, gen_id))
@@ -41,7 +41,7 @@ def candidates(ws: Workspace, n: int) -> list[int]:
 def measure(label: str, env: dict[str, str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.update(IMAGEGEN_DATA_DIR=tmp, **env)
-        ws = Workspace(Settings())
+        ws = open_workspace(Settings())
         approve_ms, publish_ms = [], []
         for cand in candidates(ws, RUNS):
             start = time.perf_counter()

@@ -28,9 +28,9 @@ import httpx
 from sqlalchemy import select
 
 from imagegen.auth import Actor, local_admin, require
-from imagegen.errors import ImagegenError, PublishFailed
+from imagegen.errors import ImagegenError, PublishFailed, redact
 from imagegen.images import sniff_format
-from imagegen.providers.http import USER_AGENT, redact, vendor_message
+from imagegen.providers.http import USER_AGENT, vendor_message
 from imagegen.records import Agent, Approval, Publication, PublishStatus, utcnow
 
 if TYPE_CHECKING:

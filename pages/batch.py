@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import streamlit as st
-from sqlalchemy import select
 
 from imagegen.approval import approve_candidate
-from imagegen.batch import batch_generations, create_batch, get_batch, select_agents, set_batch_status
+from imagegen.batch import batch_generations, create_batch, get_batch, list_batches, select_agents, set_batch_status
 from imagegen.catalog import all_categories
 from imagegen.costs import estimate
 from imagegen.errors import ImagegenError
 from imagegen.palettes import PRESETS
 from imagegen.providers import default_provider, provider_choices
 from imagegen.recipes import list_templates, make_spec
-from imagegen.records import ASPECT_RATIOS, Batch, BatchItemStatus, BatchStatus
+from imagegen.records import ASPECT_RATIOS, BatchItemStatus, BatchStatus
 from ui.auth import require_page
 from ui.resources import thumbnail, workspace
 from ui.text import literal
@@ -59,8 +58,7 @@ with st.expander("New batch", expanded=not state.get("batch_id")):
     except ImagegenError as exc:
         st.warning(str(exc))
 
-with ws.session() as s:
-    batches = list(s.scalars(select(Batch).order_by(Batch.id.desc())))
+batches = list_batches(ws)
 if not batches:
     st.info("No batches yet.", icon=":material/stacks:")
     st.stop()

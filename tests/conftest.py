@@ -9,20 +9,15 @@ import pytest
 from PIL import Image
 
 from imagegen.settings import Settings
-from imagegen.workspace import Workspace
+from imagegen.jobs import open_workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 
-ENV_VARS = (
-    "IMAGEGEN_DATA_DIR", "IMAGEGEN_DATABASE_URL", "IMAGEGEN_MEDIA_URL", "IMAGEGEN_DEFAULT_PROVIDER",
-    "IMAGEGEN_DOWNLOAD_HOSTS", "IDEOGRAM_API_KEY", "IDEOGRAM_BASE_URL", "REPLICATE_API_TOKEN",
-    "REPLICATE_BASE_URL", "IMAGEGEN_UPLOAD_FORMAT", "IMAGEGEN_CURATOR",
-    "IMAGEGEN_ADMINS", "IMAGEGEN_CURATORS", "IMAGEGEN_VIEWERS", "IMAGEGEN_ROLE_CLAIM", "IMAGEGEN_PUBLIC_SHOWCASE",
-    "IMAGEGEN_PUBLISH_URL", "IMAGEGEN_PUBLISH_BASE_URL", "IMAGEGEN_STORE_API_URL", "IMAGEGEN_STORE_API_TOKEN",
-    "IMAGEGEN_STORE_HOSTS", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION",
-    "AWS_PROFILE", "AWS_SESSION_TOKEN",
-)
+# Every setting's variable, so the suite passes whatever IMAGEGEN_* or provider variables the shell has.
+ENV_VARS = tuple(field.alias for field in Settings.model_fields.values() if field.alias)
+# The standard AWS settings reach boto3 directly, not through Settings.
+ENV_VARS += ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_PROFILE", "AWS_SESSION_TOKEN")
 
 
 @pytest.fixture(autouse=True)
@@ -36,7 +31,7 @@ def isolated(tmp_path, monkeypatch):
 
 @pytest.fixture
 def ws(isolated):
-    workspace = Workspace(Settings())
+    workspace = open_workspace(Settings())
     yield workspace
     workspace.close()
 

@@ -159,9 +159,9 @@ def test_sign_in_as_viewer_curator_admin_and_unlisted_in_chromium(team_server, i
 
     from imagegen.records import Approval, Generation
     from imagegen.settings import Settings
-    from imagegen.workspace import Workspace
+    from imagegen.jobs import open_workspace
 
-    ws = Workspace(Settings())  # the same database as the server's, whichever backend
+    ws = open_workspace(Settings())  # the same database as the server's, whichever backend
     with ws.session() as s:
         assert s.scalars(select(Approval.approved_by)).all() == [CURATOR]
         assert set(s.scalars(select(Generation.created_by))) == {CURATOR}

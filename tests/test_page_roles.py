@@ -110,11 +110,11 @@ def test_a_hostile_agent_name_never_becomes_a_link_on_the_showcase(app):
     from imagegen.approval import approve_candidate
     from imagegen.catalog import import_catalog
     from imagegen.settings import Settings
-    from imagegen.workspace import Workspace
+    from imagegen.jobs import open_workspace
     from tests.test_pages import generated
 
     hostile = "[click me](http://evil.test/x) <b>bold</b>"
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     import_catalog(ws, [{"slug": "evil", "name": hostile, "sub_heading": "**loud** :red[red]", "categories": ["[c](http://evil.test)"]}])
     approve_candidate(ws, generated(ws, "evil", 1, count=1).candidates[0].id)
     app.switch_page("pages/showcase.py").run()
@@ -129,7 +129,7 @@ def test_history_shows_a_failed_publish_and_an_admin_retries_it(team, monkeypatc
     from imagegen.publish import publications
     from imagegen.records import PublishStatus
     from imagegen.settings import Settings
-    from imagegen.workspace import Workspace
+    from imagegen.jobs import open_workspace
     from tests.test_pages import generated
     from tests.test_publish import MotoS3
 
@@ -141,7 +141,7 @@ def test_history_shows_a_failed_publish_and_an_admin_retries_it(team, monkeypatc
     moto.start()
     moto.client().create_bucket(Bucket="thumbs")
     moto.stop()  # the object store is down when the curator approves
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     approval = approve_candidate(ws, generated(ws, "ai", 1, count=1).candidates[0].id)
     try:
         viewer = team("history", VIEWER_EMAIL)
@@ -169,9 +169,9 @@ VIEWER_EMAIL = "vic@example.test"
 def test_a_hostile_agent_text_stays_text_in_the_studio(app):
     from imagegen.catalog import import_catalog
     from imagegen.settings import Settings
-    from imagegen.workspace import Workspace
+    from imagegen.jobs import open_workspace
 
-    import_catalog(Workspace(Settings()), [{"slug": "evil", "name": "[click me](http://evil.test/x)",
+    import_catalog(open_workspace(Settings()), [{"slug": "evil", "name": "[click me](http://evil.test/x)",
                                             "sub_heading": "<img src=x onerror=alert(1)>", "categories": ["a](http://evil.test)"],
                                             "description": "**bold** [link](http://evil.test)"}])
     app.run()
@@ -187,10 +187,10 @@ def test_a_hostile_agent_text_stays_text_in_the_studio(app):
 def test_the_store_image_is_shown_as_now_in_the_store_and_left_to_the_browser(app):
     from imagegen.catalog import import_catalog
     from imagegen.settings import Settings
-    from imagegen.workspace import Workspace
+    from imagegen.jobs import open_workspace
 
     url = "https://media.store.test/agents/evil/current.png"  # nothing answers there: the server must not fetch it
-    import_catalog(Workspace(Settings()), [{"slug": "evil", "name": "Evil", "agent_image": url}])
+    import_catalog(open_workspace(Settings()), [{"slug": "evil", "name": "Evil", "agent_image": url}])
     app.run()
     app.radio(key="agent_slug").set_value("evil").run()
     assert not app.exception
@@ -202,11 +202,11 @@ def test_the_store_image_is_shown_as_now_in_the_store_and_left_to_the_browser(ap
 def test_the_studio_keeps_a_failed_publish_in_sight_with_retry(isolated, monkeypatch):
     from imagegen.approval import approve_candidate
     from imagegen.settings import Settings
-    from imagegen.workspace import Workspace
+    from imagegen.jobs import open_workspace
     from tests.test_pages import generated
 
     monkeypatch.setenv("IMAGEGEN_PUBLISH_URL", "autogpt-store")  # with no store configured: it fails
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     approve_candidate(ws, generated(ws, "ai", 1, count=1).candidates[0].id)
     st.cache_resource.clear()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
@@ -223,7 +223,7 @@ def test_pages_act_in_the_signed_in_persons_name(team):
 
     from imagegen.records import Approval, Generation
     from imagegen.settings import Settings
-    from imagegen.workspace import Workspace
+    from imagegen.jobs import open_workspace
     from tests.test_studio_page import wait_until_landed
 
     def generate_and_approve():
@@ -237,7 +237,7 @@ def test_pages_act_in_the_signed_in_persons_name(team):
 
     generate_and_approve()
     generate_and_approve()
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     with ws.session() as s:
         first = s.scalar(select(Approval).order_by(Approval.id))
     at = team("history", "ada@example.test")  # on the same agent, the first in the list

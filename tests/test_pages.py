@@ -16,7 +16,7 @@ from imagegen.generation import run_generation, start_generation
 from imagegen.history import approvals
 from imagegen.recipes import make_spec
 from imagegen.settings import Settings
-from imagegen.workspace import Workspace
+from imagegen.jobs import open_workspace
 from tests.conftest import ROOT
 from tests.fake_store import FakeStore
 
@@ -46,7 +46,7 @@ def generated(ws, slug, seed, count=2, **choices):
 
 
 def test_history_lists_recipes_reverts_and_reuses_a_recipe(app):
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     first = generated(ws, "trend-radar", 11, palette=None)
     second = generated(ws, "trend-radar", 22, template="app-store")
     old = approve_candidate(ws, first.candidates[0].id, actor=local_admin(ws.settings, "ana"))
@@ -88,7 +88,7 @@ def test_an_experiment_is_estimated_run_compared_exported_and_extended(app):
     app.selectbox(key="exp_cols").select("template").run()
     assert {"**pop-art**", "**app-store**", "**bug-hunter**", "**sql-sherpa**"} <= {m.value for m in app.markdown}
 
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     from imagegen.experiments import contact_sheet, result_rows
 
     rows = result_rows(ws, 1)
@@ -115,7 +115,7 @@ def test_a_batch_runs_from_the_page_and_results_wait_for_review(app):
     assert any("2 agents, 4 images" in c.value for c in app.caption)
     app.button(key="batch_start").click().run()
     run_until(app, lambda at: any("2 of 2 agents · done" in (p.proto.text or "") for p in at.get("progress")))
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     assert ws.get_agent("ai").current_thumbnail is None  # nothing approved unless asked
     approve = [b for b in app.button if b.label == "Approve"]
     assert len(approve) == 4
@@ -144,7 +144,7 @@ def test_catalog_imports_from_the_store_with_a_failing_page_and_edits_an_agent(a
         assert any(f"{len(rows) - 5} added" in s.value for s in app.success)
     finally:
         store.stop()
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     assert ws.get_agent(rows[0]["slug"]).name == rows[0]["agent_name"]
 
     app.selectbox(key="edit_agent").select("ai").run()
@@ -152,7 +152,7 @@ def test_catalog_imports_from_the_store_with_a_failing_page_and_edits_an_agent(a
     [t for t in app.text_input if t.label == "Sub-heading"][0].input("Answers anything, briefly")
     [b for b in app.button if b.label == "Save"][0].click().run()
     assert "Saved Ai Helper." in [s.value for s in app.success]
-    agent = Workspace(Settings()).get_agent("ai")
+    agent = open_workspace(Settings()).get_agent("ai")
     assert (agent.name, agent.sub_heading) == ("Ai Helper", "Answers anything, briefly")
 
 
@@ -167,7 +167,7 @@ def test_store_fetch_reports_pages_and_dedup_preview(isolated):
         store.stop()
     assert result.errors == ["page 2: the store answered HTTP 500"]
     assert [r["slug"] for r in result.rows] == ["a-0", "a-1", "a-2", "a-6", "a-0", "BAD SLUG"]
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     with ws.session() as s:
         preview = preview_import(s, result.rows)
     assert [p["action"] for p in preview] == ["add", "add", "add", "add", "duplicate (last one wins)", "skip"]
@@ -178,7 +178,7 @@ def test_store_fetch_reports_pages_and_dedup_preview(isolated):
 def test_showcase_shows_approved_thumbnails_by_category_and_has_a_kiosk_mode(app):
     open_page(app, "showcase")
     assert any("No approved thumbnails yet" in i.value for i in app.info)
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     approve_candidate(ws, generated(ws, "podcast-clipper", 5, count=1).candidates[0].id)
     open_page(app, "showcase")
     assert [s.value for s in app.subheader] == ["Creative", "Social"]
@@ -198,7 +198,7 @@ def test_a_recalled_recipe_fills_the_studio(app):
     from imagegen.images import read_recipe
     from ui.recipe_state import load_recipe
 
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     gen = generated(ws, "cafe-creme-copywriter", 300, count=1, aspect_ratio="1x1", palette=__import__("imagegen.palettes", fromlist=["x"]).parse_palette("#112233:0.9,#FFEEDD"))
     recipe = read_recipe(ws.media.get(gen.candidates[0].image_key))
     state = {}

@@ -19,7 +19,7 @@ from imagegen.publish import CACHE_FOREVER, publications, retry_publishing
 from imagegen.recipes import make_spec
 from imagegen.records import Candidate, PublishStatus
 from imagegen.settings import Settings
-from imagegen.workspace import Workspace
+from imagegen.jobs import open_workspace
 from tests.fake_store_api import FakeStoreAPI, submission
 
 TOKEN = "owner-token-for-tests"
@@ -121,7 +121,7 @@ def s3(monkeypatch):
 
 def test_s3_object_is_content_addressed_with_type_and_long_cache(s3, monkeypatch):
     monkeypatch.setenv("IMAGEGEN_PUBLISH_BASE_URL", "https://cdn.example.test")
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     approval = approve_candidate(ws, candidate(ws).id)
     data = ws.media.get(approval.upload_key)
     key = f"approved/pixel-poster/{hashlib.sha256(data).hexdigest()}.png"
@@ -134,7 +134,7 @@ def test_s3_object_is_content_addressed_with_type_and_long_cache(s3, monkeypatch
 
 
 def test_s3_killed_before_publishing_records_failed_and_retry_publishes_exactly_once(s3, capsys):
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     cand = candidate(ws)
     s3.stop()  # the endpoint dies between the approval's record and its upload
     approval = approve_candidate(ws, cand.id)
@@ -170,7 +170,7 @@ def store(monkeypatch):
 
 
 def test_store_upload_sets_only_the_first_image_of_the_pending_listing(store):
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     before = json.loads(json.dumps(store.submissions["v-pixel"]))
     approval = approve_candidate(ws, candidate(ws).id)
     pub = outcome(ws, approval)
@@ -184,7 +184,7 @@ def test_store_upload_sets_only_the_first_image_of_the_pending_listing(store):
 
 def test_store_wrong_token_fails_with_a_clear_line_that_never_shows_the_token(store, monkeypatch):
     monkeypatch.setenv("IMAGEGEN_STORE_API_TOKEN", "a-token-the-store-does-not-know")
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     approval = approve_candidate(ws, candidate(ws).id)
     pub = outcome(ws, approval)
     assert pub.status is PublishStatus.FAILED
@@ -193,7 +193,7 @@ def test_store_wrong_token_fails_with_a_clear_line_that_never_shows_the_token(st
 
 
 def test_store_approved_listing_needs_a_new_submission_and_keeps_the_approval(store):
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     approval = approve_candidate(ws, candidate(ws, "bug-hunter").id)
     pub = outcome(ws, approval)
     assert pub.status is PublishStatus.NEEDS_SUBMISSION and "submit a new version" in pub.error
@@ -204,7 +204,7 @@ def test_store_approved_listing_needs_a_new_submission_and_keeps_the_approval(st
 
 def test_store_oversize_image_is_refused_before_upload_with_what_to_change(store, monkeypatch):
     monkeypatch.setenv("IMAGEGEN_UPLOAD_MAX_WIDTH", "4096")
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     cand = candidate(ws)
     # Noise does not compress: a 2400x1800 PNG of it is about 13 MB; the store would answer 413.
     big = Image.frombytes("RGB", (2400, 1800), os.urandom(2400 * 1800 * 3))
@@ -219,7 +219,7 @@ def test_store_oversize_image_is_refused_before_upload_with_what_to_change(store
 
 
 def test_store_500_then_retry_uploads_one_image_and_edits_once(store, capsys):
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     store.fail_next["PUT"] = 1  # the upload lands, the listing edit fails
     approval = approve_candidate(ws, candidate(ws).id)
     pub = outcome(ws, approval)

@@ -5,7 +5,7 @@ import time
 from streamlit.testing.v1 import AppTest
 
 from imagegen.settings import Settings
-from imagegen.workspace import Workspace
+from imagegen.jobs import open_workspace
 from tests.conftest import ROOT
 
 
@@ -60,7 +60,7 @@ def test_generate_compare_and_approve(app):
     assert shown == [":green-badge[:material/check_circle: Ready]"] * 3
     assert len([b for b in app.button if b.label == "Approve"]) == 3
 
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     gen = ws.get_generation(1)
     assert gen.recipe.palette.name == "EMBER" and gen.recipe.count == 3 and gen.agent.slug == "podcast-clipper"
 
@@ -87,7 +87,7 @@ def test_the_prompt_follows_agent_and_template_and_edits_are_used(app):
     app.slider(key="count").set_value(1).run()
     app.button(key="generate").click().run()
     wait_until_landed(app)
-    assert Workspace(Settings()).get_generation(1).recipe.prompt == "A lighthouse made of SQL"
+    assert open_workspace(Settings()).get_generation(1).recipe.prompt == "A lighthouse made of SQL"
 
 
 def test_custom_palette_with_pickers_and_weights(app):
@@ -100,7 +100,7 @@ def test_custom_palette_with_pickers_and_weights(app):
     app.slider(key="count").set_value(1).run()
     app.button(key="generate").click().run()
     wait_until_landed(app)
-    recipe = Workspace(Settings()).get_generation(1).recipe
+    recipe = open_workspace(Settings()).get_generation(1).recipe
     assert [(c.hex, c.weight) for c in recipe.palette.colors] == [("#112233", 1.0), ("#1C0C47", 0.3)]
     assert recipe.seed == 77
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from imagegen.settings import Settings
+from imagegen.jobs import open_workspace
 from imagegen.workspace import Workspace
 
 
 @st.cache_resource(show_spinner=False)
 def _open_workspace(database_url: str, media_url: str, _settings: Settings) -> Workspace:
     # Keyed by where the data lives, so a changed IMAGEGEN_DATA_DIR opens a new workspace.
-    return Workspace(_settings)
+    return open_workspace(_settings)
 
 
 def workspace() -> Workspace:
