@@ -19,7 +19,7 @@ from imagegen.errors import ImagegenError, InvalidInput
 from imagegen.generation import run_to_completion, start_generation
 from imagegen.providers import default_provider
 from imagegen.recipes import list_templates, make_spec, save_template
-from imagegen.records import Agent
+from imagegen.records import Agent, GenerationSource
 from imagegen.settings import Settings
 from imagegen.workspace import Workspace
 
@@ -110,7 +110,7 @@ def cmd_generate(ws: Workspace, args: argparse.Namespace) -> int:
         magic_prompt=args.magic_prompt,
         options=parse_options(args.option),
     )
-    generation_id = start_generation(ws, agent.slug, spec)
+    generation_id = start_generation(ws, agent.slug, spec, source=GenerationSource.CLI)
     run_to_completion(ws, generation_id)
     gen = ws.get_generation(generation_id)
     args.out.mkdir(parents=True, exist_ok=True)

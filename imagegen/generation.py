@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from imagegen.costs import check_budget, price_table, unit_price
-from imagegen.errors import ImagegenError, InvalidInput
+from imagegen.errors import ImagegenError, InvalidInput, MissingKeyError
 from imagegen.images import check_image, embed_recipe
 from imagegen.prompts import agent_text
-from imagegen.providers import ImageRequest, ProviderImage, provider_class
+from imagegen.providers import ImageRequest, ProviderImage, has_key, provider_class
 from imagegen.records import (
     MAX_SEED,
     Agent,
@@ -32,6 +32,7 @@ from imagegen.records import (
     Candidate,
     CandidateStatus,
     Generation,
+    GenerationSource,
     GenerationSpec,
     GenerationStatus,
     check_transition,
@@ -46,17 +47,24 @@ log = logging.getLogger(__name__)
 
 def start_generation(
     ws: "Workspace", agent_slug: str, spec: GenerationSpec, *, experiment_id: int | None = None,
-    cell: dict | None = None, batch_item_id: int | None = None,
+    cell: dict | None = None, batch_item_id: int | None = None, source: GenerationSource | None = None,
 ) -> int:
     """Record a queued job with one queued candidate per image; returns the generation id.
-    Paid work past the daily budget is refused here, before anything is written."""
-    provider_class(spec.provider)  # unknown providers are refused before anything is written
+    Paid work past the daily budget, an unknown provider and a provider without its key are
+    refused here, before anything is written (a refused attempt leaves no board behind)."""
+    cls = provider_class(spec.provider)
+    if not has_key(cls, ws.settings):
+        raise MissingKeyError(cls.name, cls.key_env_var or "")
     check_budget(ws, spec)
+    if source is None:
+        source = GenerationSource.EXPERIMENT if experiment_id else GenerationSource.BATCH if batch_item_id else GenerationSource.STUDIO
     if spec.seed is None:
         spec = spec.model_copy(update={"seed": random.randrange(0, MAX_SEED - MAX_SEED // 100)})
     with ws.session() as s, s.begin():
         agent = ws.get_agent(agent_slug, session=s)
-        gen = Generation(agent_id=agent.id, spec=spec.model_dump(mode="json"), experiment_id=experiment_id, cell=cell)
+        gen = Generation(
+            agent_id=agent.id, spec=spec.model_dump(mode="json"), experiment_id=experiment_id, cell=cell, source=source
+        )
         s.add(gen)
         s.flush()
         for i in range(spec.count):
@@ -142,7 +150,7 @@ async def run_generation(ws: "Workspace", generation_id: int) -> GenerationStatu
         spec = gen.recipe
         agent = s.get(Agent, gen.agent_id)
         agent_slug = agent.slug
-        text = agent_text(agent.name, agent.description, agent.sub_heading, agent.categories)
+        text = agent_text(agent.name, agent.description, agent.sub_heading, agent.categories, agent.short_title)
         candidates = [(c.id, c.seed) for c in gen.candidates if c.status is CandidateStatus.QUEUED]
         source_id = spec.options.get("upscale_of")
         source = s.get(Candidate, source_id) if source_id else None

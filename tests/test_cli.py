@@ -63,6 +63,30 @@ def test_errors_are_one_clear_line_without_a_traceback(tmp_path):
         assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], (args, result.stderr)
 
 
+def test_a_no_key_attempt_is_refused_in_one_line_and_not_recorded(tmp_path):
+    data = tmp_path / "data"
+    result = run_cli("generate", "--agent", "sql-sherpa", "--provider", "ideogram", "--out", "o", env={"IMAGEGEN_DATA_DIR": str(data)})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: The ideogram provider needs an API key: set IDEOGRAM_API_KEY in the environment, in .env or in .streamlit/secrets.toml."
+    ]
+    from imagegen.review import other_runs, studio_board
+    from imagegen.settings import Settings
+    from imagegen.workspace import Workspace
+
+    ws = Workspace(Settings(data_dir=data))
+    assert other_runs(ws, "sql-sherpa") == [] and studio_board(ws, "sql-sherpa") is None
+
+
+def test_a_cli_run_is_labelled_and_never_becomes_the_studio_board(tmp_path, capsys, ws):
+    assert main(["generate", "--agent", "sql-sherpa", "--count", "1", "--out", str(tmp_path / "o")]) == 0
+    from imagegen.review import other_runs, studio_board
+
+    [run] = other_runs(ws, "sql-sherpa")
+    assert run.source.value == "cli" and run.label.startswith(f"cli #{run.id} · 1 × local")
+    assert studio_board(ws, "sql-sherpa") is None
+
+
 def test_agents_lists_the_sample_catalog(capsys):
     assert main(["agents"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

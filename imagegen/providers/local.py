@@ -25,7 +25,7 @@ class LocalProvider(Provider):
     def _draw(self, request: ImageRequest, seed: int) -> ProviderImage:
         agent = request.agent
         image = render(
-            agent.name,
+            agent.title,  # the curator's short title when the name is too long to draw
             palette=request.palette or BRAND,
             size=aspect_size(request.aspect_ratio),
             seed=seed,

@@ -1,0 +1,155 @@
+"""What a curator reviews: the studio's own boards, other runs, star/reject with a note,
+remembered recipes, short titles, and a bounded agent search for pickers.
+
+Everything here is a plain function over the workspace, so pages stay free of SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import String, cast, func, or_, select
+
+from imagegen.errors import InvalidInput, NotFound
+from imagegen.prompts import clean_text
+from imagegen.records import Agent, Candidate, Generation, GenerationSource, Verdict
+
+if TYPE_CHECKING:
+    from imagegen.workspace import Workspace
+
+MAX_NOTE = 500
+MAX_SHORT_TITLE = 40
+
+
+@dataclass(frozen=True)
+class AgentMatch:
+    slug: str
+    name: str
+    has_thumbnail: bool
+
+
+@dataclass(frozen=True)
+class AgentPage:
+    agents: list[AgentMatch]
+    total: int  # how many match in all, of which `agents` is one page
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_agents(
+    ws: "Workspace", query: str = "", *, only_missing: bool = False, category: str | None = None,
+    limit: int = 50, offset: int = 0,
+) -> AgentPage:
+    """One page of agents whose name, slug or category contains `query`, sorted by name, and
+    the total: done in SQL, so a 10,000-agent catalog never loads into a picker."""
+    stmt = select(Agent.slug, Agent.name, Agent.current_thumbnail)
+    needle = query.strip().lower()
+    if needle:
+        pattern = _like(needle)
+        stmt = stmt.where(or_(
+            func.lower(Agent.name).like(pattern, escape="\\"),
+            Agent.slug.like(pattern, escape="\\"),
+            func.lower(cast(Agent.categories, String)).like(pattern, escape="\\"),
+        ))
+    if only_missing:
+        stmt = stmt.where(Agent.current_thumbnail.is_(None))
+    if category:  # categories are a JSON list; its text holds each one quoted
+        stmt = stmt.where(cast(Agent.categories, String).like(_like(f'"{category}"'), escape="\\"))
+    with ws.session() as s:
+        total = s.scalar(select(func.count()).select_from(stmt.subquery()))
+        rows = s.execute(stmt.order_by(Agent.name, Agent.slug).limit(limit).offset(offset)).all()
+    return AgentPage([AgentMatch(slug, name, bool(thumb)) for slug, name, thumb in rows], total or 0)
+
+
+# --- boards -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    """One generation as a board the curator can open."""
+
+    id: int
+    source: GenerationSource
+    created_at: datetime
+    count: int
+    provider: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.source.value} #{self.id} · {self.count} × {self.provider} · {self.created_at:%d %b %H:%M}"
+
+
+def studio_board(ws: "Workspace", slug: str) -> int | None:
+    """The newest generation the studio itself asked for: a batch, an experiment cell or a CLI
+    run never replaces the curator's candidates."""
+    with ws.session() as s:
+        agent = ws.get_agent(slug, session=s)
+        return s.scalar(
+            select(Generation.id)
+            .where(Generation.agent_id == agent.id, Generation.source == GenerationSource.STUDIO)
+            .order_by(Generation.id.desc()).limit(1)
+        )
+
+
+def other_runs(ws: "Workspace", slug: str, limit: int = 10) -> list[Run]:
+    """The newest generations for the agent from elsewhere (batch, experiment, CLI)."""
+    with ws.session() as s:
+        agent = ws.get_agent(slug, session=s)
+        gens = s.scalars(
+            select(Generation)
+            .where(Generation.agent_id == agent.id, Generation.source != GenerationSource.STUDIO)
+            .order_by(Generation.id.desc()).limit(limit)
+        ).all()
+        return [Run(g.id, g.source, g.created_at, len(g.candidates), g.recipe.provider) for g in gens]
+
+
+def generation_of_agent(ws: "Workspace", slug: str, generation_id: int) -> Generation:
+    """A generation only if it belongs to the agent (a shared link with a wrong pair opens nothing)."""
+    gen = ws.get_generation(generation_id)
+    if gen.agent.slug != slug:
+        raise NotFound(f"Generation {generation_id} is not one of {slug}'s.")
+    return gen
+
+
+# --- star and reject ----------------------------------------------------------------------
+
+
+def set_verdict(ws: "Workspace", candidate_id: int, verdict: Verdict | None, note: str | None = None) -> Candidate:
+    """Star or reject a candidate (None clears it); the note is kept with it."""
+    note = clean_text(note, MAX_NOTE) or None
+    with ws.session() as s, s.begin():
+        cand = s.get(Candidate, candidate_id)
+        if cand is None:
+            raise NotFound(f"No candidate {candidate_id}.")
+        cand.verdict, cand.review_note = verdict, note
+    return ws.get_candidate(candidate_id)
+
+
+# --- the agent's own settings ---------------------------------------------------------------
+
+
+def remember_recipe(ws: "Workspace", slug: str, recipe: dict) -> None:
+    """Keep the recipe the curator last used for an agent, so another session starts from it."""
+    with ws.session() as s, s.begin():
+        agent = ws.get_agent(slug, session=s)
+        if agent.last_recipe != recipe:
+            agent.last_recipe = recipe
+
+
+def remembered_recipe(ws: "Workspace", slug: str) -> dict | None:
+    return ws.get_agent(slug).last_recipe
+
+
+def set_short_title(ws: "Workspace", slug: str, title: str) -> str:
+    """The name drawn into images instead of a long one; empty means the agent's name."""
+    title = clean_text(title, 200)
+    if len(title) > MAX_SHORT_TITLE:
+        raise InvalidInput(f"A short title is at most {MAX_SHORT_TITLE} characters; this one has {len(title)}.")
+    with ws.session() as s, s.begin():
+        ws.get_agent(slug, session=s).short_title = title
+    return title
