@@ -14,7 +14,7 @@ from sqlalchemy import String, cast, func, or_, select
 
 from imagegen.errors import InvalidInput, NotFound
 from imagegen.prompts import clean_text
-from imagegen.records import Agent, Candidate, Generation, GenerationSource, Verdict
+from imagegen.records import Agent, Approval, Candidate, Generation, GenerationSource, Verdict
 
 if TYPE_CHECKING:
     from imagegen.workspace import Workspace
@@ -153,3 +153,11 @@ def set_short_title(ws: "Workspace", slug: str, title: str) -> str:
     with ws.session() as s, s.begin():
         ws.get_agent(slug, session=s).short_title = title
     return title
+
+
+def get_approval(ws: "Workspace", approval_id: int) -> Approval:
+    with ws.session() as s:
+        approval = s.get(Approval, approval_id)
+        if approval is None:
+            raise NotFound(f"No approval {approval_id}.")
+        return approval

@@ -14,7 +14,7 @@ from imagegen.palettes import PRESETS
 from imagegen.providers import default_provider, provider_choices
 from imagegen.recipes import list_templates, make_spec
 from imagegen.records import ASPECT_RATIOS, Batch, BatchItemStatus, BatchStatus
-from ui.resources import thumbnail, workspace
+from ui.resources import thumbnail_url, workspace
 from ui.widgets import status_badge
 
 ws = workspace()
@@ -94,7 +94,7 @@ def batch_view() -> None:
             for i, cand in enumerate(gen.candidates[:8]):
                 with cols[i % 4]:
                     if cand.image_key:
-                        st.image(thumbnail(cand.image_key, 256), width="stretch")
+                        st.image(thumbnail_url(cand.image_key, 256), width="stretch")
                         if st.button("Approve", key=f"batch_approve_{cand.id}", width="stretch"):
                             try:
                                 approve_candidate(ws, cand.id)

@@ -25,7 +25,7 @@ from imagegen.palettes import PRESETS
 from imagegen.providers import provider_choices
 from imagegen.recipes import list_templates
 from imagegen.records import ASPECT_RATIOS
-from ui.resources import thumbnail, workspace
+from ui.resources import thumbnail_url, workspace
 from ui.widgets import status_badge
 
 ws = workspace()
@@ -101,7 +101,7 @@ def experiment_grid() -> None:
             with line[j + 1]:
                 for cand in cells.get((row, col), [])[:4]:
                     if cand.image_key:
-                        st.image(thumbnail(cand.image_key, 256), width="stretch")
+                        st.image(thumbnail_url(cand.image_key, 256), width="stretch")
                     else:
                         status_badge(cand.status)
     if state.get("exp_was_running") and done == len(gens):

@@ -11,7 +11,7 @@ from imagegen.history import agent_history, approvals, revert_to
 from imagegen.providers import PROVIDERS
 from imagegen.records import CandidateStatus
 from ui.recipe_state import load_recipe
-from ui.resources import thumbnail, workspace
+from ui.resources import thumbnail_url, workspace
 from ui.widgets import status_badge
 
 ws = workspace()
@@ -43,7 +43,7 @@ with trail_col:
     for approval in trail:
         with st.container(border=True):
             cols = st.columns([1, 2])
-            cols[0].image(thumbnail(approval.upload_key, 256), width="stretch")
+            cols[0].image(thumbnail_url(approval.upload_key, 256), width="stretch")
             cols[1].markdown(
                 f"**#{approval.id}** by {approval.approved_by}, {approval.approved_at:%Y-%m-%d %H:%M}  \n"
                 f"candidate #{approval.candidate_id}" + (f" · {approval.note}" if approval.note else "")
@@ -65,7 +65,7 @@ with compare_col:
     if len(picked) == 2:
         for col, cid in zip(st.columns(2), picked):
             cand, recipe = finished[cid]
-            col.image(thumbnail(cand.image_key, 640), width="stretch")
+            col.image(thumbnail_url(cand.image_key, 640), width="stretch")
             col.caption(f"{labels[cid]} · {recipe.provider} · {recipe.template}")
 
 st.subheader(f"{len(generations)} generation{'s' if len(generations) != 1 else ''}")
@@ -83,7 +83,7 @@ for gen in generations:
         for i, cand in enumerate(gen.candidates):
             with cols[i % 4]:
                 if cand.image_key:
-                    st.image(thumbnail(cand.image_key), width="stretch")
+                    st.image(thumbnail_url(cand.image_key), width="stretch")
                 status_badge(cand.status)
                 st.caption(f"#{cand.id} · seed {cand.seed}" + (f" · {cand.error}" if cand.error else ""))
         if st.button("Use this recipe in the studio", key=f"use_{gen.id}", icon=":material/replay:"):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from imagegen.catalog import all_categories, find_agents
-from ui.resources import thumbnail, workspace
+from ui.resources import thumbnail_url, workspace
 
 ws = workspace()
 st.title("Showcase")
@@ -29,7 +29,7 @@ for category, agents in groups:
     cols = st.columns(3)
     for i, agent in enumerate(agents):
         with cols[i % 3]:
-            st.image(thumbnail(agent.current_thumbnail, 640), width="stretch")
+            st.image(thumbnail_url(agent.current_thumbnail, 640), width="stretch")
             st.markdown(f"**{agent.name}**")
             if agent.sub_heading:
                 st.caption(agent.sub_heading)

@@ -26,7 +26,7 @@ def wait_until_landed(at, timeout=60):
 
 def pick(at, query):
     at.text_input(key="agent_query").input(query).run()
-    return at.radio(key="agent_slug").value
+    return at.selectbox(key="agent_pick").value
 
 
 def test_the_studio_opens_on_an_agent_with_no_candidates_yet(app):
@@ -34,7 +34,7 @@ def test_the_studio_opens_on_an_agent_with_no_candidates_yet(app):
     assert "No thumbnail yet." in [i.value for i in app.info]
     assert any("press Generate" in i.value for i in app.info)
     assert app.selectbox(key="provider").value == "local"
-    assert 'depicts a Ai, along' in app.text_area(key="prompt").value
+    assert 'depicts an Ai, along' in app.text_area(key="prompt").value
 
 
 def test_search_finds_by_name_slug_and_category_and_filters_missing(app):
@@ -42,7 +42,7 @@ def test_search_finds_by_name_slug_and_category_and_filters_missing(app):
     assert app.title[0].value == "Podcast Clipper"
     pick(app, "")
     app.selectbox(key="agent_category").select("data").run()
-    assert set(app.radio(key="agent_slug").options) == {
+    assert set(app.selectbox(key="agent_pick").options) == {
         "SQL Sherpa",
         "The Extraordinarily Thorough Quarterly Financial Report Generator for Small Businesses",
     }
@@ -73,7 +73,7 @@ def test_generate_compare_and_approve(app):
     assert success.startswith(f"Approved candidate #{gen.candidates[1].id}.")
     assert ws.media.location(agent.current_thumbnail) in success
     assert "No thumbnail yet." not in [i.value for i in app.info]
-    assert app.radio(key="agent_slug").options == ["Podcast Clipper ✓"]
+    assert app.selectbox(key="agent_pick").options == ["Podcast Clipper ✓"]
 
 
 def test_the_prompt_follows_agent_and_template_and_edits_are_used(app):

@@ -30,10 +30,13 @@ def status_badge(status: CandidateStatus) -> None:
 def swatches(palette: Palette) -> None:
     """The palette as a strip, each colour as wide as its weight."""
     cells = "".join(
-        f'<div title="{html.escape(c.hex)} · {c.weight:g}" style="flex:{c.weight};background:{html.escape(c.hex)};"></div>'
+        f'<div title="{html.escape(c.hex)} · {c.weight:g}" style="flex:{c.weight};background:{html.escape(c.hex)};'
+        'border:1px solid rgba(255,255,255,.45);border-radius:4px"></div>'
         for c in palette.colors
     )
-    st.html(f'<div style="display:flex;height:28px;border-radius:6px;overflow:hidden;border:1px solid #2E1A66">{cells}</div>')
+    # Each cell has its own light edge, so a colour close to the page background (#000030 on
+    # the dark theme) still shows.
+    st.html(f'<div style="display:flex;gap:2px;height:28px">{cells}</div>')
 
 
 def option_inputs(model: type[BaseModel] | None, key_prefix: str) -> dict:
@@ -55,14 +58,19 @@ def option_inputs(model: type[BaseModel] | None, key_prefix: str) -> dict:
         low = getattr(bounds.get("Ge"), "ge", None)
         high = getattr(bounds.get("Le"), "le", None)
         step = getattr(bounds.get("MultipleOf"), "multiple_of", None)
+        # Defaults go into session state, never also into the widget: a recalled recipe sets
+        # these keys, and Streamlit warns when a widget has both.
         if get_origin(annotation) is Literal:
             choices = list(get_args(annotation))
-            values[name] = st.selectbox(label, choices, index=choices.index(field.default), key=key)
+            st.session_state.setdefault(key, field.default)
+            values[name] = st.selectbox(label, choices, key=key)
         elif annotation is bool:
-            values[name] = st.toggle(label, value=bool(field.default), key=key)
+            st.session_state.setdefault(key, bool(field.default))
+            values[name] = st.toggle(label, key=key)
         elif annotation in (int, float):
+            st.session_state.setdefault(key, field.default)
             values[name] = st.number_input(
-                label, min_value=low, max_value=high, value=field.default, step=step or (1 if annotation is int else 0.05),
+                label, min_value=low, max_value=high, value=None, step=step or (1 if annotation is int else 0.05),
                 key=key, placeholder="auto" if optional else None, help=field.description,
             )
         else:
