@@ -161,3 +161,11 @@ def get_approval(ws: "Workspace", approval_id: int) -> Approval:
         if approval is None:
             raise NotFound(f"No approval {approval_id}.")
         return approval
+
+
+def approved_candidates(ws: "Workspace", candidate_ids: list[int]) -> set[int]:
+    """Which of these candidates were ever approved (one query, for review grids)."""
+    if not candidate_ids:
+        return set()
+    with ws.session() as s:
+        return set(s.scalars(select(Approval.candidate_id).where(Approval.candidate_id.in_(candidate_ids))))

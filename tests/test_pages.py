@@ -119,6 +119,39 @@ def test_a_batch_runs_from_the_page_and_results_wait_for_review(app):
     assert len(approve) == 4
     approve[0].click().run()
     assert ws.get_agent("ai").current_thumbnail is not None
+    # The card says so at once, and the filters tell reviewed from unreviewed agents.
+    assert len([m for m in app.markdown if "Approved" in m.value and "verified" in m.value]) == 1
+    app.segmented_control(key="batch_show").set_value("Unreviewed").run()
+    assert [m.value.split(" · ")[0] for m in app.markdown if m.value.startswith("**")] == ["**Lingo Bridge**"]
+    app.segmented_control(key="batch_show").set_value("Reviewed").run()
+    assert [m.value.split(" · ")[0] for m in app.markdown if m.value.startswith("**")] == ["**Ai**"]
+
+
+def test_batch_bulk_approve_with_one_confirmation_and_a_large_view(app):
+    open_page(app, "batch")
+    app.segmented_control(key="batch_how").set_value("A list of slugs").run()
+    app.text_input(key="batch_slugs").input("ai, lingo-bridge, sql-sherpa").run()
+    app.button(key="batch_start").click().run()
+    run_until(app, lambda at: any("3 of 3 agents · done" in (p.proto.text or "") for p in at.get("progress")))
+    assert app.selectbox(key="batch_pick").options[0].endswith(" · done")  # the picker says done, not running
+    ws = Workspace(Settings())
+    from imagegen.batch import batch_generations
+
+    firsts = {item.agent.slug: gen.candidates[0].id for item, gen in batch_generations(ws, 1)}
+    app.button(key=f"batch_view_{firsts['ai']}").click().run()
+    assert any(c.value.startswith(f"Ai · candidate #{firsts['ai']} · seed") for c in app.caption)
+    app.checkbox(key=f"batch_select_{firsts['ai']}").check().run()
+    app.checkbox(key=f"batch_select_{firsts['sql-sherpa']}").check().run()
+    app.button(key="batch_bulk").click().run()
+    assert any("2 candidates become their agents' thumbnails: Ai, SQL Sherpa." in m.value for m in app.markdown)
+    assert ws.get_agent("ai").current_thumbnail is None  # nothing before the confirmation
+    app.button(key="batch_bulk_confirm").click().run()
+    assert "Approved 2 candidates." in [s.value for s in app.success], (app.exception, [e.value for e in app.error], ws.get_agent("ai").current_thumbnail)
+    assert ws.get_agent("ai").current_thumbnail and ws.get_agent("sql-sherpa").current_thumbnail
+    assert ws.get_agent("lingo-bridge").current_thumbnail is None
+    app.button(key=f"batch_star_{firsts['lingo-bridge']}").click().run()
+    app.segmented_control(key="batch_show").set_value("Starred").run()
+    assert [m.value.split(" · ")[0] for m in app.markdown if m.value.startswith("**")] == ["**Lingo Bridge**"]
 
 
 def test_catalog_imports_from_the_store_with_a_failing_page_and_edits_an_agent(app, shared_dir):

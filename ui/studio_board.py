@@ -278,7 +278,7 @@ def _lightbox_verdict(ws: Workspace, verdict: Verdict) -> None:
 def lightbox(ws: Workspace, agent: Agent) -> None:
     """Large view with next and previous, download, the full recipe and the prompt the provider
     used, and the card's actions. Keys: ← → to move, A approve, S star, X reject."""
-    candidate = ws.get_candidate(st.session_state["dialog"][1])
+    [candidate] = ws.candidates([st.session_state["dialog"][1]])
     images = _board_images(ws, agent.slug)
     position = next((i for i, c in enumerate(images) if c.id == candidate.id), 0)
     st.image(thumbnail_url(candidate.image_key, LARGE), width="stretch")
