@@ -205,10 +205,18 @@ def test_showcase_shows_approved_thumbnails_by_category_and_has_a_kiosk_mode(app
     assert any("No approved thumbnails yet" in i.value for i in app.info)
     ws = Workspace(Settings())
     approve_candidate(ws, generated(ws, "podcast-clipper", 5, count=1).candidates[0].id)
+    approve_candidate(ws, generated(ws, "bug-hunter", 6, count=1).candidates[0].id)
+    approve_candidate(ws, generated(ws, "ai", 7, count=1).candidates[0].id)
     open_page(app, "showcase")
-    assert [s.value for s in app.subheader] == ["Creative", "Social"]
-    assert "**Podcast Clipper**" in [m.value for m in app.markdown]
-    assert not app.button and not app.text_input and not app.text_area  # no editing controls
+    names = [m.value for m in app.markdown if m.value.startswith("**")]
+    assert sorted(names) == ["**Ai**", "**Bug Hunter**", "**Podcast Clipper**"]  # each agent once, in one grid
+    assert ":violet-badge[creative] :violet-badge[social]" in [m.value for m in app.markdown]
+    assert ":violet-badge[ai]" in [m.value for m in app.markdown] and not app.subheader  # a tag, never a heading "Ai"
+    assert [b.label for b in app.button] == ["View"] * 3 and not app.text_input and not app.text_area  # no editing controls
+    app.button(key="showcase_view_podcast-clipper").click().run()
+    assert "Creative" not in [s.value for s in app.subheader] and len(app.get("image")) == 4  # the large view
+    app.pills(key="showcase_categories").set_value(["ai"]).run()
+    assert [m.value for m in app.markdown if m.value.startswith("**")] == ["**Bug Hunter**"]
 
     import streamlit as st
 
@@ -234,3 +242,23 @@ def test_a_recalled_recipe_fills_the_studio(app):
     assert app.title[0].value == "Café Crème Copywriter"
     assert app.selectbox(key="aspect").value == "1x1" and app.selectbox(key="palette_name").value == "custom"
     assert app.color_picker(key="palette_hex_0").value.upper() == "#112233" and app.number_input(key="seed").value == 300
+
+
+def test_reruns_of_history_and_showcase_open_no_image_once_thumbnails_exist(app, monkeypatch):
+    from PIL import Image
+
+    ws = Workspace(Settings())
+    gens = [generated(ws, "trend-radar", seed, count=4) for seed in (1, 2, 3)]
+    approve_candidate(ws, gens[0].candidates[0].id)
+    approve_candidate(ws, generated(ws, "sql-sherpa", 4, count=1).candidates[0].id)
+    opened = []
+    real_open = Image.open
+    for page, setup in (("history", lambda at: at.selectbox(key="history_agent").select("trend-radar").run()), ("showcase", lambda at: at)):
+        open_page(app, page)
+        setup(app)
+        app.run()  # the first view makes the thumbnails
+        monkeypatch.setattr(Image, "open", lambda *a, **k: opened.append(page) or real_open(*a, **k))
+        app.run()
+        assert not app.exception and app.get("image")
+        monkeypatch.setattr(Image, "open", real_open)
+    assert opened == []
