@@ -26,7 +26,7 @@ from imagegen.providers import provider_choices
 from imagegen.recipes import list_templates
 from imagegen.records import ASPECT_RATIOS
 from ui.resources import thumbnail_url, workspace
-from ui.widgets import status_badge
+from ui.widgets import cell_actions, status_badge
 
 ws = workspace()
 state = st.session_state
@@ -87,8 +87,12 @@ running = any(not g.status.finished for g in experiment_generations(ws, exp.id))
 
 
 def experiment_grid() -> None:
+    message = state.pop("cell_message", None)
+    if message:
+        getattr(st, message[0])(message[1])
     rows, cols, cells = grid(ws, exp.id, rows_axis, cols_axis)
     gens = experiment_generations(ws, exp.id)
+    slugs = {g.id: g.agent.slug for g in gens}
     done = sum(g.status.finished for g in gens)
     st.progress(done / max(1, len(gens)), text=f"{done} of {len(gens)} cells finished")
     header = st.columns([1] + [2] * len(cols))
@@ -101,7 +105,8 @@ def experiment_grid() -> None:
             with line[j + 1]:
                 for cand in cells.get((row, col), [])[:4]:
                     if cand.image_key:
-                        st.image(thumbnail_url(cand.image_key, 256), width="stretch")
+                        st.image(thumbnail_url(cand.image_key, 320), width="stretch")
+                        cell_actions(cand, slugs[cand.generation_id])
                     else:
                         status_badge(cand.status)
     if state.get("exp_was_running") and done == len(gens):

@@ -84,10 +84,10 @@ def test_an_experiment_is_estimated_run_compared_exported_and_extended(app):
     run_until(app, lambda at: any("8 of 8 cells finished" in (p.proto.text or "") for p in at.get("progress")))
     app.selectbox(key="exp_rows").select("agent").run()
     app.selectbox(key="exp_cols").select("template").run()
-    assert {"**pop-art**", "**app-store**", "**bug-hunter**", "**sql-sherpa**"} <= {m.value for m in app.markdown}
+    assert {"**pop-art**", "**app-store**", "**Bug Hunter**", "**SQL Sherpa**"} <= {m.value for m in app.markdown}
 
     ws = Workspace(Settings())
-    from imagegen.experiments import contact_sheet, result_rows
+    from imagegen.experiments import contact_sheet, result_rows, sheet_headings
 
     rows = result_rows(ws, 1)
     assert len(rows) == 8 and {r["axis_template"] for r in rows} == {"pop-art", "app-store"}
@@ -95,8 +95,17 @@ def test_an_experiment_is_estimated_run_compared_exported_and_extended(app):
     from PIL import Image
 
     sheet = Image.open(io.BytesIO(contact_sheet(ws, 1, "agent", "template")))
-    assert sheet.width > 2 * 256 and sheet.height > 2 * 144
+    assert sheet.width >= 2 * 480 + 300 and sheet.height >= 2 * 270  # two columns of print-size tiles
+    assert sheet_headings(ws, 1, "agent", "template") == (
+        "templates vs seeds", "Recipe: provider local, palette brand, aspect ratio 16x9 · 1 image a cell, the first shown",
+        "Rows: agent   ·   Columns: template")
+    (ROOT / "artifacts").mkdir(exist_ok=True)
+    sheet.save(ROOT / "artifacts" / "contact-sheet.png")  # looked at by a person, not by the test
 
+    first = result_rows(ws, 1)[0]
+    [open_link] = [b for b in app.get("link_button") if b.proto.url.startswith("/?agent=bug-hunter&generation=")][:1]
+    app.button(key=f"cell_approve_{first['candidate']}").click().run()
+    assert f"Approved candidate #{first['candidate']}." in [s.value for s in app.success]
     app.button(key="exp_sheet").click().run()
     assert [d for d in app.get("download_button") if "contact sheet" in d.proto.label]
 

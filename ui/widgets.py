@@ -9,7 +9,10 @@ from typing import Literal, Union, get_args, get_origin
 import streamlit as st
 from pydantic import BaseModel
 
+from imagegen.approval import approve_candidate
+from imagegen.errors import ImagegenError
 from imagegen.records import CandidateStatus, Palette
+from ui.resources import workspace
 
 BADGES: dict[CandidateStatus, tuple[str, str, str]] = {
     CandidateStatus.QUEUED: ("Queued", "gray", ":material/schedule:"),
@@ -78,3 +81,19 @@ def option_inputs(model: type[BaseModel] | None, key_prefix: str) -> dict:
         if extra.get("warning") and values[name]:
             st.warning(extra["warning"], icon=":material/warning:")
     return values
+
+
+def _approve_from_cell(candidate_id: int) -> None:
+    try:
+        approve_candidate(workspace(), candidate_id)
+        st.session_state["cell_message"] = ("success", f"Approved candidate #{candidate_id}.")
+    except ImagegenError as exc:
+        st.session_state["cell_message"] = ("error", str(exc))
+
+
+def cell_actions(candidate, slug: str) -> None:
+    """Under an experiment cell's image: approve it, or open its board in the studio (where
+    it can be viewed large and compared), labelled as an experiment run."""
+    a, b = st.columns(2)
+    a.button("Approve", key=f"cell_approve_{candidate.id}", width="stretch", on_click=_approve_from_cell, args=(candidate.id,))
+    b.link_button("Open", f"/?agent={slug}&generation={candidate.generation_id}", width="stretch")
