@@ -271,3 +271,33 @@ def test_reruns_of_history_and_showcase_open_no_image_once_thumbnails_exist(app,
         assert not app.exception and app.get("image")
         monkeypatch.setattr(Image, "open", real_open)
     assert opened == []
+
+
+def test_catalog_preview_shows_what_each_row_is_and_messages_read_right(app):
+    rows = [
+        {"slug": "new-one", "agent_name": "New One", "sub_heading": "Does things", "categories": '["data", "ai"]',
+         "agent_image": '["https://store.example/img/new-one.png", "https://store.example/img/2.png"]'},
+        {"slug": "broken row"},
+    ]
+    ws = Workspace(Settings())
+    with ws.session() as s:
+        first, broken = preview_import(s, rows)
+    assert (first["name"], first["sub_heading"], first["categories"], first["image"]) == (
+        "New One", "Does things", "data, ai", "https://store.example/img/new-one.png")
+    assert broken["name"] == "(no name)" and broken["action"] == "skip"
+
+    open_page(app, "catalog")
+    app.text_input(key="store_url").input("http://127.0.0.1:9").run()  # nothing listens there
+    app.number_input(key="store_page_size").set_value(5).run()
+    app.button(key="store_fetch").click().run()
+    [error] = [e.value for e in app.error]
+    assert error.startswith("Could not read agents from http://127.0.0.1:9: could not reach the store")
+    assert not any("Skipped page 1" in w.value for w in app.warning)
+
+    store = FakeStore([rows[0]])
+    try:
+        app.text_input(key="store_url").input(store.base_url).run()
+        app.button(key="store_fetch").click().run()
+        assert [b.label for b in app.button if b.key == "import_store"] == ["Import 1 agent"]
+    finally:
+        store.stop()
