@@ -46,6 +46,12 @@ def restore_recipe(ws: Workspace, agent: Agent, board: Board) -> None:
         state["prompt_source"] = None  # a recipe from an older version: start afresh
 
 
+def _index(options, key: str) -> int:
+    """The widget's default is its current value (see the note in .streamlit/config.toml)."""
+    value = st.session_state.get(key)
+    return list(options).index(value) if value in options else 0
+
+
 def _use_provider_defaults(template_key: str, defaults: dict) -> None:
     st.session_state[template_key], st.session_state["aspect"] = defaults["template"], defaults["aspect_ratio"]
     st.session_state.pop("defaults_note", None)
@@ -78,7 +84,8 @@ def _provider_and_template(ws: Workspace):
         key="provider",
     )
     provider = choices[provider_name]
-    model = top[1].selectbox("Model", provider.cls.model_choices(ws.settings) or ("default",), key=f"model_{provider_name}")
+    models = list(provider.cls.model_choices(ws.settings) or ("default",))
+    model = top[1].selectbox("Model", models, index=_index(models, f"model_{provider_name}"), key=f"model_{provider_name}")
     templates = list_templates(ws)
     template_key = f"template_{provider_name}"
     defaults = provider.cls.recipe_defaults(model)
@@ -95,7 +102,7 @@ def _provider_and_template(ws: Workspace):
         state["defaults_for"] = (provider_name, model)
     if state.get(template_key) not in templates:
         state[template_key] = defaults["template"] if defaults["template"] in templates else next(iter(templates))
-    template = st.selectbox("Template", list(templates), key=template_key)
+    template = st.selectbox("Template", list(templates), index=_index(list(templates), template_key), key=template_key)
     if not provider.enabled:
         st.warning(provider.reason, icon=":material/key_off:")
     note = state.get("defaults_note")
@@ -137,19 +144,18 @@ def _palette():
     state = st.session_state
     state.setdefault("palette_name", "brand")
     state.setdefault("palette_shown", state["palette_name"])
-    palette_name = st.selectbox("Palette", [*PRESETS, "custom"], key="palette_name", on_change=_palette_changed)
+    names = [*PRESETS, "custom"]
+    palette_name = st.selectbox("Palette", names, index=_index(names, "palette_name"), key="palette_name", on_change=_palette_changed)
     palette = PRESETS.get(palette_name)
     if palette is None:
-        state.setdefault("palette_size", len(BRAND.colors))
-        n = st.slider("Colours", 1, 8, key="palette_size")
+        n = st.slider("Colours", 1, 8, state.setdefault("palette_size", len(BRAND.colors)), key="palette_size")
         colours = []
         for i in range(n):
             c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
             default = BRAND.colors[i % len(BRAND.colors)]
-            state.setdefault(f"palette_hex_{i}", default.hex)
-            state.setdefault(f"palette_weight_{i}", default.weight)
-            hexcode = c1.color_picker(f"Colour {i + 1}", key=f"palette_hex_{i}")
-            weight = c2.slider(f"Weight {i + 1}", 0.05, 1.0, step=0.05, key=f"palette_weight_{i}")
+            hexcode = c1.color_picker(f"Colour {i + 1}", state.setdefault(f"palette_hex_{i}", default.hex), key=f"palette_hex_{i}")
+            weight = c2.slider(f"Weight {i + 1}", 0.05, 1.0, state.setdefault(f"palette_weight_{i}", default.weight), 0.05,
+                               key=f"palette_weight_{i}")
             colours.append({"hex": hexcode, "weight": weight})
         try:
             palette = custom_palette(colours)
@@ -163,18 +169,17 @@ def _palette():
 def _shape(provider, model):
     state = st.session_state
     cls, name = provider.cls, provider.cls.name
-    aspect = st.selectbox("Aspect ratio", ASPECT_RATIOS, key="aspect")
-    style = st.selectbox("Style", cls.styles, key=f"style_{name}") if cls.styles else None
+    aspect = st.selectbox("Aspect ratio", ASPECT_RATIOS, index=_index(ASPECT_RATIOS, "aspect"), key="aspect")
+    styles = list(cls.styles)
+    style = st.selectbox("Style", styles, index=_index(styles, f"style_{name}"), key=f"style_{name}") if styles else None
     magic = None
     if cls.supports_magic_prompt:
-        state.setdefault(f"magic_{name}", "OFF")
-        magic = st.segmented_control("Magic prompt", ["AUTO", "ON", "OFF"], key=f"magic_{name}")
+        magic = st.segmented_control("Magic prompt", ["AUTO", "ON", "OFF"], default=state.setdefault(f"magic_{name}", "OFF"), key=f"magic_{name}")
     negative = st.text_input("Negative prompt", key="negative_prompt") if cls.supports_negative_prompt else None
     options = option_inputs(cls.options_for(model), key_prefix=f"option_{name}")
-    fixed = st.toggle("Fixed seed", key="fixed_seed")
-    seed = st.number_input("Seed", 0, 2_147_483_647, key="seed") if fixed else None
-    state.setdefault("count", 4)
-    count = st.slider("Candidates", 1, 8, key="count")
+    fixed = st.toggle("Fixed seed", state.setdefault("fixed_seed", False), key="fixed_seed")
+    seed = st.number_input("Seed", 0, 2_147_483_647, state.setdefault("seed", 0), key="seed") if fixed else None
+    count = st.slider("Candidates", 1, 8, state.setdefault("count", 4), key="count")
     return dict(aspect_ratio=aspect, style=style, magic_prompt=magic, negative_prompt=negative or None, seed=seed, count=count, options=options)
 
 

@@ -61,19 +61,17 @@ def option_inputs(model: type[BaseModel] | None, key_prefix: str) -> dict:
         low = getattr(bounds.get("Ge"), "ge", None)
         high = getattr(bounds.get("Le"), "le", None)
         step = getattr(bounds.get("MultipleOf"), "multiple_of", None)
-        # Defaults go into session state, never also into the widget: a recalled recipe sets
-        # these keys, and Streamlit warns when a widget has both.
+        # The widget's default is its current value: a recalled recipe sets these keys, and a
+        # widget the browser re-creates must not fall back to another value.
+        current = st.session_state.setdefault(key, field.default)
         if get_origin(annotation) is Literal:
             choices = list(get_args(annotation))
-            st.session_state.setdefault(key, field.default)
-            values[name] = st.selectbox(label, choices, key=key)
+            values[name] = st.selectbox(label, choices, index=choices.index(current) if current in choices else 0, key=key)
         elif annotation is bool:
-            st.session_state.setdefault(key, bool(field.default))
-            values[name] = st.toggle(label, key=key)
+            values[name] = st.toggle(label, value=bool(current), key=key)
         elif annotation in (int, float):
-            st.session_state.setdefault(key, field.default)
             values[name] = st.number_input(
-                label, min_value=low, max_value=high, value=None, step=step or (1 if annotation is int else 0.05),
+                label, min_value=low, max_value=high, value=current, step=step or (1 if annotation is int else 0.05),
                 key=key, placeholder="auto" if optional else None, help=field.description,
             )
         else:
