@@ -69,7 +69,9 @@ def _launch(pw):
 
 def _select(page, label, option):
     """Pick an option in a Streamlit selectbox by its label."""
-    page.get_by_role("combobox", name=label).click()
+    box = page.get_by_role("combobox", name=label)
+    box.click()
+    box.fill(option)
     page.get_by_role("option", name=option, exact=True).click()
 
 
@@ -93,12 +95,10 @@ def test_a_curators_day_in_chromium(server, isolated):
 
             clicked = time.monotonic()
             page.get_by_role("button", name="Generate").click()
-            expect(page.get_by_role("button", name="Cancel")).to_be_visible()  # there the moment the job starts
-            cancel_after = time.monotonic() - clicked
-            # Approve buttons appear on a card only once its image has landed.
+            # Approve buttons appear on a card only once its image has landed. (Cancel is there
+            # while anything runs; the local renderer is too quick to see it: an AppTest pins it.)
             expect(page.get_by_role("button", name="Approve", exact=True)).to_have_count(4, timeout=30_000)
-            all_shown = time.monotonic() - clicked
-            print(f"\nbrowser: Cancel visible {cancel_after * 1000:.0f} ms after Generate; 4 local candidates shown after {all_shown * 1000:.0f} ms")
+            print(f"\nbrowser: 4 local candidates shown {(time.monotonic() - clicked) * 1000:.0f} ms after Generate (shared machine)")
             expect(page).to_have_url(f"{server}/?agent=sql-sherpa&generation=1")
             page.screenshot(path=str(artifacts / "studio.png"), full_page=True)
 
@@ -114,8 +114,8 @@ def test_a_curators_day_in_chromium(server, isolated):
             page.reload()
             expect(page.get_by_role("heading", name="SQL Sherpa")).to_be_visible()
             expect(page.get_by_role("button", name="Approve", exact=True)).to_have_count(4)
-            expect(page.get_by_text("EMBER", exact=True)).to_be_visible()
-            expect(page.get_by_text("1x1", exact=True)).to_be_visible()
+            expect(page.locator(".st-key-palette_name input")).to_have_value("EMBER")
+            expect(page.locator(".st-key-aspect input")).to_have_value("1x1")
 
             # Compare two side by side.
             page.get_by_text("Compare", exact=True).nth(0).click()
@@ -154,7 +154,7 @@ def test_a_curators_day_in_chromium(server, isolated):
 
             # Batch: bulk approve with one confirmation.
             page.get_by_role("link", name="Batch").click()
-            page.get_by_role("button", name="A list of slugs").click()
+            page.get_by_text("A list of slugs", exact=True).click()
             page.get_by_label("Slugs, comma-separated").fill("ai, lingo-bridge")
             page.get_by_label("Slugs, comma-separated").press("Enter")
             page.get_by_role("button", name="Start batch").click()

@@ -38,7 +38,10 @@ def gallery(approved: list[Agent]) -> None:
     for start in range(0, min(limit, len(shown)), PER_ROW):
         for col, agent in zip(st.columns(PER_ROW), shown[start:start + PER_ROW]):
             with col:
-                st.image(thumbnail_url(agent.current_thumbnail, 320), width="stretch")
+                # One tile shape for every agent, whatever the ratio (letterboxed, never cropped: the
+                # title drawn in the image must stay whole), so the grid stays even.
+                st.html(f'<img src="{thumbnail_url(agent.current_thumbnail, 320)}" alt="" '
+                        'style="width:100%;aspect-ratio:16/9;object-fit:contain;background:#1C0C47;border-radius:6px;display:block">')
                 st.markdown(f"**{agent.name}**")
                 if agent.categories:
                     st.markdown(_tags(agent.categories))

@@ -281,7 +281,7 @@ def lightbox(ws: Workspace, agent: Agent) -> None:
     [candidate] = ws.candidates([st.session_state["dialog"][1]])
     images = _board_images(ws, agent.slug)
     position = next((i for i, c in enumerate(images) if c.id == candidate.id), 0)
-    st.image(thumbnail_url(candidate.image_key, LARGE), width="stretch")
+    st.image(thumbnail_url(candidate.image_key, LARGE), width=fit_width(candidate.width, candidate.height))
     status = {Verdict.STARRED: " · ★ starred", Verdict.REJECTED: " · rejected"}.get(candidate.verdict, "")
     st.caption(
         f"Candidate #{candidate.id} · seed {candidate.seed} · {candidate.width}x{candidate.height}"
@@ -318,10 +318,12 @@ def compare(ws: Workspace, agent: Agent) -> None:
         images.insert(0, ("Current thumbnail", agent.current_thumbnail))
     images = images[:4]
     if len(images) == 2:
+        [first] = ws.candidates(picks[:1]) or [None]
+        ratio = (first.width / first.height) if first and first.width and first.height else 16 / 9
         split = st.slider("Before / after", 0, 100, 50, key="compare_split", help="Drag to wipe between the two.")
         (left_label, left), (right_label, right) = images
         st.html(
-            '<div style="position:relative;width:100%">'
+            f'<div style="position:relative;width:100%;max-width:{fit_width_css(ratio)};margin:auto">'
             f'<img src="{thumbnail_url(right, LARGE)}" style="width:100%;display:block;border-radius:6px">'
             f'<img src="{thumbnail_url(left, LARGE)}" style="position:absolute;top:0;left:0;width:100%;'
             f'clip-path:inset(0 {100 - split}% 0 0);border-radius:6px">'
@@ -350,6 +352,20 @@ def confirm_approval(ws: Workspace, agent: Agent) -> None:
         st.session_state["just_approved"] = approval.id
         _close_dialog()
         st.rerun()
+
+
+MAX_VIEW_HEIGHT = 560  # px: a square or tall image in a dialog stays above its buttons
+
+
+def fit_width(width: int | None, height: int | None) -> int | str:
+    """Display width that keeps an image at most MAX_VIEW_HEIGHT tall in a large dialog."""
+    if not width or not height or width / height >= 16 / 9:
+        return "stretch"
+    return int(MAX_VIEW_HEIGHT * width / height)
+
+
+def fit_width_css(ratio: float) -> str:
+    return "100%" if ratio >= 16 / 9 else f"{int(MAX_VIEW_HEIGHT * ratio)}px"
 
 
 def open_dialog(ws: Workspace, agent: Agent) -> None:
