@@ -85,7 +85,7 @@ class AgentText:
     description: str
     sub_heading: str
     categories: str
-    short_title: str = ""  # drawn instead of a long name, when the curator set one
+    short_title: str = ""  # what goes on the image when the name is too long (the local renderer honours it)
 
     @property
     def title(self) -> str:

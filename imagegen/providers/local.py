@@ -1,14 +1,60 @@
-"""The offline provider: pop-art thumbnails drawn with Pillow, no key, no network."""
+"""The offline provider: pop-art thumbnails drawn with Pillow, no key, no network.
+
+Rendering runs in a small process pool shared by the whole process: Pillow holds the GIL
+for much of its drawing, so threads would leave the second core idle during a batch. The
+pool starts on first use (with forkserver, never forking a process that runs threads) and
+stops at interpreter exit or with `shutdown_render_pool()`.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import io
+import atexit
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from imagegen.palettes import BRAND
-from imagegen.popart import render
+from imagegen.prompts import BUILT_IN, AgentText
 from imagegen.providers.base import ImageRequest, Provider, ProviderImage
 from imagegen.records import aspect_size
+from imagegen.render import render_png
+from imagegen.render.subjects import SubjectChoice, pick_subject, words_of
+
+_pool: ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()
+_BOILERPLATE = {w for template in BUILT_IN.values() for w in words_of(template)}
+
+
+def render_pool() -> ProcessPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            workers = max(1, min(4, os.cpu_count() or 1))
+            _pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+        return _pool
+
+
+def shutdown_render_pool() -> None:
+    """Stop the worker processes and wait for them; the next render starts a new pool."""
+    global _pool
+    with _pool_lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+atexit.register(shutdown_render_pool)
+
+
+def choose_subject(agent: AgentText, prompt: str) -> SubjectChoice:
+    """Words the curator put in the prompt come first; the template's own words and the
+    agent's text (already in the prompt through its fields) do not count as edits."""
+    agent_words = set(words_of(f"{agent.name} {agent.sub_heading} {agent.description} {agent.categories}"))
+    edits = [w for w in words_of(prompt) if w not in _BOILERPLATE and w not in agent_words]
+    return pick_subject(prompt_words=edits, name=agent.name, sub_heading=agent.sub_heading, description=agent.description, categories=agent.categories)
 
 
 class LocalProvider(Provider):
@@ -16,22 +62,28 @@ class LocalProvider(Provider):
     label = "Local renderer (offline)"
     models = ("popart-1",)
 
+    def __init__(self, settings):
+        super().__init__(settings)
+        self.render_pids: set[int] = set()  # which processes drew this provider's images
+
     def max_in_flight(self) -> int:
         return self.settings.local_concurrency
 
     async def generate(self, request: ImageRequest) -> list[ProviderImage]:
-        return [await asyncio.to_thread(self._draw, request, request.seed + i) for i in range(request.count)]
-
-    def _draw(self, request: ImageRequest, seed: int) -> ProviderImage:
         agent = request.agent
-        image = render(
-            agent.title,  # the curator's short title when the name is too long to draw
-            palette=request.palette or BRAND,
-            size=aspect_size(request.aspect_ratio),
-            seed=seed,
-            categories=tuple(c.strip() for c in agent.categories.split(",") if c.strip()),
-            keywords=f"{agent.sub_heading} {agent.description}",
-        )
-        out = io.BytesIO()
-        image.save(out, "PNG", compress_level=1)
-        return ProviderImage(data=out.getvalue(), seed=seed, prompt=request.prompt)
+        choice = choose_subject(agent, request.prompt)
+        palette = request.palette or BRAND
+        colours = [(c.rgb, c.weight) for c in palette.colors]
+        size = aspect_size(request.aspect_ratio)
+        args = [(agent.name, colours, size, request.seed + i, choice.subject, agent.short_title) for i in range(request.count)]
+        loop = asyncio.get_running_loop()
+        try:
+            results = await asyncio.gather(*(loop.run_in_executor(render_pool(), render_png, *a) for a in args))
+        except BrokenProcessPool:
+            shutdown_render_pool()  # a worker died (killed, out of memory): draw here, a new pool next time
+            results = await asyncio.gather(*(asyncio.to_thread(render_png, *a) for a in args))
+        images = []
+        for (data, pid), a in zip(results, args):
+            self.render_pids.add(pid)
+            images.append(ProviderImage(data=data, seed=a[3], prompt=choice.explain()))
+        return images
