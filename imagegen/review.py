@@ -169,3 +169,19 @@ def approved_candidates(ws: "Workspace", candidate_ids: list[int]) -> set[int]:
         return set()
     with ws.session() as s:
         return set(s.scalars(select(Approval.candidate_id).where(Approval.candidate_id.in_(candidate_ids))))
+
+
+def store_neighbours(ws: "Workspace", slug: str, limit: int = 3) -> list[Agent]:
+    """Agents a shopper would see beside this one: others with a thumbnail, from the same
+    category first, for the store-card preview."""
+    agent = ws.get_agent(slug)
+    with ws.session() as s:
+        base = select(Agent).where(Agent.slug != slug, Agent.current_thumbnail.is_not(None)).order_by(Agent.name)
+        found: list[Agent] = []
+        if agent.categories:
+            shares = or_(*(cast(Agent.categories, String).like(_like(f'"{c}"'), escape="\\") for c in agent.categories))
+            found = list(s.scalars(base.where(shares).limit(limit)))
+        if len(found) < limit:
+            seen = {a.slug for a in found}
+            found += [a for a in s.scalars(base.limit(limit * 2)) if a.slug not in seen][: limit - len(found)]
+        return found

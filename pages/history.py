@@ -12,7 +12,7 @@ from imagegen.providers import PROVIDERS
 from imagegen.records import CandidateStatus
 from ui.recipe_state import load_recipe
 from ui.resources import thumbnail_url, workspace
-from ui.widgets import status_badge
+from ui.widgets import review_matches, status_badge, verdict_badge
 
 ws = workspace()
 state = st.session_state
@@ -23,15 +23,17 @@ with ws.session() as s:
 slug = st.selectbox("Agent", list(agents), format_func=lambda s: agents[s].name,
                     index=list(agents).index(state["agent_slug"]) if state.get("agent_slug") in agents else 0, key="history_agent")
 
-filters = st.columns(3)
+filters = st.columns(4)
 provider = filters[0].selectbox("Provider", ["any", *(p.name for p in PROVIDERS)], key="history_provider")
 status = filters[1].selectbox("Candidate status", ["any", *(s.value for s in CandidateStatus)], key="history_status")
-approved_only = filters[2].toggle("Only generations with an approval", key="history_approved")
+review = filters[2].selectbox("Review", ["any", "starred", "rejected", "not rejected"], key="history_review")
+approved_only = filters[3].toggle("Only generations with an approval", key="history_approved")
 
 generations = agent_history(
     ws, slug, provider=None if provider == "any" else provider,
     status=None if status == "any" else CandidateStatus(status), approved_only=approved_only,
 )
+generations = [g for g in generations if any(review_matches(c, review) for c in g.candidates)]
 
 trail_col, compare_col = st.columns([1, 1], gap="large")
 with trail_col:
@@ -80,12 +82,14 @@ for gen in generations:
     ):
         st.code(recipe.prompt, language=None, wrap_lines=True)
         cols = st.columns(4)
-        for i, cand in enumerate(gen.candidates):
+        for i, cand in enumerate(c for c in gen.candidates if review_matches(c, review)):
             with cols[i % 4]:
                 if cand.image_key:
                     st.image(thumbnail_url(cand.image_key), width="stretch")
                 status_badge(cand.status)
-                st.caption(f"#{cand.id} · seed {cand.seed}" + (f" · {cand.error}" if cand.error else ""))
+                verdict_badge(cand)
+                st.caption(f"#{cand.id} · seed {cand.seed}" + (f" · {cand.error}" if cand.error else "")
+                           + (f" · note: {cand.review_note}" if cand.review_note else ""))
         if st.button("Use this recipe in the studio", key=f"use_{gen.id}", icon=":material/replay:"):
             load_recipe(state, gen.spec, slug)
             st.switch_page("pages/studio.py")

@@ -66,6 +66,19 @@ def test_history_lists_recipes_reverts_and_reuses_a_recipe(app):
     app.multiselect(key="history_compare").select(first.candidates[0].id).select(second.candidates[0].id).run()
     assert any("seed 11 · local · pop-art" in c.value for c in app.caption)
 
+    from imagegen.records import Verdict
+    from imagegen.review import set_verdict
+
+    set_verdict(ws, first.candidates[1].id, Verdict.STARRED, "keep the rays")
+    set_verdict(ws, second.candidates[0].id, Verdict.REJECTED)
+    app.selectbox(key="history_review").select("starred").run()
+    assert [e.label.split(" ·")[0] for e in app.expander if e.label.startswith("#")] == [f"#{first.id}"]
+    assert any(c.value.endswith("· note: keep the rays") for c in app.caption)
+    assert [c.value.split(" ·")[0] for c in app.caption if c.value.startswith("#")] == [f"#{first.candidates[1].id}"]
+    app.selectbox(key="history_review").select("rejected").run()
+    assert [e.label.split(" ·")[0] for e in app.expander if e.label.startswith("#")] == [f"#{second.id}"]
+    app.selectbox(key="history_review").select("any").run()
+
     app.button(key=f"use_{second.id}").click().run()
     assert app.title[0].value == "Trend Radar"
     assert app.text_area(key="prompt").value == second.recipe.prompt

@@ -388,6 +388,23 @@ def test_the_lightbox_steps_through_the_board_with_recipe_download_and_actions(a
     assert "It becomes the store thumbnail of **Ai**." in [m.value for m in app.markdown]
 
 
+def test_the_store_card_preview_shows_the_candidate_beside_its_neighbours(app):
+    from imagegen.approval import approve_candidate
+    from tests.test_pages import generated
+
+    ws = Workspace(Settings())
+    approve_candidate(ws, generated(ws, "trend-radar", 1, count=1).candidates[0].id)  # marketing, like the café
+    approve_candidate(ws, generated(ws, "bug-hunter", 2, count=1).candidates[0].id)
+    pick(app, "café")
+    generate(app)
+    [card_id] = [int(c.split(" ")[0][1:]) for c in captions(app)]
+    app.button(key=f"view_{card_id}").click().run()
+    [cards] = [h.proto.body for h in app.get("html") if "outline:2px" in h.proto.body]
+    names = [part.split("</div>")[0] for part in cards.split('font-weight:700;color:#fff">')[1:]]
+    assert names == ["Café Crème Copywriter", "Trend Radar", "Bug Hunter"]  # same category first
+    assert "width:300px" in cards and cards.count("data:image/jpeg") == 3
+
+
 def test_compare_two_to_four_side_by_side_with_a_wipe_for_two(app):
     generate(app, count=3)
     app.checkbox(key="compare_1").check().run()

@@ -8,6 +8,7 @@ pick away and labelled, and never replace it.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 
 import streamlit as st
@@ -18,7 +19,7 @@ from imagegen.errors import ImagegenError
 from imagegen.generation import reroll_candidate, upscale_candidate
 from imagegen.providers import has_key, provider_class
 from imagegen.records import Agent, Candidate, Verdict
-from imagegen.review import generation_of_agent, other_runs, set_verdict, studio_board
+from imagegen.review import generation_of_agent, other_runs, set_verdict, store_neighbours, studio_board
 from imagegen.workspace import Workspace
 from ui.resources import CARD, LARGE, thumbnail_url
 from ui.widgets import status_badge
@@ -304,10 +305,32 @@ def lightbox(ws: Workspace, agent: Agent) -> None:
     if candidate.provider_prompt and candidate.provider_prompt != candidate.generation.recipe.prompt:
         st.markdown("**Prompt the provider used**")
         st.text(candidate.provider_prompt)
+    with st.expander("See it in the store"):
+        store_cards(ws, agent, candidate)
     with st.expander("Full recipe"):
         st.json(candidate.generation.spec)
     if st.session_state.get("dialog", ("",))[0] == "approve":
         st.rerun()  # from the lightbox to the approval dialog
+
+
+STORE_CARD = 300  # px: the width of an agent card on the store's listing
+
+
+def store_cards(ws: Workspace, agent: Agent, candidate: Candidate) -> None:
+    """The candidate as a shopper would see it: a store-sized card beside its neighbours'
+    current thumbnails."""
+    cards = [(agent.name, agent.sub_heading, candidate.image_key, True)]
+    cards += [(a.name, a.sub_heading, a.current_thumbnail, False) for a in store_neighbours(ws, agent.slug)]
+    html_cards = "".join(
+        f'<div style="width:{STORE_CARD}px;flex:none;background:#1C0C47;border-radius:12px;overflow:hidden;'
+        f'{"outline:2px solid #9900FF;" if mine else ""}">'
+        f'<img src="{thumbnail_url(key, 384)}" alt="" style="width:100%;aspect-ratio:16/9;object-fit:cover;display:block">'
+        f'<div style="padding:10px 12px;font-family:sans-serif"><div style="font-weight:700;color:#fff">{html.escape(name)}</div>'
+        f'<div style="color:#c8c8e6;font-size:13px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis">{html.escape(sub or "")}</div></div></div>'
+        for name, sub, key, mine in cards
+    )
+    st.html(f'<div style="display:flex;gap:16px;overflow-x:auto;padding:4px">{html_cards}</div>')
+    st.caption("Outlined: this candidate, at the store's card size, beside agents the shopper sees with it.")
 
 
 @st.dialog("Compare", width="large", on_dismiss=_close_dialog)

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from imagegen.approval import approve_candidate
 from imagegen.errors import ImagegenError
-from imagegen.records import CandidateStatus, Palette
+from imagegen.records import CandidateStatus, Palette, Verdict
 from ui.resources import workspace
 
 BADGES: dict[CandidateStatus, tuple[str, str, str]] = {
@@ -28,6 +28,19 @@ BADGES: dict[CandidateStatus, tuple[str, str, str]] = {
 def status_badge(status: CandidateStatus) -> None:
     label, colour, icon = BADGES[status]
     st.badge(label, color=colour, icon=icon)
+
+
+def verdict_badge(candidate) -> None:
+    if candidate.verdict is Verdict.STARRED:
+        st.badge("Starred", color="yellow", icon=":material/star:")
+    elif candidate.verdict is Verdict.REJECTED:
+        st.badge("Rejected", color="gray", icon=":material/thumb_down:")
+
+
+def review_matches(candidate, review: str) -> bool:
+    """The Review filter of History: any, starred, rejected or not rejected."""
+    verdict = candidate.verdict.value if candidate.verdict else None
+    return review == "any" or verdict == review or (review == "not rejected" and verdict != "rejected")
 
 
 def swatches(palette: Palette) -> None:
