@@ -13,13 +13,26 @@ from typing import TYPE_CHECKING
 from sqlalchemy import String, cast, func, or_, select
 
 from imagegen.errors import InvalidInput, NotFound
+from imagegen.images import check_image
 from imagegen.prompts import clean_text
-from imagegen.records import Agent, Approval, Candidate, Generation, GenerationSource, Verdict
+from imagegen.records import (
+    Agent,
+    Approval,
+    Candidate,
+    CandidateStatus,
+    Generation,
+    GenerationSource,
+    GenerationSpec,
+    GenerationStatus,
+    Verdict,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from imagegen.workspace import Workspace
 
 MAX_NOTE = 500
+UPLOADED = "uploaded"  # the recipe option naming the curator's own file
 MAX_SHORT_TITLE = 40
 
 
@@ -185,3 +198,29 @@ def store_neighbours(ws: "Workspace", slug: str, limit: int = 3) -> list[Agent]:
             seen = {a.slug for a in found}
             found += [a for a in s.scalars(base.limit(limit * 2)) if a.slug not in seen][: limit - len(found)]
         return found
+
+
+def add_own_image(ws: "Workspace", slug: str, data: bytes, filename: str) -> int:
+    """The curator's own file as a candidate, checked like provider bytes (magic bytes, size and
+    pixel limits, a full decode) and stored the same way; returns the candidate id. Its recipe
+    says it was uploaded, so it is never rerolled as if a provider had made it."""
+    checked = check_image(data, max_bytes=ws.settings.max_image_bytes, max_pixels=ws.settings.max_image_pixels)
+    key = ws.media.put(checked.data, checked.format)
+    name = clean_text(filename, 120) or "an image"
+    spec = GenerationSpec(provider="local", template="own image", prompt=f"Uploaded by the curator: {name}", count=1,
+                          options={UPLOADED: name})
+    with ws.session() as s, s.begin():
+        agent = ws.get_agent(slug, session=s)
+        gen = Generation(agent_id=agent.id, spec=spec.model_dump(mode="json"), source=GenerationSource.STUDIO,
+                         status=GenerationStatus.SUCCEEDED, started_at=utcnow(), finished_at=utcnow())
+        s.add(gen)
+        s.flush()
+        cand = Candidate(generation_id=gen.id, position=0, status=CandidateStatus.SUCCEEDED, image_key=key,
+                         width=checked.width, height=checked.height, finished_at=utcnow())
+        s.add(cand)
+        s.flush()
+        return cand.id
+
+
+def is_upload(spec: GenerationSpec) -> bool:
+    return UPLOADED in spec.options

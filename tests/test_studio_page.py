@@ -447,3 +447,20 @@ def test_a_short_title_is_drawn_instead_of_a_long_name(app):
     assert Workspace(Settings()).get_agent(slug).short_title == "Quarterly Reports"
     app.button(key="reset_prompt").click().run()
     assert '"Quarterly Reports" in bold typography' in app.text_area(key="prompt").value
+
+
+def test_your_own_image_is_checked_and_added_as_a_candidate(app):
+    from tests.conftest import jpeg_bytes
+
+    from imagegen.errors import InvalidImage
+    from imagegen.review import add_own_image
+
+    ws = Workspace(Settings())
+    with pytest.raises(InvalidImage):
+        add_own_image(ws, "ai", b"<html>not an image</html>", "x.png")
+    cid = add_own_image(ws, "ai", jpeg_bytes((800, 600)), "my-sketch.jpg")
+    own = ws.candidates([cid])[0]
+    assert (own.width, own.height, own.status) == (800, 600, CandidateStatus.SUCCEEDED)
+    at = fresh_tab(agent="ai")  # it is the newest studio board
+    assert captions(at) == [f"#{cid} · your own image"]
+    assert at.button(key=f"reroll_{cid}").disabled and not at.button(key=f"approve_{cid}").disabled

@@ -19,7 +19,7 @@ from imagegen.errors import ImagegenError
 from imagegen.generation import reroll_candidate, upscale_candidate
 from imagegen.providers import has_key, provider_class
 from imagegen.records import Agent, Candidate, Verdict
-from imagegen.review import generation_of_agent, other_runs, set_verdict, store_neighbours, studio_board
+from imagegen.review import add_own_image, generation_of_agent, is_upload, other_runs, set_verdict, store_neighbours, studio_board
 from imagegen.workspace import Workspace
 from ui.resources import CARD, LARGE, thumbnail_url
 from ui.widgets import status_badge
@@ -111,7 +111,8 @@ def _upscale(ws: Workspace, slug: str, candidate_id: int) -> None:
 def can_reroll(ws: Workspace, candidate: Candidate) -> bool:
     """From the candidate's own recipe: a local card rerolls while a no-key provider is picked
     above, and a card whose provider has no key never offers a reroll that can only fail."""
-    return has_key(provider_class(candidate.generation.recipe.provider), ws.settings)
+    recipe = candidate.generation.recipe
+    return not is_upload(recipe) and has_key(provider_class(recipe.provider), ws.settings)
 
 
 def _placeholder(aspect: str) -> None:
@@ -128,7 +129,7 @@ def candidate_card(ws: Workspace, slug: str, candidate: Candidate) -> None:
         status_badge(candidate.status)
         if candidate.verdict is Verdict.STARRED:
             st.badge("Starred", color="yellow", icon=":material/star:")
-        st.caption(f"#{cid} · seed {candidate.seed}")
+        st.caption(f"#{cid} · " + ("your own image" if is_upload(candidate.generation.recipe) else f"seed {candidate.seed}"))
         if candidate.error:
             st.caption(candidate.error)
         if candidate.review_note:
@@ -224,6 +225,20 @@ def _pick_run(slug: str, runs: dict) -> None:
     set_board(slug, gen_id, ids)
 
 
+def _add_own_image(ws: Workspace, slug: str) -> None:
+    state = st.session_state
+    upload = state.get("own_image")
+    if upload is None:
+        return
+    try:
+        candidate_id = add_own_image(ws, slug, upload.getvalue(), upload.name)
+    except ImagegenError as exc:
+        state["board_message"] = f"That file was not added: {exc}"
+        return
+    state["boards"][slug]["candidates"].append(candidate_id)
+    state["seen_latest"][slug] = studio_board(ws, slug)
+
+
 def board_section(ws: Workspace, agent: Agent, board: Board, busy: bool) -> None:
     slug = agent.slug
     head, pick = st.columns([2, 3], vertical_alignment="bottom")
@@ -251,6 +266,9 @@ def board_section(ws: Workspace, agent: Agent, board: Board, busy: bool) -> None
                        help="Runs from a batch, an experiment or the CLI never replace your studio board.")
         if current != "studio":
             st.caption(f"Showing {labels[current]}, not your studio board.")
+    with st.expander("Use your own image"):
+        st.file_uploader("Add a file as a candidate (checked like provider images)", type=["png", "jpg", "jpeg", "webp"],
+                         key="own_image", on_change=_add_own_image, args=(ws, slug))
     st.fragment(candidate_grid, run_every=FAST_POLL if busy else None)(ws, agent)
     if not busy:
         st.fragment(_watch_for_newer, run_every=IDLE_POLL)(ws, slug)
