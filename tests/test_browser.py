@@ -196,9 +196,14 @@ def test_recall_a_recipe_from_an_image_in_chromium(server, isolated):
             expect(page.get_by_role("button", name="Approve", exact=True)).to_have_count(4, timeout=30_000)
             candidate = next(p for p in sorted((isolated / "data" / "media").rglob("*.png")) if read_recipe(p.read_bytes()))
             page.get_by_text("Recall a recipe from an image").click()
-            page.locator("input[type=file]").set_input_files(str(candidate))
+            page.locator(".st-key-recall_upload input[type=file]").set_input_files(str(candidate))
             expect(page.get_by_text("Recipe recalled (local, seed")).to_be_visible()
             expect(page.get_by_label("Seed", exact=True)).to_be_visible()  # the recalled seed is fixed
+
+            # The curator's own file becomes a candidate on the board.
+            page.get_by_text("Use your own image").click()
+            page.locator(".st-key-own_image input[type=file]").set_input_files(str(candidate))
+            expect(page.get_by_text("#5 · your own image")).to_be_visible()
         except BaseException:
             page.screenshot(path=str(artifacts / "recall-failure.png"), full_page=True)
             raise
