@@ -164,6 +164,9 @@ def test_a_curators_day_in_chromium(server, isolated):
             page.get_by_role("button", name="Approve the selected (2)").click()
             page.get_by_role("button", name="Approve all of them").click()
             expect(page.get_by_text("Approved 2 candidates.")).to_be_visible()
+            page.get_by_role("button", name="Next").click()  # the keyboard bar (its keys are checked in the lightbox above)
+            expect(page.get_by_text("(2 of 4)")).to_be_visible()
+            page.screenshot(path=str(artifacts / "batch.png"), full_page=True)
 
             page.goto(f"{server}/?kiosk=1")
             expect(page.get_by_role("heading", name="Showcase")).to_be_visible()

@@ -137,7 +137,7 @@ def test_a_batch_runs_from_the_page_and_results_wait_for_review(app):
     run_until(app, lambda at: any("2 of 2 agents · done" in (p.proto.text or "") for p in at.get("progress")))
     ws = Workspace(Settings())
     assert ws.get_agent("ai").current_thumbnail is None  # nothing approved unless asked
-    approve = [b for b in app.button if b.label == "Approve"]
+    approve = [b for b in app.button if b.label == "Approve" and b.key.startswith("batch_approve_")]
     assert len(approve) == 4
     approve[0].click().run()
     assert ws.get_agent("ai").current_thumbnail is not None
@@ -171,6 +171,14 @@ def test_batch_bulk_approve_with_one_confirmation_and_a_large_view(app):
     assert "Approved 2 candidates." in [s.value for s in app.success], (app.exception, [e.value for e in app.error], ws.get_agent("ai").current_thumbnail)
     assert ws.get_agent("ai").current_thumbnail and ws.get_agent("sql-sherpa").current_thumbnail
     assert ws.get_agent("lingo-bridge").current_thumbnail is None
+    # The keyboard bar: → moves the focus, S stars and X rejects the focused candidate.
+    assert any(c.value.startswith(f"Focus: Ai, #{firsts['ai']} (1 of 6)") for c in app.caption)
+    app.button(key="kb_next").click().run()
+    app.button(key="kb_reject").click().run()
+    assert ws.get_candidate(firsts["ai"] + 1).verdict.value == "rejected"
+    app.button(key="kb_prev").click().run()
+    app.button(key="kb_prev").click().run()  # wraps around to the last one
+    assert any(c.value.startswith("Focus: SQL Sherpa") and "(6 of 6)" in c.value for c in app.caption)
     app.button(key=f"batch_star_{firsts['lingo-bridge']}").click().run()
     app.segmented_control(key="batch_show").set_value("Starred").run()
     assert [m.value.split(" · ")[0] for m in app.markdown if m.value.startswith("**")] == ["**Lingo Bridge**"]

@@ -380,11 +380,11 @@ def test_the_lightbox_steps_through_the_board_with_recipe_download_and_actions(a
     assert any(c.value.startswith("Candidate #1 · seed 5 · 1280x720 · 1 of 2") for c in app.caption)
     assert [d for d in app.get("download_button") if d.proto.label == "Download"]
     assert any(json.loads(j.proto.body)["prompt"].startswith("Create a visually striking") for j in app.json)
-    app.button(key="lb_next").click().run()
+    app.button(key="kb_next").click().run()
     assert any(c.value.startswith("Candidate #2 · seed 6 · 1280x720 · 2 of 2") for c in app.caption)
-    app.button(key="lb_star").click().run()
+    app.button(key="kb_star").click().run()
     assert Workspace(Settings()).get_candidate(2).verdict is Verdict.STARRED
-    app.button(key="lb_approve").click().run()
+    app.button(key="kb_approve").click().run()
     assert "It becomes the store thumbnail of **Ai**." in [m.value for m in app.markdown]
 
 

@@ -4,6 +4,7 @@ reviewed/unreviewed filters, and "approve the selected" with one confirmation.""
 from __future__ import annotations
 
 import streamlit as st
+from streamlit_shortcuts import add_shortcuts
 
 from imagegen.approval import approve_candidate
 from imagegen.batch import batch_generations, get_batch, set_batch_status
@@ -61,6 +62,34 @@ def large_view(ws: Workspace, candidate_id: int, name: str) -> None:
     st.caption(f"{name} · candidate #{cand.id} · seed {cand.seed} · {cand.width}x{cand.height}")
 
 
+def _move_focus(ids: list[int], delta: int) -> None:
+    state = st.session_state
+    current = state.get("batch_focus")
+    position = ids.index(current) if current in ids else -delta if delta > 0 else 0
+    state["batch_focus"] = ids[(position + delta) % len(ids)]
+
+
+def keyboard_bar(ws: Workspace, cards: list[tuple[Candidate, str]]) -> int | None:
+    """Review from the keyboard: ← → move the focus across the candidates shown, A approves,
+    S stars, X rejects the focused one. Returns the focused candidate id."""
+    if not cards:
+        return None
+    state = st.session_state
+    ids = [c.id for c, _ in cards]
+    if state.get("batch_focus") not in ids:
+        state["batch_focus"] = ids[0]
+    candidate, name = cards[ids.index(state["batch_focus"])]
+    bar = st.columns([3, 1, 1, 1, 1, 1], vertical_alignment="center")
+    bar[0].caption(f"Focus: {name}, #{candidate.id} ({ids.index(candidate.id) + 1} of {len(ids)}) · keys ← → A S X")
+    bar[1].button("Previous", key="kb_prev", icon=":material/arrow_back:", on_click=_move_focus, args=(ids, -1), width="stretch")
+    bar[2].button("Next", key="kb_next", icon=":material/arrow_forward:", on_click=_move_focus, args=(ids, 1), width="stretch")
+    bar[3].button("Approve", key="kb_approve", icon=":material/check:", on_click=_approve, args=(ws, candidate.id, name), width="stretch")
+    bar[4].button("Star", key="kb_star", icon=":material/star:", on_click=_verdict, args=(ws, candidate, Verdict.STARRED), width="stretch")
+    bar[5].button("Reject", key="kb_reject", icon=":material/thumb_down:", on_click=_verdict, args=(ws, candidate, Verdict.REJECTED), width="stretch")
+    add_shortcuts(kb_prev="arrowleft", kb_next="arrowright", kb_approve="a", kb_star="s", kb_reject="x")
+    return candidate.id
+
+
 def batch_view(ws: Workspace, batch_id: int) -> None:
     state = st.session_state
     batch = get_batch(ws, batch_id)
@@ -95,11 +124,14 @@ def batch_view(ws: Workspace, batch_id: int) -> None:
             st.warning("Select one candidate per agent: " + ", ".join(twice) + " has more than one.")
         else:
             state["batch_dialog"], state["batch_app_rerun"] = ("bulk", None), True
+    visible = []
     for item, gen in items:
         reviewed = gen is not None and any(c.id in approved or c.verdict for c in gen.candidates)
         starred = gen is not None and any(c.verdict is Verdict.STARRED for c in gen.candidates)
-        if (show == "Unreviewed" and reviewed) or (show == "Reviewed" and not reviewed) or (show == "Starred" and not starred):
-            continue
+        if not ((show == "Unreviewed" and reviewed) or (show == "Reviewed" and not reviewed) or (show == "Starred" and not starred)):
+            visible.append((item, gen, reviewed))
+    focus = keyboard_bar(ws, [(c, item.agent.name) for item, gen, _ in visible if gen for c in gen.candidates[:8] if c.image_key])
+    for item, gen, reviewed in visible:
         agent = item.agent
         with st.container(border=True):
             head = st.columns([3, 1])
@@ -115,6 +147,8 @@ def batch_view(ws: Workspace, batch_id: int) -> None:
                         status_badge(cand.status)
                         continue
                     st.image(thumbnail_url(cand.image_key, 320), width="stretch")
+                    if cand.id == focus:
+                        st.badge("Keyboard focus", color="violet", icon=":material/keyboard:")
                     if cand.id in approved:
                         st.badge("Approved", color="green", icon=":material/verified:")
                     elif cand.verdict:

@@ -307,16 +307,18 @@ def lightbox(ws: Workspace, agent: Agent) -> None:
         f" · {position + 1} of {len(images)}{status}"
     )
     nav = st.columns(6)
-    nav[0].button("Previous", key="lb_prev", icon=":material/arrow_back:", on_click=_step, args=(ws, agent.slug, -1), width="stretch")
-    nav[1].button("Next", key="lb_next", icon=":material/arrow_forward:", on_click=_step, args=(ws, agent.slug, 1), width="stretch")
-    nav[2].button("Approve", key="lb_approve", type="primary", icon=":material/check:", width="stretch",
+    nav[0].button("Previous", key="kb_prev", icon=":material/arrow_back:", on_click=_step, args=(ws, agent.slug, -1), width="stretch")
+    nav[1].button("Next", key="kb_next", icon=":material/arrow_forward:", on_click=_step, args=(ws, agent.slug, 1), width="stretch")
+    nav[2].button("Approve", key="kb_approve", type="primary", icon=":material/check:", width="stretch",
                   on_click=_open, args=("approve", candidate.id))
-    nav[3].button("Star", key="lb_star", icon=":material/star:", on_click=_lightbox_verdict, args=(ws, Verdict.STARRED), width="stretch")
-    nav[4].button("Reject", key="lb_reject", icon=":material/thumb_down:", on_click=_lightbox_verdict, args=(ws, Verdict.REJECTED), width="stretch")
+    nav[3].button("Star", key="kb_star", icon=":material/star:", on_click=_lightbox_verdict, args=(ws, Verdict.STARRED), width="stretch")
+    nav[4].button("Reject", key="kb_reject", icon=":material/thumb_down:", on_click=_lightbox_verdict, args=(ws, Verdict.REJECTED), width="stretch")
     extension = candidate.image_key.rsplit(".", 1)[-1]
     nav[5].download_button("Download", data=lambda: ws.media.get(candidate.image_key), file_name=f"{agent.slug}-{candidate.id}.{extension}",
                            key="lb_download", icon=":material/download:", width="stretch", on_click="ignore")
-    add_shortcuts(lb_prev="arrowleft", lb_next="arrowright", lb_approve="a", lb_star="s", lb_reject="x")
+    # The same button keys as the batch review's keyboard bar: streamlit-shortcuts keeps one
+    # map per browser tab, and an entry whose button is gone would swallow the key.
+    add_shortcuts(kb_prev="arrowleft", kb_next="arrowright", kb_approve="a", kb_star="s", kb_reject="x")
     st.caption("Keys: ← → move · A approve · S star · X reject")
     if candidate.review_note:
         st.write(f"Note: {candidate.review_note}")
