@@ -171,6 +171,7 @@ def test_batch_bulk_approve_with_one_confirmation_and_a_large_view(app):
     assert "Approved 2 candidates." in [s.value for s in app.success], (app.exception, [e.value for e in app.error], ws.get_agent("ai").current_thumbnail)
     assert ws.get_agent("ai").current_thumbnail and ws.get_agent("sql-sherpa").current_thumbnail
     assert ws.get_agent("lingo-bridge").current_thumbnail is None
+    assert app.button(key="batch_bulk").label == "Approve the selected (0)"  # what was approved is no longer selected
     # The keyboard bar: → moves the focus, S stars and X rejects the focused candidate.
     assert any(c.value.startswith(f"Focus: Ai, #{firsts['ai']} (1 of 6)") for c in app.caption)
     app.button(key="kb_next").click().run()

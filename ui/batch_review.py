@@ -48,7 +48,6 @@ def confirm_bulk(ws: Workspace, picks: dict[int, str]) -> None:
                 approve_candidate(ws, cid)
             except ImagegenError as exc:
                 failed.append(f"#{cid}: {exc}")
-            st.session_state.pop(f"batch_select_{cid}", None)
         st.session_state["batch_message"] = ("error", "Not approved: " + "; ".join(failed)) if failed else (
             "success", f"Approved {len(picks)} candidate{'s' if len(picks) != 1 else ''}.")
         _close_dialog()
@@ -114,7 +113,7 @@ def batch_view(ws: Workspace, batch_id: int) -> None:
     candidate_ids = [c.id for _, gen in items if gen for c in gen.candidates]
     approved = approved_candidates(ws, candidate_ids)
     show = st.segmented_control("Show", SHOW, default="All", key="batch_show")
-    picks = {cid: name for cid, name in ((cid, state.get(f"batch_name_{cid}", "")) for cid in _selected()) if cid in candidate_ids}
+    picks = {cid: state.get(f"batch_name_{cid}", "") for cid in _selected() if cid in candidate_ids and cid not in approved}
     if c3.button(f"Approve the selected ({len(picks)})", key="batch_bulk", icon=":material/done_all:", disabled=not picks):
         by_agent = {}
         for cid, name in picks.items():
@@ -154,7 +153,8 @@ def batch_view(ws: Workspace, batch_id: int) -> None:
                     elif cand.verdict:
                         st.badge(cand.verdict.value.capitalize(), color="yellow" if cand.verdict is Verdict.STARRED else "gray")
                     state[f"batch_name_{cand.id}"] = agent.name
-                    st.checkbox("Select", key=f"batch_select_{cand.id}")
+                    if cand.id not in approved:  # an approved one is done: nothing to select
+                        st.checkbox("Select", key=f"batch_select_{cand.id}")
                     b = st.columns(2)
                     b[0].button("Approve", key=f"batch_approve_{cand.id}", width="stretch", on_click=_approve, args=(ws, cand.id, agent.name))
                     if b[1].button("View", key=f"batch_view_{cand.id}", width="stretch"):
@@ -174,5 +174,7 @@ def open_batch_dialog(ws: Workspace) -> None:
     if kind == "view":
         large_view(ws, *arg)
     elif kind == "bulk":
-        picks = {cid: st.session_state.get(f"batch_name_{cid}", "") for cid in _selected()}
+        selected = _selected()
+        done = approved_candidates(ws, selected)
+        picks = {cid: st.session_state.get(f"batch_name_{cid}", "") for cid in selected if cid not in done}
         confirm_bulk(ws, picks)
