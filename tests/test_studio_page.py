@@ -464,3 +464,13 @@ def test_your_own_image_is_checked_and_added_as_a_candidate(app):
     at = fresh_tab(agent="ai")  # it is the newest studio board
     assert captions(at) == [f"#{cid} · your own image"]
     assert at.button(key=f"reroll_{cid}").disabled and not at.button(key=f"approve_{cid}").disabled
+
+
+def test_a_broken_link_says_so_in_one_line_and_opens_the_studio(app):
+    generate(app)  # generation 1 belongs to "ai"
+    wrong_agent = fresh_tab(agent="nobody")
+    assert [w.value for w in wrong_agent.warning] == ["The link names an agent 'nobody' that is not in the catalog."]
+    assert wrong_agent.title[0].value == "Ai"
+    wrong_pair = fresh_tab(agent="sql-sherpa", generation="1")
+    assert [w.value for w in wrong_pair.warning] == ["Generation 1 is not one of sql-sherpa's."]
+    assert wrong_pair.title[0].value == "SQL Sherpa" and not captions(wrong_pair)
