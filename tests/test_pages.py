@@ -154,8 +154,9 @@ def test_batch_bulk_approve_with_one_confirmation_and_a_large_view(app):
     app.segmented_control(key="batch_how").set_value("A list of slugs").run()
     app.text_input(key="batch_slugs").input("ai, lingo-bridge, sql-sherpa").run()
     app.button(key="batch_start").click().run()
-    run_until(app, lambda at: any("3 of 3 agents · done" in (p.proto.text or "") for p in at.get("progress")))
-    assert app.selectbox(key="batch_pick").options[0].endswith(" · done")  # the picker says done, not running
+    # The picker says done, not running, once the batch is done (at the latest on the rerun after).
+    run_until(app, lambda at: any("3 of 3 agents · done" in (p.proto.text or "") for p in at.get("progress"))
+              and at.selectbox(key="batch_pick").options[0].endswith(" · done"))
     ws = Workspace(Settings())
     from imagegen.batch import batch_generations
 
