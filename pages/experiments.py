@@ -26,7 +26,7 @@ from imagegen.providers import provider_choices
 from imagegen.recipes import list_templates
 from imagegen.records import ASPECT_RATIOS
 from ui.resources import thumbnail_url, workspace
-from ui.widgets import cell_actions, status_badge
+from ui.widgets import cell_actions, literal, status_badge
 
 ws = workspace()
 state = st.session_state
@@ -97,10 +97,10 @@ def experiment_grid() -> None:
     st.progress(done / max(1, len(gens)), text=f"{done} of {len(gens)} cells finished")
     header = st.columns([1] + [2] * len(cols))
     for j, col in enumerate(cols):
-        header[j + 1].markdown(f"**{col}**")
+        header[j + 1].markdown(f"**{literal(col)}**")
     for row in rows:
         line = st.columns([1] + [2] * len(cols))
-        line[0].markdown(f"**{row}**")
+        line[0].markdown(f"**{literal(row)}**")
         for j, col in enumerate(cols):
             with line[j + 1]:
                 for cand in cells.get((row, col), [])[:4]:

@@ -12,7 +12,7 @@ from imagegen.providers import PROVIDERS
 from imagegen.records import CandidateStatus
 from ui.recipe_state import load_recipe
 from ui.resources import thumbnail_url, workspace
-from ui.widgets import review_matches, status_badge, verdict_badge
+from ui.widgets import literal, review_matches, status_badge, verdict_badge
 
 ws = workspace()
 state = st.session_state
@@ -89,7 +89,7 @@ for gen in generations:
                 status_badge(cand.status)
                 verdict_badge(cand)
                 st.caption(f"#{cand.id} · seed {cand.seed}" + (f" · {cand.error}" if cand.error else "")
-                           + (f" · note: {cand.review_note}" if cand.review_note else ""))
+                           + (f" · note: {literal(cand.review_note)}" if cand.review_note else ""))
         if st.button("Use this recipe in the studio", key=f"use_{gen.id}", icon=":material/replay:"):
             load_recipe(state, gen.spec, slug)
             st.switch_page("pages/studio.py")

@@ -324,3 +324,18 @@ def test_catalog_preview_shows_what_each_row_is_and_messages_read_right(app):
         assert [b.label for b in app.button if b.key == "import_store"] == ["Import 1 agent"]
     finally:
         store.stop()
+
+
+def test_catalog_text_is_shown_as_written_never_as_markdown(app):
+    from imagegen.catalog import update_agent_text
+
+    ws = Workspace(Settings())
+    with ws.session() as s, s.begin():
+        update_agent_text(s, "ai", name="[Win](http://evil.example) :red[Ai]", sub_heading="**bold**",
+                          description="", categories=["a:b[c]"])
+    approve_candidate(ws, generated(ws, "ai", 1, count=1).candidates[0].id)
+    app.run()
+    assert app.title[0].value == r"\[Win\]\(http\:\/\/evil\.example\) \:red\[Ai\]"  # renders as the text itself
+    assert r":violet-badge[a\:b\[c\]]" in [m.value for m in app.markdown]
+    open_page(app, "showcase")
+    assert r"**\[Win\]\(http\:\/\/evil\.example\) \:red\[Ai\]**" in [m.value for m in app.markdown]

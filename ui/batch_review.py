@@ -13,7 +13,7 @@ from imagegen.records import BatchItemStatus, BatchStatus, Candidate, Verdict
 from imagegen.review import approved_candidates, set_verdict
 from imagegen.workspace import Workspace
 from ui.resources import LARGE, thumbnail_url
-from ui.widgets import status_badge
+from ui.widgets import literal, status_badge
 
 SHOW = ("All", "Unreviewed", "Reviewed", "Starred")
 
@@ -40,7 +40,8 @@ def _selected() -> list[int]:
 
 @st.dialog("Approve the selected?", on_dismiss=_close_dialog)
 def confirm_bulk(ws: Workspace, picks: dict[int, str]) -> None:
-    st.write(f"{len(picks)} candidate{'s' if len(picks) != 1 else ''} become their agents' thumbnails: " + ", ".join(sorted(set(picks.values()))) + ".")
+    names = ", ".join(literal(n) for n in sorted(set(picks.values())))
+    st.write(f"{len(picks)} candidate{'s' if len(picks) != 1 else ''} become their agents' thumbnails: {names}.")
     if st.button("Approve all of them", type="primary", key="batch_bulk_confirm", icon=":material/done_all:"):
         failed = []
         for cid in picks:
@@ -79,7 +80,7 @@ def keyboard_bar(ws: Workspace, cards: list[tuple[Candidate, str]]) -> int | Non
         state["batch_focus"] = ids[0]
     candidate, name = cards[ids.index(state["batch_focus"])]
     bar = st.columns([3, 1, 1, 1, 1, 1], vertical_alignment="center")
-    bar[0].caption(f"Focus: {name}, #{candidate.id} ({ids.index(candidate.id) + 1} of {len(ids)}) · keys ← → A S X")
+    bar[0].caption(f"Focus: {literal(name)}, #{candidate.id} ({ids.index(candidate.id) + 1} of {len(ids)}) · keys ← → A S X")
     bar[1].button("Previous", key="kb_prev", icon=":material/arrow_back:", on_click=_move_focus, args=(ids, -1), width="stretch")
     bar[2].button("Next", key="kb_next", icon=":material/arrow_forward:", on_click=_move_focus, args=(ids, 1), width="stretch")
     bar[3].button("Approve", key="kb_approve", icon=":material/check:", on_click=_approve, args=(ws, candidate.id, name), width="stretch")
@@ -134,7 +135,7 @@ def batch_view(ws: Workspace, batch_id: int) -> None:
         agent = item.agent
         with st.container(border=True):
             head = st.columns([3, 1])
-            head[0].markdown(f"**{agent.name}** · {item.status.value}" + (f" · {item.error}" if item.error else ""))
+            head[0].markdown(f"**{literal(agent.name)}** · {item.status.value}" + (f" · {literal(item.error)}" if item.error else ""))
             if reviewed:
                 head[1].badge("reviewed", color="green", icon=":material/check:")
             if gen is None:

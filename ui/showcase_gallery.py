@@ -7,6 +7,7 @@ import streamlit as st
 
 from imagegen.records import Agent
 from ui.resources import LARGE, thumbnail_url
+from ui.widgets import literal
 
 PER_ROW = 5
 PAGE = 40  # thumbnails sent per page view; "Show more" adds the next page
@@ -14,15 +15,15 @@ PAGE = 40  # thumbnails sent per page view; "Show more" adds the next page
 
 def _tags(categories: list[str]) -> str:
     # Lower-case tags, never title-cased headings: the category "ai" must not read as the agent "Ai".
-    return " ".join(f":violet-badge[{c.lower()}]" for c in categories)
+    return " ".join(f":violet-badge[{literal(c.lower())}]" for c in categories)
 
 
 @st.dialog("Thumbnail", width="large", on_dismiss=lambda: st.session_state.pop("showcase_open", None))
 def large_view(agent: Agent) -> None:
     st.image(thumbnail_url(agent.current_thumbnail, LARGE), width="stretch")
-    st.markdown(f"**{agent.name}**")
+    st.markdown(f"**{literal(agent.name)}**")
     if agent.sub_heading:
-        st.caption(agent.sub_heading)
+        st.caption(literal(agent.sub_heading))
     if agent.categories:
         st.markdown(_tags(agent.categories))
 
@@ -42,7 +43,7 @@ def gallery(approved: list[Agent]) -> None:
                 # title drawn in the image must stay whole), so the grid stays even.
                 st.html(f'<img src="{thumbnail_url(agent.current_thumbnail, 320)}" alt="" '
                         'style="width:100%;aspect-ratio:16/9;object-fit:contain;background:#1C0C47;border-radius:6px;display:block">')
-                st.markdown(f"**{agent.name}**")
+                st.markdown(f"**{literal(agent.name)}**")
                 if agent.categories:
                     st.markdown(_tags(agent.categories))
                 st.button("View", key=f"showcase_view_{agent.slug}", icon=":material/zoom_in:", type="tertiary",

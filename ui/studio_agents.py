@@ -18,6 +18,7 @@ from imagegen.review import get_approval, search_agents, set_short_title
 from imagegen.workspace import Workspace
 from ui.recipe_state import load_recipe
 from ui.resources import CARD, thumbnail_url
+from ui.widgets import literal
 
 PAGE_SIZE = 50  # the picker never lists more than this; the search narrows big catalogs
 ALL = "All categories"
@@ -138,9 +139,9 @@ def agent_summary(ws: Workspace, agent: Agent) -> None:
     """The agent's heading, current thumbnail, categories, description and short title, and
     the messages of the last action."""
     state = st.session_state
-    st.title(agent.name)
+    st.title(literal(agent.name))  # catalog text: shown as written, never as Markdown
     if agent.sub_heading:
-        st.caption(agent.sub_heading)
+        st.caption(literal(agent.sub_heading))
     for key in ("link_problem", "recall_message", "studio_message"):
         message = state.pop(key, None)
         if isinstance(message, str):
@@ -161,7 +162,7 @@ def agent_summary(ws: Workspace, agent: Agent) -> None:
     else:
         st.info("No thumbnail yet.", icon=":material/hide_image:")
     if agent.categories:
-        st.markdown(" ".join(f":violet-badge[{c}]" for c in agent.categories))
+        st.markdown(" ".join(f":violet-badge[{literal(c)}]" for c in agent.categories))
     with st.expander("Description", expanded=False):
         st.text(clean_text(agent.description, 2000) or "No description.")
     with st.expander("Short title" + (f": {agent.short_title}" if agent.short_title else "")):

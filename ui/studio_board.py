@@ -22,7 +22,7 @@ from imagegen.records import Agent, Candidate, Verdict
 from imagegen.review import add_own_image, generation_of_agent, is_upload, other_runs, set_verdict, store_neighbours, studio_board
 from imagegen.workspace import Workspace
 from ui.resources import CARD, LARGE, thumbnail_url
-from ui.widgets import status_badge
+from ui.widgets import literal, status_badge
 
 PER_ROW = 4
 FAST_POLL = 0.2  # seconds between grid refreshes while candidates are running
@@ -133,7 +133,7 @@ def candidate_card(ws: Workspace, slug: str, candidate: Candidate) -> None:
         if candidate.error:
             st.caption(candidate.error)
         if candidate.review_note:
-            st.caption(f"Note: {candidate.review_note}")
+            st.caption(f"Note: {literal(candidate.review_note)}")
         if not candidate.status.finished:
             return
         if candidate.image_key:
@@ -321,7 +321,7 @@ def lightbox(ws: Workspace, agent: Agent) -> None:
     add_shortcuts(kb_prev="arrowleft", kb_next="arrowright", kb_approve="a", kb_star="s", kb_reject="x")
     st.caption("Keys: ← → move · A approve · S star · X reject")
     if candidate.review_note:
-        st.write(f"Note: {candidate.review_note}")
+        st.caption(f"Note: {literal(candidate.review_note)}")
     if candidate.provider_prompt and candidate.provider_prompt != candidate.generation.recipe.prompt:
         st.markdown("**Prompt the provider used**")
         st.text(candidate.provider_prompt)
@@ -383,7 +383,7 @@ def confirm_approval(ws: Workspace, agent: Agent) -> None:
     candidate = ws.get_candidate(st.session_state["dialog"][1])
     st.image(thumbnail_url(candidate.image_key, CARD), width="stretch")
     st.write(
-        f"It becomes the store thumbnail of **{agent.name}**"
+        f"It becomes the store thumbnail of **{literal(agent.name)}**"
         + (", replacing the current one." if agent.current_thumbnail else ".")
     )
     if st.button("Approve and upload", type="primary", key="confirm_approve", icon=":material/upload:"):

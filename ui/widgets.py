@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import types
 from typing import Literal, Union, get_args, get_origin
 
@@ -23,6 +24,16 @@ BADGES: dict[CandidateStatus, tuple[str, str, str]] = {
     CandidateStatus.CANCELED: ("Canceled", "gray", ":material/cancel:"),
     CandidateStatus.INTERRUPTED: ("Interrupted", "violet", ":material/power_off:"),
 }
+
+
+# CommonMark lets any ASCII punctuation be backslash-escaped; escaping it all leaves no link,
+# emphasis, HTML, Streamlit directive (:red[...]) or autolink in catalog text.
+_PUNCTUATION = re.compile(r"([!-,./:-@\[-`{-~]|^-)")
+
+
+def literal(text: str) -> str:
+    """Markdown source that renders as exactly `text` (agent names, categories, notes), on one line."""
+    return _PUNCTUATION.sub(r"\\\1", " ".join(str(text).split()))
 
 
 def status_badge(status: CandidateStatus) -> None:
