@@ -30,7 +30,7 @@ from imagegen.prompts import agent_text  # noqa: E402
 from imagegen.providers import ImageRequest, Provider, ProviderImage  # noqa: E402
 from imagegen.recipes import make_spec  # noqa: E402
 from imagegen.settings import Settings  # noqa: E402
-from imagegen.workspace import Workspace  # noqa: E402
+from imagegen.jobs import open_workspace  # noqa: E402
 
 CALL_SECONDS = 0.3
 
@@ -91,7 +91,7 @@ def bench_concurrency() -> None:
     providers.PROVIDERS = providers.PROVIDERS + (SleepyProvider,)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["IMAGEGEN_DATA_DIR"] = tmp
-        ws = Workspace(Settings())
+        ws = open_workspace(Settings())
         walls = []
         for run in range(5):
             spec = make_spec(ws, ws.get_agent("trend-radar"), provider="bench-sleepy", count=8, seed=run * 10)

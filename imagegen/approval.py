@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select, update
+
 from imagegen.errors import ImagegenError, InvalidInput, NotFound, UploadFailed
 from imagegen.images import normalise_for_upload
-from imagegen.records import Agent, Approval, Candidate, CandidateStatus, Generation, utcnow
+from imagegen.records import Agent, Approval, BatchItem, Candidate, CandidateStatus, Generation, utcnow
 
 if TYPE_CHECKING:
     from imagegen.workspace import Workspace
 
 
-def approve_candidate(ws: "Workspace", candidate_id: int, approved_by: str | None = None) -> Approval:
-    """Make the candidate the agent's thumbnail. If the upload fails, nothing is recorded."""
+def approve_candidate(ws: "Workspace", candidate_id: int, approved_by: str | None = None, *, batch_item_id: int | None = None) -> Approval:
+    """Make the candidate the agent's thumbnail. If the upload fails, nothing is recorded.
+    With `batch_item_id`, the approval is recorded on that item in the same transaction, and an
+    item that already has one keeps it (auto-approve is idempotent)."""
     with ws.session() as s:
         cand = s.get(Candidate, candidate_id)
         if cand is None:
@@ -38,17 +42,42 @@ def approve_candidate(ws: "Workspace", candidate_id: int, approved_by: str | Non
     except OSError as exc:
         raise UploadFailed(f"The approved image could not be stored, so nothing was approved ({exc}).") from exc
 
-    with ws.session() as s, s.begin():
-        gen = s.get(Generation, generation_id)
-        agent = s.get(Agent, gen.agent_id)
-        approval = Approval(
-            agent_id=agent.id,
-            candidate_id=candidate_id,
-            approved_by=approved_by or settings.curator,
-            upload_key=upload_key,
-            previous_thumbnail=agent.current_thumbnail,
-            spec=gen.spec,
-        )
-        s.add(approval)
-        agent.current_thumbnail, agent.updated_at = upload_key, utcnow()
-    return approval
+    return _record(ws, candidate_id, generation_id, upload_key, approved_by or settings.curator, batch_item_id)
+
+
+def _record(ws: "Workspace", candidate_id: int, generation_id: int, upload_key: str, approved_by: str, batch_item_id: int | None) -> Approval:
+    """The approval and the thumbnail switch in ONE transaction, serialised per agent by a
+    compare-and-set on `agents.current_thumbnail`: the switch happens only if the thumbnail is
+    still the one read as "previous", else it is read again. On PostgreSQL the UPDATE takes the
+    row lock and re-checks its WHERE after waiting; on SQLite the UPDATE takes the one write lock."""
+    while True:
+        with ws.session() as s:
+            gen = s.get(Generation, generation_id)
+            agent_id, spec = gen.agent_id, gen.spec
+            previous = s.scalar(select(Agent.current_thumbnail).where(Agent.id == agent_id))
+        with ws.session() as s, s.begin():
+            item = s.get(BatchItem, batch_item_id) if batch_item_id is not None else None
+            if item is not None and item.approval_id is not None:
+                return s.get(Approval, item.approval_id)  # approved already (a resumed batch): keep that one
+            switched = s.execute(
+                update(Agent)
+                .where(Agent.id == agent_id, Agent.current_thumbnail.is_not_distinct_from(previous))
+                .values(current_thumbnail=upload_key, updated_at=utcnow())
+            ).rowcount
+            if not switched:
+                continue  # another approval of this agent landed first: chain after it
+            approval = Approval(agent_id=agent_id, candidate_id=candidate_id, approved_by=approved_by,
+                                upload_key=upload_key, previous_thumbnail=previous, spec=spec)
+            s.add(approval)
+            s.flush()
+            if item is not None:
+                item.approval_id = approval.id
+            return approval
+
+
+def get_approval(ws: "Workspace", approval_id: int) -> Approval:
+    with ws.session() as s:
+        approval = s.get(Approval, approval_id)
+        if approval is None:
+            raise NotFound(f"No approval {approval_id}.")
+        return approval

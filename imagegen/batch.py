@@ -7,14 +7,18 @@ starting a second one, and every agent ends with exactly one set of candidates.
 
 from __future__ import annotations
 
-import os
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from imagegen.approval import approve_candidate
 from imagegen.errors import BudgetExceeded, ImagegenError, InvalidInput, NotFound
-from imagegen.generation import process_alive, requeue_interrupted, run_generation, start_generation
+from imagegen.generation import requeue_interrupted, run_generation, start_generation
+from imagegen.leases import expired, held, lease_until
 from imagegen.recipes import make_spec
 from imagegen.records import (
     Agent,
@@ -25,13 +29,13 @@ from imagegen.records import (
     CandidateStatus,
     Generation,
     GenerationStatus,
+    transition,
     utcnow,
 )
 
 if TYPE_CHECKING:
     from imagegen.workspace import Workspace
 
-Progress = Callable[[int, int, str], None]  # done, total, the agent just finished
 
 
 def select_agents(ws: "Workspace", *, missing: bool = False, category: str | None = None, slugs: list[str] | None = None) -> list[Agent]:
@@ -72,100 +76,196 @@ def get_batch(ws: "Workspace", batch_id: int) -> Batch:
         return batch
 
 
+def list_batches(ws: "Workspace") -> list[Batch]:
+    """Every batch, newest first, for the Batch page."""
+    with ws.session() as s:
+        return list(s.scalars(select(Batch).order_by(Batch.id.desc())))
+
+
 def set_batch_status(ws: "Workspace", batch_id: int, status: BatchStatus) -> None:
-    """Pause or cancel from anywhere (the page, another process); the runner stops between agents."""
-    with ws.session() as s, s.begin():
-        batch = s.get(Batch, batch_id)
-        if batch.status in (BatchStatus.DONE, BatchStatus.CANCELED):
-            return
-        batch.status = status
-
-
-async def run_batch(ws: "Workspace", batch_id: int, on_progress: Progress | None = None) -> BatchStatus:
+    """Pause, cancel or resume from anywhere (the page, another process); the runner stops between agents."""
     with ws.session() as s, s.begin():
         batch = s.get(Batch, batch_id)
         if batch is None:
             raise NotFound(f"No batch {batch_id}.")
-        if batch.status in (BatchStatus.DONE, BatchStatus.CANCELED):
-            return batch.status
-        batch.status, batch.worker_pid = BatchStatus.RUNNING, os.getpid()
-        choices, auto_approve = batch.choices, batch.auto_approve
-        item_ids = [i.id for i in batch.items]
-    total = len(item_ids)
-    for item_id in item_ids:
-        with ws.session() as s:
-            status = s.get(Batch, batch_id).status
-            item = s.get(BatchItem, item_id)
-        if status is not BatchStatus.RUNNING:
-            return status  # paused or canceled between agents
-        if item.status is not BatchItemStatus.PENDING:
-            continue
-        try:
-            await _run_item(ws, item, choices, auto_approve)
-        except BudgetExceeded as exc:
-            _finish_item(ws, item_id, BatchItemStatus.PENDING, str(exc))
-            set_batch_status(ws, batch_id, BatchStatus.PAUSED)
-            return BatchStatus.PAUSED
-        if on_progress:
-            done = _count_done(ws, batch_id)
-            on_progress(done, total, item.agent.slug)
+        if batch.status is not status and batch.status.can_become(status):
+            transition(batch, status)
+
+
+@dataclass
+class Throughput:
+    """What the terminal and the Batch page show: progress, images a minute, the projected end."""
+
+    done: int
+    total: int
+    images: int
+    started: float  # time.monotonic() when this run began
+    done_at_start: int
+
+    @property
+    def images_per_minute(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return 60 * self.images / elapsed if elapsed > 0 else 0.0
+
+    @property
+    def projected_end(self) -> datetime | None:
+        finished_here = self.done - self.done_at_start
+        if finished_here <= 0:
+            return None
+        per_agent = (time.monotonic() - self.started) / finished_here
+        return utcnow() + timedelta(seconds=per_agent * (self.total - self.done))
+
+
+def _claim_batch(ws: "Workspace", batch_id: int) -> tuple[BatchStatus, dict, bool, list[int], int]:
+    with ws.session() as s, s.begin():
+        batch = s.get(Batch, batch_id)
+        if batch is None:
+            raise NotFound(f"No batch {batch_id}.")
+        if batch.status is not BatchStatus.RUNNING:
+            return batch.status, {}, False, [], 0
+        if batch.lease_owner not in (None, ws.owner) and not expired(batch.lease_until, utcnow()):
+            raise InvalidInput(f"Batch {batch_id} is being run by another runner right now; pause it there, or wait for it.")
+        batch.lease_owner, batch.lease_until = ws.owner, lease_until(ws)
+        rows = s.execute(select(BatchItem.id, BatchItem.status).where(BatchItem.batch_id == batch_id).order_by(BatchItem.id)).all()
+        pending = [item_id for item_id, status in rows if status is BatchItemStatus.PENDING]
+        return batch.status, batch.choices, batch.auto_approve, pending, len(rows)
+
+
+def _batch_status(ws: "Workspace", batch_id: int) -> BatchStatus:
+    with ws.session() as s:
+        return s.scalar(select(Batch.status).where(Batch.id == batch_id))
+
+
+Progress = Callable[[Throughput, str], None]  # counts so far, the agent just finished
+
+
+async def run_batch(ws: "Workspace", batch_id: int, on_progress: Progress | None = None) -> BatchStatus:
+    """Run a batch's pending agents, as many at once as the provider's in-flight budget allows.
+
+    The limiter is the one every job of this Workspace and loop shares, so a batch never starves
+    the studio. Pause and Cancel are read between agents; each agent ends with exactly one generation."""
+    status, choices, auto_approve, pending, total = await asyncio.to_thread(_claim_batch, ws, batch_id)
+    if status is not BatchStatus.RUNNING:
+        return status
+    provider = choices.get("provider") or "local"
+    per_agent = max(1, int(choices.get("count") or 4))
+    try:
+        capacity = ws.limiter(provider).capacity
+    except ImagegenError:
+        capacity = 1  # the first agent's job reports the missing key as its failure
+    queue = iter(pending)
+    progress = Throughput(total - len(pending), total, 0, time.monotonic(), total - len(pending))
+    stop: list[BatchStatus] = []
+
+    async def worker() -> None:
+        for item_id in queue:
+            if stop:
+                return
+            status = await asyncio.to_thread(_batch_status, ws, batch_id)
+            if status is not BatchStatus.RUNNING:
+                stop.append(status)
+                return
+            try:
+                slug, made = await _run_item(ws, item_id, choices, auto_approve)
+            except BudgetExceeded as exc:
+                await asyncio.to_thread(_set_item_error, ws, item_id, str(exc))
+                await asyncio.to_thread(set_batch_status, ws, batch_id, BatchStatus.PAUSED)
+                stop.append(BatchStatus.PAUSED)
+                return
+            progress.done += 1
+            progress.images += made
+            if on_progress:
+                on_progress(progress, slug)
+
+    # Twice the agents that fit in flight: while one agent's images are being saved, the next is already asking.
+    workers = 2 * max(1, capacity // min(per_agent, capacity))
+    async with held(ws, Batch, batch_id):
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        return await asyncio.to_thread(_end_batch, ws, batch_id)
+
+
+def _end_batch(ws: "Workspace", batch_id: int) -> BatchStatus:
     with ws.session() as s, s.begin():
         batch = s.get(Batch, batch_id)
         if batch.status is BatchStatus.RUNNING:
-            batch.status, batch.finished_at = BatchStatus.DONE, utcnow()
+            unfinished = s.scalar(select(func.count()).where(BatchItem.batch_id == batch_id, BatchItem.status == BatchItemStatus.PENDING))
+            if not unfinished:
+                transition(batch, BatchStatus.DONE)
+                batch.finished_at = utcnow()
+        batch.lease_until = None
         return batch.status
 
 
-async def _run_item(ws: "Workspace", item: BatchItem, choices: dict, auto_approve: bool) -> None:
-    generation_id = item.generation_id
+def _prepare_item(ws: "Workspace", item_id: int, choices: dict) -> tuple[str, int | None]:
+    """(agent slug, generation id to run, or None if the item failed)."""
+    with ws.session() as s:
+        item = s.get(BatchItem, item_id)
+        agent, generation_id = item.agent, item.generation_id
     if generation_id is None:
         try:
-            spec = make_spec(ws, item.agent, **choices)
+            spec = make_spec(ws, agent, **choices)
         except BudgetExceeded:
             raise
         except ImagegenError as exc:
-            _finish_item(ws, item.id, BatchItemStatus.FAILED, str(exc))
-            return
-        generation_id = start_generation(ws, item.agent.slug, spec, batch_item_id=item.id)
+            _finish_item(ws, item_id, BatchItemStatus.FAILED, str(exc))
+            return agent.slug, None
+        generation_id = start_generation(ws, agent.slug, spec, batch_item_id=item_id)
     else:
         requeue_interrupted(ws, generation_id)  # a job cut short by a restart picks up where it stopped
-    if not ws.get_generation(generation_id).status.finished:
+    return agent.slug, generation_id
+
+
+async def _run_item(ws: "Workspace", item_id: int, choices: dict, auto_approve: bool) -> tuple[str, int]:
+    """Run one agent's job; returns its slug and how many images it made."""
+    slug, generation_id = await asyncio.to_thread(_prepare_item, ws, item_id, choices)
+    if generation_id is None:
+        return slug, 0
+    if not (await asyncio.to_thread(ws.get_generation, generation_id)).status.finished:
         await run_generation(ws, generation_id)
-    gen = ws.get_generation(generation_id)
+    gen = await asyncio.to_thread(ws.get_generation, generation_id)
+    made = sum(c.status is CandidateStatus.SUCCEEDED for c in gen.candidates)
     if gen.status is GenerationStatus.SUCCEEDED:
-        if auto_approve:
+        if auto_approve:  # idempotent: the approval is recorded on the item, and an approved item keeps its approval
             first = next(c for c in gen.candidates if c.status is CandidateStatus.SUCCEEDED)
-            approve_candidate(ws, first.id, "batch")
-        _finish_item(ws, item.id, BatchItemStatus.DONE, None)
+            await asyncio.to_thread(approve_candidate, ws, first.id, "batch", batch_item_id=item_id)
+        await asyncio.to_thread(_finish_item, ws, item_id, BatchItemStatus.DONE, None)
     else:
-        _finish_item(ws, item.id, BatchItemStatus.FAILED, gen.error or f"The generation ended {gen.status.value}.")
+        await asyncio.to_thread(_finish_item, ws, item_id, BatchItemStatus.FAILED, gen.error or f"The generation ended {gen.status.value}.")
+    return slug, made
 
 
 def _finish_item(ws, item_id: int, status: BatchItemStatus, error: str | None) -> None:
     with ws.session() as s, s.begin():
         item = s.get(BatchItem, item_id)
-        item.status, item.error = status, error
+        transition(item, status)
+        item.error = error
 
 
-def _count_done(ws, batch_id: int) -> int:
-    with ws.session() as s:
-        return sum(i.status is not BatchItemStatus.PENDING for i in s.get(Batch, batch_id).items)
+def _set_item_error(ws, item_id: int, error: str) -> None:
+    with ws.session() as s, s.begin():
+        s.get(BatchItem, item_id).error = error
 
 
 def recover_batches(ws: "Workspace") -> int:
-    """Batches whose process died are paused, ready to resume."""
+    """Running batches whose runner's lease expired are paused, ready to resume. A live lease is left alone."""
+    now = utcnow()
     count = 0
     with ws.session() as s, s.begin():
-        for batch in s.scalars(select(Batch).where(Batch.status == BatchStatus.RUNNING)):
-            if batch.worker_pid is None or not process_alive(batch.worker_pid):
-                batch.status = BatchStatus.PAUSED
-                count += 1
+        for batch in s.scalars(select(Batch).where(Batch.status == BatchStatus.RUNNING)).all():
+            if batch.lease_owner is None and not expired(batch.created_at + timedelta(seconds=ws.settings.lease_seconds), now):
+                continue  # just created, its runner not yet started
+            if batch.lease_owner is not None and not expired(batch.lease_until, now):
+                continue
+            transition(batch, BatchStatus.PAUSED)
+            count += 1
     return count
 
 
 def batch_generations(ws: "Workspace", batch_id: int) -> list[tuple[BatchItem, Generation | None]]:
     """Each item with its generation, for review."""
     with ws.session() as s:
-        items = s.get(Batch, batch_id).items
+        items = list(s.scalars(select(BatchItem).where(BatchItem.batch_id == batch_id).order_by(BatchItem.id)))
+        if not items and s.get(Batch, batch_id) is None:
+            raise NotFound(f"No batch {batch_id}.")
         gens = {g.id: g for g in s.scalars(select(Generation).where(Generation.id.in_([i.generation_id for i in items if i.generation_id])))}
         return [(i, gens.get(i.generation_id)) for i in items]

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from imagegen.approval import approve_candidate
 from imagegen.catalog import import_agents, read_catalog_file
@@ -21,6 +22,7 @@ from imagegen.providers import default_provider
 from imagegen.recipes import list_templates, make_spec, save_template
 from imagegen.records import Agent, GenerationSource
 from imagegen.settings import Settings
+from imagegen.jobs import open_workspace
 from imagegen.workspace import Workspace
 
 
@@ -174,13 +176,21 @@ def cmd_batch(ws: Workspace, args) -> int:
     total = len(batch.items)
     already = sum(i.status is not BatchItemStatus.PENDING for i in batch.items)
     print(f"batch {batch_id}: {total} agents, {already} already done", file=sys.stderr)
-    columns = (TextColumn("[bold]batch {task.fields[batch]}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[agent]}"), TimeElapsedColumn())
+    columns = (TextColumn("[bold]batch {task.fields[batch]}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+               TextColumn("{task.fields[agent]}"), TimeElapsedColumn())
+    last: list = []
     with Progress(*columns, transient=False, disable=not sys.stderr.isatty()) as bar:
-        task = bar.add_task("batch", total=total, completed=already, batch=batch_id, agent="")
+        task = bar.add_task("batch", total=total, completed=already, batch=batch_id, agent="", rate="")
+
+        def progress(counts, slug: str) -> None:
+            last[:] = [counts]
+            end = counts.projected_end
+            rate = f"{counts.images_per_minute:.0f} images/min" + (f", done by {end:%H:%M:%S} UTC" if end else "")
+            bar.update(task, completed=counts.done, agent=slug, rate=rate)
 
         async def run():
             try:
-                return await run_batch(ws, batch_id, lambda done, _total, slug: bar.update(task, completed=done, agent=slug))
+                return await run_batch(ws, batch_id, progress)
             finally:
                 await ws.aclose_providers()
 
@@ -190,6 +200,8 @@ def cmd_batch(ws: Workspace, args) -> int:
             set_batch_status(ws, batch_id, BatchStatus.PAUSED)
             print(f"error: paused; finished agents are kept. Resume with: python -m imagegen batch --resume {batch_id}", file=sys.stderr)
             return 130
+    if last:
+        print(f"batch {batch_id}: {last[0].images} images at {last[0].images_per_minute:.0f} images/min", file=sys.stderr)
     batch = get_batch(ws, batch_id)
     generations = dict((item.id, gen) for item, gen in batch_generations(ws, batch_id))
     items = [{"agent": i.agent.slug, "status": i.status.value, "generation": i.generation_id,
@@ -245,7 +257,7 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        ws = Workspace(Settings())
+        ws = open_workspace(Settings())
     except ImagegenError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -253,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](ws, args)
     except ImagegenError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OperationalError as exc:  # a full disk, a locked or unreachable database: one line, no traceback
+        print(f"error: the database failed ({exc.orig}); finished work is kept. Check the disk and IMAGEGEN_DATABASE_URL.", file=sys.stderr)
         return 1
     except BrokenPipeError:  # the reader (e.g. `| head`) went away; that is not an error
         sys.stderr.close()

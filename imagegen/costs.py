@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from imagegen.errors import BudgetExceeded, ConfigError
 from imagegen.providers import provider_class
@@ -53,7 +54,9 @@ def price_table(override: str | None) -> dict:
 
 
 def unit_price(table: dict, spec: GenerationSpec) -> float:
-    models = table.get(spec.provider, {"*": {"*": 0.0}})
+    models = table.get(spec.provider)
+    if models is None:
+        return 0.0  # a provider with no price (a test fake, a retired name): nothing to count
     model = spec.model or next(iter(provider_class(spec.provider).models), "*")  # the provider's default model
     speeds = models.get(model) or models.get("*", {"*": 0.0})
     speed = str(spec.options.get("rendering_speed", "*"))
@@ -64,10 +67,20 @@ def estimate(ws: "Workspace", spec: GenerationSpec) -> float:
     return unit_price(price_table(ws.settings.prices), spec) * spec.count
 
 
+def _midnight() -> datetime:
+    return datetime.combine(datetime.now(timezone.utc).date(), time.min, tzinfo=timezone.utc)
+
+
+def committed_today(session: Session) -> float:
+    """Spent plus reserved since midnight UTC: what the budget counts."""
+    total = func.coalesce(func.sum(Generation.cost_usd + Generation.reserved_usd), 0.0)
+    return float(session.scalar(select(total).where(Generation.created_at >= _midnight())) or 0.0)
+
+
 def spent_today(ws: "Workspace") -> float:
-    midnight = datetime.combine(datetime.now(timezone.utc).date(), time.min, tzinfo=timezone.utc)
+    """Spent and reserved today (a running job counts at its estimate until it finishes)."""
     with ws.session() as s:
-        return float(s.scalar(select(func.coalesce(func.sum(Generation.cost_usd), 0.0)).where(Generation.created_at >= midnight)) or 0.0)
+        return committed_today(s)
 
 
 def spend_by_day(ws: "Workspace", days: int = 14) -> list[tuple[str, float]]:
@@ -80,15 +93,18 @@ def spend_by_day(ws: "Workspace", days: int = 14) -> list[tuple[str, float]]:
     return sorted(totals.items(), reverse=True)[:days]
 
 
-def check_budget(ws: "Workspace", spec: GenerationSpec) -> float:
-    """The estimate for `spec`; refuses paid work that would pass the daily budget."""
+def check_budget(ws: "Workspace", spec: GenerationSpec, session: Session) -> float:
+    """The estimate for `spec`; refuses paid work that would pass the daily budget.
+
+    Call it inside the write transaction that records the reservation, after
+    `lock_for_write`, so two processes cannot both see the same room in the budget."""
     cost = estimate(ws, spec)
     budget = ws.settings.daily_budget
     if budget is not None and cost > 0:
-        spent = spent_today(ws)
-        if spent + cost > budget + 1e-9:
+        committed = committed_today(session)
+        if committed + cost > budget + 1e-9:
             raise BudgetExceeded(
-                f"This would cost about ${cost:.2f}, and ${spent:.2f} of today's ${budget:.2f} budget is spent. "
+                f"This would cost about ${cost:.2f}, and ${committed:.2f} of today's ${budget:.2f} budget is spent or reserved. "
                 "Generate fewer images, use the local renderer, or raise IMAGEGEN_DAILY_BUDGET."
             )
     return cost

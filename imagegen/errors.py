@@ -21,10 +21,13 @@ ImagegenError                  base: a message a curator can act on
 └── StorageError               the database or the media store failed
     └── UploadFailed           an approved image could not be stored; nothing was recorded
 
-Messages never contain secrets: providers build them from status codes and vendor text only.
+Messages never contain secrets: every provider error from an HTTP status is built by
+`from_response`, which redacts every secret from the vendor's text.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 
 class ImagegenError(Exception):
@@ -116,3 +119,31 @@ class StorageError(ImagegenError):
 
 class UploadFailed(StorageError):
     pass
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+def from_response(vendor: str, status: int, text: str | None, *, secrets: Iterable[str | None], key_var: str,
+                  retry_after: float | None = None, safety_422: bool = False) -> ProviderError:
+    """The one place a vendor's HTTP status and words become an error a curator can act on.
+    `text` is the vendor's own message; every secret in it is redacted before it is kept."""
+    said = redact((text or "").strip(), *secrets)
+    kw = {"status_code": status}
+    if status in (401, 403):
+        return AuthError(f"{vendor} rejected the API key (HTTP {status}): check {key_var}.", **kw)
+    if status == 402:
+        return PaymentRequired(f"{vendor} says the account is out of credits (HTTP 402): add credits, then try again.", **kw)
+    if status == 422 and safety_422:
+        return SafetyRejected(f"{vendor}'s safety check refused the prompt: {said or 'no reason given'}. Reword the prompt.", **kw)
+    if status in (400, 422):
+        return BadRequest(f"{vendor} refused a parameter: {said or 'no detail given'}.", **kw)
+    if status == 429:
+        return RateLimited(f"{vendor} is rate limiting (HTTP 429): too much in flight; wait a moment.", retry_after=retry_after, **kw)
+    if status >= 500:
+        return ProviderUnavailable(f"{vendor} is having trouble (HTTP {status}); try again shortly.", retry_after=retry_after, **kw)
+    return ProviderError(f"{vendor} answered HTTP {status}: {said or 'no detail given'}", **kw)

@@ -1,28 +1,26 @@
 """Generating candidates: a job is a Generation row; each candidate is saved the moment it lands.
 
-`start_generation` records the job; `run_generation` does the work on an asyncio loop
-(the CLI's own, or the JobRunner's thread under the app); `recover_interrupted` marks
-what a dead process left running. One candidate failing never costs the others.
+`start_generation` records the job and reserves its estimate against the budget;
+`run_generation` does the work on an asyncio loop (the CLI's own, or the JobRunner's thread)
+while holding a lease on it; `recover_expired` ends what a runner whose lease expired left.
+Every database write, Pillow call and file write runs in a worker thread, never on the loop.
+One candidate failing never costs the others, and any error ends the job with a reason.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextlib
 import logging
-import os
 import random
-import threading
 from dataclasses import dataclass
-from datetime import timezone
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from imagegen.costs import check_budget, price_table, unit_price
-from imagegen.errors import ImagegenError, InvalidInput, MissingKeyError
+from imagegen.errors import ImagegenError, InvalidInput, MissingKeyError, NotFound
 from imagegen.images import check_image, embed_recipe
+from imagegen.leases import expired, held, lease_until
 from imagegen.prompts import agent_text
 from imagegen.providers import ImageRequest, ProviderImage, has_key, provider_class
 from imagegen.records import (
@@ -35,14 +33,16 @@ from imagegen.records import (
     GenerationSource,
     GenerationSpec,
     GenerationStatus,
-    check_transition,
+    transition,
     utcnow,
 )
+from imagegen.storage.db import lock_for_write
 
 if TYPE_CHECKING:
     from imagegen.workspace import Workspace
 
 log = logging.getLogger(__name__)
+PAID = (CandidateStatus.SUCCEEDED, CandidateStatus.BLOCKED)  # every image the provider made is paid for
 
 
 def start_generation(
@@ -50,20 +50,25 @@ def start_generation(
     cell: dict | None = None, batch_item_id: int | None = None, source: GenerationSource | None = None,
 ) -> int:
     """Record a queued job with one queued candidate per image; returns the generation id.
-    Paid work past the daily budget, an unknown provider and a provider without its key are
-    refused here, before anything is written (a refused attempt leaves no board behind)."""
+
+    An unknown provider and a provider without its key are refused before anything is
+    written (a refused attempt leaves no board behind). The budget check and the reservation
+    of the estimate happen in one write transaction, so concurrent processes cannot pass the
+    daily budget. The job is leased to this runner."""
     cls = provider_class(spec.provider)
     if not has_key(cls, ws.settings):
         raise MissingKeyError(cls.name, cls.key_env_var or "")
-    check_budget(ws, spec)
     if source is None:
         source = GenerationSource.EXPERIMENT if experiment_id else GenerationSource.BATCH if batch_item_id else GenerationSource.STUDIO
     if spec.seed is None:
         spec = spec.model_copy(update={"seed": random.randrange(0, MAX_SEED - MAX_SEED // 100)})
     with ws.session() as s, s.begin():
+        lock_for_write(s)
         agent = ws.get_agent(agent_slug, session=s)
+        cost = check_budget(ws, spec, s)
         gen = Generation(
-            agent_id=agent.id, spec=spec.model_dump(mode="json"), experiment_id=experiment_id, cell=cell, source=source
+            agent_id=agent.id, spec=spec.model_dump(mode="json"), experiment_id=experiment_id, cell=cell, source=source,
+            reserved_usd=cost, lease_owner=ws.owner, lease_until=lease_until(ws),
         )
         s.add(gen)
         s.flush()
@@ -88,18 +93,23 @@ def run_to_completion(ws: "Workspace", generation_id: int) -> GenerationStatus:
 
 
 def requeue_interrupted(ws: "Workspace", generation_id: int) -> bool:
-    """Make an interrupted job runnable again: its unfinished candidates go back to the queue.
-    Finished candidates are kept, so a resumed job pays only for what it never got."""
+    """Make an interrupted job runnable again, leased to this runner: its unfinished candidates
+    go back to the queue. Finished (and adopted) candidates are kept, so a resumed job pays
+    only for what it never got."""
     with ws.session() as s, s.begin():
+        lock_for_write(s)
         gen = s.get(Generation, generation_id)
         if gen.status is not GenerationStatus.INTERRUPTED:
             return False
-        check_transition(gen.status, GenerationStatus.QUEUED)
-        gen.status, gen.error, gen.finished_at, gen.started_at = GenerationStatus.QUEUED, None, None, None
-        for cand in gen.candidates:
-            if cand.status is CandidateStatus.INTERRUPTED:
-                check_transition(cand.status, CandidateStatus.QUEUED)
-                cand.status, cand.error = CandidateStatus.QUEUED, None
+        again = [c for c in gen.candidates if c.status is CandidateStatus.INTERRUPTED]
+        if again:  # what is still to pay is reserved against the budget, like a new job
+            gen.reserved_usd = check_budget(ws, gen.recipe.model_copy(update={"count": len(again)}), s)
+        transition(gen, GenerationStatus.QUEUED)
+        gen.error, gen.finished_at, gen.started_at = None, None, None
+        gen.lease_owner, gen.lease_until = ws.owner, lease_until(ws)
+        for cand in again:
+            transition(cand, CandidateStatus.QUEUED)
+            cand.error = None
         return True
 
 
@@ -114,6 +124,8 @@ def reroll_candidate(ws: "Workspace", candidate_id: int) -> int:
     """Queue one new candidate with the same recipe and a fresh seed; returns its candidate id."""
     with ws.session() as s:
         cand = s.get(Candidate, candidate_id)
+        if cand is None:
+            raise NotFound(f"No candidate {candidate_id}.")
         gen = cand.generation
         spec = gen.recipe.model_copy(update={"count": 1, "seed": None})
         slug = gen.agent.slug
@@ -141,264 +153,201 @@ class _Chunk:
     seed: int
 
 
-async def run_generation(ws: "Workspace", generation_id: int) -> GenerationStatus:
-    """Run a queued job to its end. Safe to cancel: unfinished candidates become canceled."""
+@dataclass
+class _Job:
+    id: int
+    spec: GenerationSpec
+    agent_slug: str
+    text: object
+    candidates: list[tuple[int, int]]  # (candidate id, seed) still to make
+    source_key: str | None
+
+
+def _claim(ws: "Workspace", generation_id: int) -> _Job:
     with ws.session() as s, s.begin():
         gen = s.get(Generation, generation_id)
-        check_transition(gen.status, GenerationStatus.RUNNING)
-        gen.status, gen.started_at, gen.worker_pid = GenerationStatus.RUNNING, utcnow(), os.getpid()
+        if gen is None:
+            raise NotFound(f"No generation {generation_id}.")
+        transition(gen, GenerationStatus.RUNNING)
+        gen.started_at, gen.lease_owner, gen.lease_until = utcnow(), ws.owner, lease_until(ws)
         spec = gen.recipe
         agent = s.get(Agent, gen.agent_id)
-        agent_slug = agent.slug
-        text = agent_text(agent.name, agent.description, agent.sub_heading, agent.categories, agent.short_title)
-        candidates = [(c.id, c.seed) for c in gen.candidates if c.status is CandidateStatus.QUEUED]
         source_id = spec.options.get("upscale_of")
         source = s.get(Candidate, source_id) if source_id else None
-    source_image = ws.media.get(source.image_key) if source is not None and source.image_key else None
+        return _Job(
+            generation_id, spec, agent.slug,
+            agent_text(agent.name, agent.description, agent.sub_heading, agent.categories, agent.short_title),
+            [(c.id, c.seed) for c in gen.candidates if c.status is CandidateStatus.QUEUED],
+            source.image_key if source is not None else None,
+        )
 
-    try:
-        provider = ws.provider(spec.provider)
-        limit = ws.limiter(spec.provider)
-        per_call = max(1, min(provider.images_per_call(spec.model), limit.capacity))
-    except ImagegenError as exc:
-        _finish_candidates(ws, [cid for cid, _ in candidates], CandidateStatus.FAILED, str(exc))
-        return _finish_generation(ws, generation_id, error=str(exc))
 
-    recipe = {"agent": agent_slug, **spec.model_dump(mode="json")}  # what every image carries; never a key
-    seeds = dict(candidates)
-    saving: set[asyncio.Task] = set()  # results already paid for, being checked and stored
-    chunks = [
-        _Chunk([cid for cid, _ in candidates[i : i + per_call]], candidates[i][1])
-        for i in range(0, len(candidates), per_call)
-    ]
+async def run_generation(ws: "Workspace", generation_id: int) -> GenerationStatus:
+    """Run a queued job to its end under this runner's lease. Safe to cancel: unfinished
+    candidates become canceled. Any other error ends the job failed, with the reason, and is logged."""
+    job = await asyncio.to_thread(_claim, ws, generation_id)
+    async with held(ws, Generation, generation_id):
+        saving: set[asyncio.Task] = set()  # results already paid for, being checked and stored
+        try:
+            await _run(ws, job, saving)
+        except asyncio.CancelledError:
+            await asyncio.gather(*saving, return_exceptions=True)
+            await asyncio.to_thread(_end_job, ws, generation_id, CandidateStatus.CANCELED, "Canceled before it finished.", GenerationStatus.CANCELED)
+            raise
+        except Exception as exc:
+            log.exception("generation %s failed", generation_id)
+            await asyncio.gather(*saving, return_exceptions=True)
+            reason = str(exc) if isinstance(exc, ImagegenError) else f"Stopped by an unexpected error ({type(exc).__name__}); see the log."
+            return await asyncio.to_thread(_end_job, ws, generation_id, CandidateStatus.FAILED, reason, None)
+        return await asyncio.to_thread(_finish_generation, ws, generation_id)
 
-    async def run_chunk(chunk: _Chunk) -> None:
-        async with limit.hold(len(chunk.candidate_ids)):
-            _set_status(ws, chunk.candidate_ids, CandidateStatus.RUNNING)
+
+async def _run(ws: "Workspace", job: _Job, saving: set[asyncio.Task]) -> None:
+    spec = job.spec
+    source_image = await asyncio.to_thread(ws.media.get, job.source_key) if job.source_key else None
+    provider = ws.provider(spec.provider)
+    limit = ws.limiter(spec.provider)
+    per_call = max(1, min(provider.images_per_call(spec.model), limit.capacity))
+    recipe = {"agent": job.agent_slug, **spec.model_dump(mode="json")}  # what every image carries; never a key
+    seeds = dict(job.candidates)
+    chunks = [job.candidates[i : i + per_call] for i in range(0, len(job.candidates), per_call)]
+
+    async def run_chunk(chunk: list[tuple[int, int]]) -> None:
+        ids = [cid for cid, _ in chunk]
+        async with limit.hold(len(ids)):
+            await asyncio.to_thread(_set_status, ws, ids, CandidateStatus.RUNNING)
             request = ImageRequest(
-                agent=text,
-                prompt=spec.prompt,
-                aspect_ratio=spec.aspect_ratio,
-                seed=chunk.seed,
-                count=len(chunk.candidate_ids),
-                palette=spec.palette,
-                negative_prompt=spec.negative_prompt,
-                style=spec.style,
-                magic_prompt=spec.magic_prompt,
-                model=spec.model,
-                options=spec.options,
-                source_image=source_image,
+                agent=job.text, prompt=spec.prompt, aspect_ratio=spec.aspect_ratio, seed=chunk[0][1], count=len(ids),
+                palette=spec.palette, negative_prompt=spec.negative_prompt, style=spec.style,
+                magic_prompt=spec.magic_prompt, model=spec.model, options=spec.options, source_image=source_image,
             )
             try:
                 results = await provider.generate(request)
             except ImagegenError as exc:
-                _finish_candidates(ws, chunk.candidate_ids, CandidateStatus.FAILED, str(exc))
+                await asyncio.to_thread(_finish_candidates, ws, ids, CandidateStatus.FAILED, str(exc))
                 return
             except Exception as exc:  # a provider bug must not take the other chunks down
                 log.exception("provider %s crashed", spec.provider)
-                _finish_candidates(ws, chunk.candidate_ids, CandidateStatus.FAILED, f"The provider failed unexpectedly ({type(exc).__name__}).")
+                await asyncio.to_thread(_finish_candidates, ws, ids, CandidateStatus.FAILED, f"The provider failed unexpectedly ({type(exc).__name__}).")
                 return
+        if len(results) > len(ids):
+            log.warning("%s returned %d images for %d asked; the extra ones are ignored", spec.provider, len(results), len(ids))
         missing = ProviderImage(error="The provider returned fewer images than asked for.")
-        padded = results + [missing] * (len(chunk.candidate_ids) - len(results))
+        padded = results[: len(ids)] + [missing] * (len(ids) - len(results))
         # Shielded: a Cancel that arrives now must not lose an image that was paid for.
         task = asyncio.ensure_future(asyncio.gather(*(
-            _save_result(ws, cid, result, {**recipe, "seed": seeds[cid]}) for cid, result in zip(chunk.candidate_ids, padded)
+            asyncio.to_thread(_save_result, ws, cid, result, {**recipe, "seed": seeds[cid]}) for cid, result in zip(ids, padded)
         )))
         saving.add(task)
         await asyncio.shield(task)
 
-    try:
-        await asyncio.gather(*(run_chunk(c) for c in chunks))
-    except asyncio.CancelledError:
-        await asyncio.gather(*saving, return_exceptions=True)
-        _finish_unfinished(ws, generation_id, CandidateStatus.CANCELED, "Canceled before it finished.")
-        _finish_generation(ws, generation_id, status=GenerationStatus.CANCELED)
-        raise
-    return _finish_generation(ws, generation_id)
+    await asyncio.gather(*(run_chunk(c) for c in chunks))
 
 
-async def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, recipe: dict) -> None:
+def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, recipe: dict) -> None:
+    """Check, stamp and store one image, in a worker thread. The key is recorded before the
+    file is written, so a kill in between leaves a row that recovery can adopt or clear."""
     if result.blocked:
         _finish_candidates(ws, [candidate_id], CandidateStatus.BLOCKED, "Blocked by the provider's safety filter.", seed=result.seed, prompt=result.prompt)
         return
     if result.data is None:
         _finish_candidates(ws, [candidate_id], CandidateStatus.FAILED, result.error or "No image was returned.", seed=result.seed, prompt=result.prompt)
         return
+    seed = result.seed if result.seed is not None else recipe["seed"]
     try:
-        checked = await asyncio.to_thread(
-            check_image, result.data, max_bytes=ws.settings.max_image_bytes, max_pixels=ws.settings.max_image_pixels
-        )
-        seed = result.seed if result.seed is not None else recipe["seed"]
+        checked = check_image(result.data, max_bytes=ws.settings.max_image_bytes, max_pixels=ws.settings.max_image_pixels)
         stamped = embed_recipe(checked.data, checked.format, {**recipe, "seed": seed, "count": 1})
-        key = await asyncio.to_thread(ws.media.put, stamped, checked.format)
+        key = ws.media.key_for(stamped, checked.format)
+        with ws.session() as s, s.begin():
+            cand = s.get(Candidate, candidate_id)
+            cand.pending_key, cand.format, cand.byte_size = key, checked.format, len(stamped)
+            cand.width, cand.height, cand.seed, cand.provider_prompt = checked.width, checked.height, seed, result.prompt
+        ws.media.put(stamped, checked.format)
     except ImagegenError as exc:
-        _finish_candidates(ws, [candidate_id], CandidateStatus.FAILED, str(exc), seed=result.seed, prompt=result.prompt)
+        _finish_candidates(ws, [candidate_id], CandidateStatus.FAILED, str(exc), seed=result.seed, prompt=result.prompt, forget_image=True)
         return
     with ws.session() as s, s.begin():
         cand = s.get(Candidate, candidate_id)
-        check_transition(cand.status, CandidateStatus.SUCCEEDED)
-        cand.status, cand.image_key, cand.finished_at = CandidateStatus.SUCCEEDED, key, utcnow()
-        cand.width, cand.height = checked.width, checked.height
-        cand.seed = result.seed if result.seed is not None else cand.seed
-        cand.provider_prompt = result.prompt
+        transition(cand, CandidateStatus.SUCCEEDED)
+        cand.image_key, cand.pending_key, cand.finished_at = cand.pending_key, None, utcnow()
 
 
 def _set_status(ws: "Workspace", ids: list[int], status: CandidateStatus) -> None:
     with ws.session() as s, s.begin():
         for cand in s.scalars(select(Candidate).where(Candidate.id.in_(ids))):
-            check_transition(cand.status, status)
-            cand.status = status
+            transition(cand, status)
 
 
-def _finish_candidates(ws, ids, status, error, *, seed=None, prompt=None) -> None:
+def _finish_candidates(ws, ids, status, error, *, seed=None, prompt=None, forget_image=False) -> None:
     with ws.session() as s, s.begin():
         for cand in s.scalars(select(Candidate).where(Candidate.id.in_(ids))):
             if cand.status.finished:
                 continue
-            cand.status, cand.error, cand.finished_at = status, error, utcnow()
+            transition(cand, status)
+            cand.error, cand.finished_at = error, utcnow()
+            if forget_image:
+                cand.pending_key = cand.format = cand.byte_size = None
             if seed is not None:
                 cand.seed = seed
             cand.provider_prompt = prompt or cand.provider_prompt
 
 
-def _finish_unfinished(ws, generation_id: int, status: CandidateStatus, error: str) -> None:
+def _end_job(ws, generation_id: int, status: CandidateStatus, error: str, gen_status: GenerationStatus | None) -> GenerationStatus:
     with ws.session() as s:
         ids = list(s.scalars(select(Candidate.id).where(Candidate.generation_id == generation_id)))
     _finish_candidates(ws, ids, status, error)
+    return _finish_generation(ws, generation_id, status=gen_status, error=error if gen_status is None else None)
 
 
 def _finish_generation(ws, generation_id: int, *, status: GenerationStatus | None = None, error: str | None = None) -> GenerationStatus:
+    """End the job; its actual spend replaces its reservation."""
     with ws.session() as s, s.begin():
         gen = s.get(Generation, generation_id)
+        if gen.status.finished:
+            return gen.status
+        outcomes = [c.status for c in gen.candidates]
         if status is None:
-            outcomes = [c.status for c in gen.candidates]
             status = GenerationStatus.SUCCEEDED if CandidateStatus.SUCCEEDED in outcomes else GenerationStatus.FAILED
         if status is GenerationStatus.FAILED and error is None:
             error = next((c.error for c in gen.candidates if c.error), None)
-        if gen.status.finished:
-            return gen.status
-        gen.status, gen.error, gen.finished_at = status, error, utcnow()
-        # Spend: every image the provider made is paid for, whether shown or blocked.
-        made = sum(c.status in (CandidateStatus.SUCCEEDED, CandidateStatus.BLOCKED) for c in gen.candidates)
-        gen.cost_usd = unit_price(price_table(ws.settings.prices), gen.recipe) * made
+        elif status is GenerationStatus.SUCCEEDED:
+            error = None
+        transition(gen, status)
+        gen.error, gen.finished_at, gen.lease_until = error, utcnow(), None
+        _settle(ws, gen)
         return status
 
 
-def recover_interrupted(ws: "Workspace") -> int:
-    """Mark jobs whose process is gone as interrupted; their finished candidates stay."""
+def _settle(ws, gen: Generation) -> None:
+    made = sum(c.status in PAID for c in gen.candidates)
+    gen.cost_usd = unit_price(price_table(ws.settings.prices), gen.recipe) * made
+    gen.reserved_usd = 0.0
+
+
+def recover_expired(ws: "Workspace") -> int:
+    """End the jobs whose runner's lease expired: an image stored but not yet recorded as done
+    is adopted, a recorded key whose file never landed is cleared, the rest is interrupted.
+    A live lease is never touched, whoever holds it."""
+    now = utcnow()
     count = 0
     with ws.session() as s, s.begin():
-        stale = s.scalars(
-            select(Generation).where(Generation.status.in_([GenerationStatus.QUEUED, GenerationStatus.RUNNING]))
-        ).all()
-        for gen in stale:
-            if gen.status is GenerationStatus.QUEUED and gen.worker_pid is None and gen.started_at is None:
-                # Queued and never picked up: only the process that queued it knew about it.
-                created = gen.created_at if gen.created_at.tzinfo else gen.created_at.replace(tzinfo=timezone.utc)
-                if (utcnow() - created).total_seconds() < 60:
-                    continue
-            elif gen.worker_pid is not None and process_alive(gen.worker_pid):
+        lock_for_write(s)
+        active = s.scalars(select(Generation).where(Generation.status.in_([GenerationStatus.QUEUED, GenerationStatus.RUNNING])))
+        for gen in active.all():
+            if not expired(gen.lease_until, now):
                 continue
-            gen.status, gen.finished_at = GenerationStatus.INTERRUPTED, utcnow()
-            gen.error = "Interrupted: the process running it stopped. Finished candidates were kept."
             for cand in gen.candidates:
-                if not cand.status.finished:
-                    cand.status, cand.error = CandidateStatus.INTERRUPTED, "Interrupted before it finished."
+                if cand.status.finished:
+                    continue
+                if cand.pending_key and ws.media.exists(cand.pending_key):  # paid, stored, not yet recorded: adopt it
+                    transition(cand, CandidateStatus.SUCCEEDED)
+                    cand.image_key, cand.pending_key, cand.finished_at = cand.pending_key, None, now
+                    continue
+                transition(cand, CandidateStatus.INTERRUPTED)
+                cand.error, cand.pending_key, cand.format, cand.byte_size = "Interrupted before it finished.", None, None, None
+            transition(gen, GenerationStatus.INTERRUPTED)
+            gen.finished_at, gen.lease_until = now, None
+            gen.error = "Interrupted: its runner stopped renewing its lease. Finished candidates were kept."
+            _settle(ws, gen)
             count += 1
     return count
-
-
-def process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # a job of ours that this fresh process does not run
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class ImageLimiter:
-    """A weighted semaphore: at most `capacity` images in flight; a call holds as many as it asks for.
-
-    Ideogram counts its in-flight limit in images, not requests, so one 8-image request and
-    two single-image ones must share the same budget."""
-
-    def __init__(self, capacity: int):
-        self.capacity = max(1, capacity)
-        self._used = 0
-        self._waiters: list[asyncio.Future] = []
-
-    @contextlib.asynccontextmanager
-    async def hold(self, images: int):
-        images = min(images, self.capacity)
-        while self._used + images > self.capacity:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                self._waiters.remove(waiter)
-        self._used += images
-        try:
-            yield
-        finally:
-            # Synchronous release: a cancellation here cannot leak capacity.
-            self._used -= images
-            for waiter in self._waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
-
-
-class JobRunner:
-    """Runs generations on one asyncio loop in a daemon thread, outside any UI script thread.
-
-    Jobs belong to the process, not to a browser session: a rerun, a refresh or a closed
-    tab does not touch them. `cancel` is the only way to stop one early.
-    """
-
-    def __init__(self, ws: "Workspace"):
-        self._ws = ws
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._jobs: dict[tuple[str, int], concurrent.futures.Future] = {}
-
-    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                threading.Thread(target=loop.run_forever, name="imagegen-jobs", daemon=True).start()
-                self._loop = loop
-            return self._loop
-
-    def submit(self, generation_id: int) -> concurrent.futures.Future:
-        return self._start(("generation", generation_id), run_generation(self._ws, generation_id))
-
-    def submit_batch(self, batch_id: int) -> concurrent.futures.Future:
-        from imagegen.batch import run_batch
-
-        return self._start(("batch", batch_id), run_batch(self._ws, batch_id))
-
-    def _start(self, key: tuple[str, int], coroutine) -> concurrent.futures.Future:
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._ensure_loop())
-        with self._lock:
-            self._jobs[key] = future
-        future.add_done_callback(lambda _f: self._forget(key))
-        return future
-
-    def _forget(self, key: tuple[str, int]) -> None:
-        with self._lock:
-            self._jobs.pop(key, None)
-
-    def cancel(self, generation_id: int) -> bool:
-        with self._lock:
-            future = self._jobs.get(("generation", generation_id))
-        return bool(future and future.cancel())
-
-    def wait(self, job_id: int, timeout: float, kind: str = "generation") -> None:
-        with self._lock:
-            future = self._jobs.get((kind, job_id))
-        if future is not None:
-            concurrent.futures.wait([future], timeout=timeout)

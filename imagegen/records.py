@@ -111,20 +111,27 @@ def aspect_size(aspect_ratio: str, long_side: int = 1280) -> tuple[int, int]:
 # --- statuses ---------------------------------------------------------------------------
 
 
-class GenerationStatus(str, enum.Enum):
+class _Status(str, enum.Enum):
+    """A status that knows where it may go next: `NEXT` below is the whole state machine."""
+
+    @property
+    def finished(self) -> bool:
+        return self in _FINAL[type(self)]
+
+    def can_become(self, new: "_Status") -> bool:
+        return new in NEXT[type(self)].get(self, ())
+
+
+class GenerationStatus(_Status):
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"  # every candidate ended (some may be failed or blocked)
     FAILED = "failed"  # no candidate produced an image
     CANCELED = "canceled"
-    INTERRUPTED = "interrupted"  # the process died while it ran
-
-    @property
-    def finished(self) -> bool:
-        return self not in (GenerationStatus.QUEUED, GenerationStatus.RUNNING)
+    INTERRUPTED = "interrupted"  # its runner's lease expired while it ran
 
 
-class CandidateStatus(str, enum.Enum):
+class CandidateStatus(_Status):
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -133,9 +140,6 @@ class CandidateStatus(str, enum.Enum):
     CANCELED = "canceled"
     INTERRUPTED = "interrupted"
 
-    @property
-    def finished(self) -> bool:
-        return self not in (CandidateStatus.QUEUED, CandidateStatus.RUNNING)
 
 
 class GenerationSource(str, enum.Enum):
@@ -154,32 +158,53 @@ class Verdict(str, enum.Enum):
     REJECTED = "rejected"
 
 
-class BatchStatus(str, enum.Enum):
+class BatchStatus(_Status):
     RUNNING = "running"
-    PAUSED = "paused"  # stopped by the curator or by a dead process; resumable
+    PAUSED = "paused"  # stopped by the curator or by an expired lease; resumable
     CANCELED = "canceled"
     DONE = "done"
 
 
-class BatchItemStatus(str, enum.Enum):
+class BatchItemStatus(_Status):
     PENDING = "pending"
     DONE = "done"
     FAILED = "failed"
 
 
-_ENDINGS = {"succeeded", "failed", "blocked", "canceled", "interrupted"}
-_TRANSITIONS: dict[str, set[str]] = {
-    "queued": {"running"} | _ENDINGS,
-    "running": _ENDINGS,
-    "interrupted": {"queued"},  # resuming after a restart re-queues what never finished
+G, C, B, I = GenerationStatus, CandidateStatus, BatchStatus, BatchItemStatus
+# Statuses move forward. Only `interrupted` goes back to `queued` (a resumed job), and a paused
+# batch back to running. Every other ending is final.
+NEXT: dict[type, dict[enum.Enum, frozenset]] = {
+    G: {
+        G.QUEUED: frozenset({G.RUNNING, G.FAILED, G.CANCELED, G.INTERRUPTED}),
+        G.RUNNING: frozenset({G.SUCCEEDED, G.FAILED, G.CANCELED, G.INTERRUPTED}),
+        G.INTERRUPTED: frozenset({G.QUEUED}),
+    },
+    C: {
+        C.QUEUED: frozenset({C.RUNNING, C.FAILED, C.BLOCKED, C.CANCELED, C.INTERRUPTED}),
+        C.RUNNING: frozenset({C.SUCCEEDED, C.FAILED, C.BLOCKED, C.CANCELED, C.INTERRUPTED}),
+        C.INTERRUPTED: frozenset({C.QUEUED}),
+    },
+    B: {
+        B.RUNNING: frozenset({B.PAUSED, B.CANCELED, B.DONE}),
+        B.PAUSED: frozenset({B.RUNNING, B.CANCELED}),
+    },
+    I: {I.PENDING: frozenset({I.DONE, I.FAILED})},
 }
+_FINAL = {
+    G: frozenset({G.SUCCEEDED, G.FAILED, G.CANCELED, G.INTERRUPTED}),
+    C: frozenset({C.SUCCEEDED, C.FAILED, C.BLOCKED, C.CANCELED, C.INTERRUPTED}),
+    B: frozenset({B.CANCELED, B.DONE}),
+    I: frozenset({I.DONE, I.FAILED}),
+}
+del G, C, B, I
 
 
-def check_transition(current: enum.Enum, new: enum.Enum) -> None:
-    """Statuses move forward: queued -> running -> an ending. Only `interrupted` may go back
-    to `queued`, when a job is resumed; every other ending is final."""
-    if new.value not in _TRANSITIONS.get(current.value, set()):
-        raise InvalidInput(f"cannot move from {current.value} to {new.value}")
+def transition(row: Any, new: _Status) -> None:
+    """The one way any status changes: refuses a move the state machine does not allow."""
+    if not row.status.can_become(new):
+        raise InvalidInput(f"cannot move {type(row).__name__.lower()} {row.id} from {row.status.value} to {new.value}")
+    row.status = new
 
 
 # --- rows -------------------------------------------------------------------------------
@@ -224,8 +249,11 @@ class Generation(Base):
         default=GenerationStatus.QUEUED,
     )
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    worker_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Ownership: the runner holding the lease renews it while it works; only an expired lease is recovered.
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    reserved_usd: Mapped[float] = mapped_column(Float, default=0.0)  # the estimate, held until cost_usd is known
     experiment_id: Mapped[int | None] = mapped_column(ForeignKey("experiments.id"), nullable=True, index=True)
     cell: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # the experiment axis values of this generation
     source: Mapped[GenerationSource] = mapped_column(
@@ -257,9 +285,13 @@ class Candidate(Base):
         default=CandidateStatus.QUEUED,
     )
     seed: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    image_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    image_key: Mapped[str | None] = mapped_column(String(300), nullable=True)  # set once the image is stored
+    # The key, recorded before the file is written: recovery adopts a stored image instead of paying again.
+    pending_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
     width: Mapped[int | None] = mapped_column(Integer, nullable=True)
     height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    format: Mapped[str | None] = mapped_column(String(10), nullable=True)  # PNG, JPEG or WEBP
+    byte_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
     provider_prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -312,7 +344,8 @@ class Batch(Base):
     choices: Mapped[dict] = mapped_column(JSON)  # the one recipe, rendered per agent
     status: Mapped[BatchStatus] = mapped_column(_status(BatchStatus), default=BatchStatus.RUNNING)
     auto_approve: Mapped[bool] = mapped_column(Boolean, default=False)
-    worker_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
@@ -328,6 +361,8 @@ class BatchItem(Base):
     generation_id: Mapped[int | None] = mapped_column(ForeignKey("generations.id"), nullable=True)
     status: Mapped[BatchItemStatus] = mapped_column(_status(BatchItemStatus), default=BatchItemStatus.PENDING)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Set in the approval's own transaction: a resumed batch never approves this item twice.
+    approval_id: Mapped[int | None] = mapped_column(ForeignKey("approvals.id"), nullable=True)
 
     batch: Mapped[Batch] = relationship(back_populates="items")
     agent: Mapped[Agent] = relationship(lazy="joined")

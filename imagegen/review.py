@@ -168,14 +168,6 @@ def set_short_title(ws: "Workspace", slug: str, title: str) -> str:
     return title
 
 
-def get_approval(ws: "Workspace", approval_id: int) -> Approval:
-    with ws.session() as s:
-        approval = s.get(Approval, approval_id)
-        if approval is None:
-            raise NotFound(f"No approval {approval_id}.")
-        return approval
-
-
 def approved_candidates(ws: "Workspace", candidate_ids: list[int]) -> set[int]:
     """Which of these candidates were ever approved (one query, for review grids)."""
     if not candidate_ids:

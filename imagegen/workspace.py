@@ -1,22 +1,22 @@
-"""The shared resources of one process: settings, database, media store, providers, job runner.
+"""The shared resources of one runner: settings, database, media store, providers, limiters.
 
-The app opens one Workspace (cached as a resource); the CLI and the tests open their own.
+A Workspace only holds resources. `imagegen.jobs.open_workspace()` opens one, runs recovery
+and attaches the job runner; the app caches that as a resource, the CLI and tests open their own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import uuid
 import weakref
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from imagegen.batch import recover_batches
-from imagegen.catalog import load_sample_agents
 from imagegen.errors import NotFound
-from imagegen.generation import ImageLimiter, JobRunner, recover_interrupted
 from imagegen.images import cached_thumbnail
 from imagegen.providers import Provider, build_provider
 from imagegen.records import Agent, Candidate, Generation
@@ -26,21 +26,15 @@ from imagegen.storage.media import open_media_store
 
 
 class Workspace:
-    def __init__(self, settings: Settings, *, load_samples: bool = True):
+    def __init__(self, settings: Settings):
         self.settings = settings
+        self.owner = uuid.uuid4().hex  # this runner's id: the owner of its leases and temporary files
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = create_db_engine(settings.resolved_database_url)
         migrate(self.engine)
         self._sessions = session_factory(self.engine)
-        self.media = open_media_store(settings.resolved_media_url)
-        self.media.remove_partial_files()
-        self.interrupted_on_start = recover_interrupted(self)
-        self.paused_on_start = recover_batches(self)
-        if load_samples:
-            with self.session() as s, s.begin():
-                if not s.scalar(select(func.count(Agent.id))):
-                    load_sample_agents(s)
-        self.jobs = JobRunner(self)
+        self.media = open_media_store(settings.resolved_media_url, self.owner)
+        self.jobs = None  # a JobRunner, attached by imagegen.jobs.open_workspace
         # Providers hold async clients and semaphores, which belong to one event loop each.
         self._per_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -81,19 +75,19 @@ class Workspace:
         with self.session() as s:
             return find(s)
 
-    def get_generation(self, generation_id: int) -> Generation:
+    def fetch(self, model: type, row_id: int):
+        """One row by id, or NotFound naming what is missing (what pages use instead of a session)."""
         with self.session() as s:
-            gen = s.get(Generation, generation_id)
-            if gen is None:
-                raise NotFound(f"No generation {generation_id}.")
-            return gen
+            row = s.get(model, row_id)
+        if row is None:
+            raise NotFound(f"No {model.__tablename__.removesuffix('s').replace('_', ' ')} {row_id}.")
+        return row
+
+    def get_generation(self, generation_id: int) -> Generation:
+        return self.fetch(Generation, generation_id)
 
     def get_candidate(self, candidate_id: int) -> Candidate:
-        with self.session() as s:
-            cand = s.get(Candidate, candidate_id)
-            if cand is None:
-                raise NotFound(f"No candidate {candidate_id}.")
-            return cand
+        return self.fetch(Candidate, candidate_id)
 
     def candidates(self, ids: list[int]) -> list[Candidate]:
         """Candidates in the order of `ids` (missing ids are skipped), in one query."""
@@ -106,4 +100,39 @@ class Workspace:
         return cached_thumbnail(self.settings.thumbnail_dir, key, lambda: self.media.get(key), max_side)
 
     def close(self) -> None:
+        """Stop the runner (its jobs end canceled, their leases released), then the database."""
+        if self.jobs is not None:
+            self.jobs.stop()
         self.engine.dispose()
+
+
+class ImageLimiter:
+    """A weighted semaphore: at most `capacity` images in flight; a call holds as many as it asks for.
+
+    Ideogram counts its in-flight limit in images, not requests, so one 8-image request and
+    two single-image ones must share the same budget."""
+
+    def __init__(self, capacity: int):
+        self.capacity = max(1, capacity)
+        self._used = 0
+        self._waiters: list[asyncio.Future] = []
+
+    @contextlib.asynccontextmanager
+    async def hold(self, images: int):
+        images = min(images, self.capacity)
+        while self._used + images > self.capacity:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                self._waiters.remove(waiter)
+        self._used += images
+        try:
+            yield
+        finally:
+            # Synchronous release: a cancellation here cannot leak capacity.
+            self._used -= images
+            for waiter in self._waiters:
+                if not waiter.done():
+                    waiter.set_result(None)

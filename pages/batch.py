@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import streamlit as st
-from sqlalchemy import select
 
-from imagegen.batch import create_batch, get_batch, select_agents
+from imagegen.batch import create_batch, get_batch, list_batches, select_agents
 from imagegen.catalog import all_categories
 from imagegen.costs import estimate
 from imagegen.errors import ImagegenError
 from imagegen.palettes import PRESETS
 from imagegen.providers import default_provider, provider_choices
 from imagegen.recipes import list_templates, make_spec
-from imagegen.records import ASPECT_RATIOS, Batch, BatchStatus
+from imagegen.records import ASPECT_RATIOS, BatchStatus
 from ui.batch_review import batch_view, open_batch_dialog
 from ui.resources import workspace
 
@@ -55,8 +54,7 @@ with st.expander("New batch", expanded=not state.get("batch_id")):
     except ImagegenError as exc:
         st.warning(str(exc))
 
-with ws.session() as s:
-    batches = list(s.scalars(select(Batch).order_by(Batch.id.desc())))
+batches = list_batches(ws)
 if not batches:
     st.info("No batches yet.", icon=":material/stacks:")
     st.stop()

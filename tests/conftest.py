@@ -9,16 +9,13 @@ import pytest
 from PIL import Image
 
 from imagegen.settings import Settings
-from imagegen.workspace import Workspace
+from imagegen.jobs import open_workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 
-ENV_VARS = (
-    "IMAGEGEN_DATA_DIR", "IMAGEGEN_DATABASE_URL", "IMAGEGEN_MEDIA_URL", "IMAGEGEN_DEFAULT_PROVIDER",
-    "IMAGEGEN_DOWNLOAD_HOSTS", "IDEOGRAM_API_KEY", "IDEOGRAM_BASE_URL", "REPLICATE_API_TOKEN",
-    "REPLICATE_BASE_URL", "IMAGEGEN_UPLOAD_FORMAT", "IMAGEGEN_CURATOR",
-)
+# Every setting's variable, so the suite passes whatever IMAGEGEN_* or provider variables the shell has.
+ENV_VARS = tuple(field.alias for field in Settings.model_fields.values() if field.alias)
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +29,7 @@ def isolated(tmp_path, monkeypatch):
 
 @pytest.fixture
 def ws(isolated):
-    workspace = Workspace(Settings())
+    workspace = open_workspace(Settings())
     yield workspace
     workspace.close()
 

@@ -6,7 +6,7 @@ errors), validates the envelope against the spec and each model's input against 
 model's input schema, and answers with spec-shaped predictions.
 
 Faults are queued on `server.faults`, one per create call: `{"status": 401|402|422|429|500}`,
-`{"outcome": "failed"|"canceled"|"aborted"|"never"|"slow"}`, `{"image": "bad-bytes"|"offlist"|"data-uri"}`.
+`{"outcome": "failed"|"canceled"|"aborted"|"never"|"slow"}` (a failure may carry `"error": TEXT`), `{"image": "bad-bytes"|"offlist"|"data-uri"}`.
 It stops by itself after `max_requests` requests or `lifetime` seconds.
 """
 
@@ -22,7 +22,7 @@ import jsonschema
 from PIL import Image
 
 from tests.loopback import JsonHandler, LoopbackServer
-from tests.spec_check import load_spec, validate
+from tests.spec_check import load_spec, require, validate
 
 SPEC = "replicate-openapi.json"
 TOKEN = "test-replicate-token-not-a-real-one"
@@ -77,6 +77,7 @@ def _image(fmt: str, seed: int) -> bytes:
 
 class FakeReplicate(LoopbackServer):
     def __init__(self, max_requests: int = 800, lifetime: float = 120.0, extra_models=()):
+        require(SPEC)  # skips the test visibly when ../shared is missing
         super().__init__(_Handler, max_requests, lifetime)
         self.faults: list[dict] = []
         self.creates: list[dict] = []  # {"model", "input", "prefer"}
@@ -139,7 +140,7 @@ class _Handler(JsonHandler):
         if state["status"] == "succeeded":
             state["output"] = state["_output"]
         elif state["status"] == "failed":
-            state["error"] = "CUDA out of memory; the model crashed."
+            state["error"] = state.get("_error") or "CUDA out of memory; the model crashed."
         state["completed_at"] = "2026-11-24T00:00:02Z"
 
     def do_GET(self) -> None:
@@ -212,7 +213,7 @@ class _Handler(JsonHandler):
                 "data_removed": False, "error": None, "status": "starting", "created_at": "2026-11-24T00:00:00Z",
                 "logs": "", "source": "api",
                 "urls": {k: f"{srv.base_url}/v1/predictions/{pid}{s}" for k, s in (("get", ""), ("cancel", "/cancel"), ("web", "/web"))},
-                "_outcome": fault.get("outcome", "ok"), "_looks": 0, "_output": srv.outputs(model, request["input"], fault.get("image")),
+                "_outcome": fault.get("outcome", "ok"), "_error": fault.get("error"), "_looks": 0, "_output": srv.outputs(model, request["input"], fault.get("image")),
             }
             if prefer:  # sync mode: answer with the finished prediction when it is quick
                 self._advance(state)

@@ -12,6 +12,7 @@ class LoopbackServer(ThreadingHTTPServer):
     `max_requests` requests or `lifetime` seconds, whichever comes first."""
 
     daemon_threads = True
+    request_queue_size = 64  # the default listen backlog (5) drops a burst of 8 downloads: 1 s SYN retry
     timeout = 0.2  # how often the loop checks its limits
 
     def __init__(self, handler: type[BaseHTTPRequestHandler], max_requests: int, lifetime: float):

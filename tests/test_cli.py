@@ -72,9 +72,9 @@ def test_a_no_key_attempt_is_refused_in_one_line_and_not_recorded(tmp_path):
     ]
     from imagegen.review import other_runs, studio_board
     from imagegen.settings import Settings
-    from imagegen.workspace import Workspace
+    from imagegen.jobs import open_workspace
 
-    ws = Workspace(Settings(data_dir=data))
+    ws = open_workspace(Settings(data_dir=data))
     assert other_runs(ws, "sql-sherpa") == [] and studio_board(ws, "sql-sherpa") is None
 
 

@@ -11,7 +11,7 @@ from imagegen.generation import run_generation, start_generation
 from imagegen.images import embed_recipe, read_recipe
 from imagegen.recipes import make_spec
 from imagegen.settings import Settings
-from imagegen.workspace import Workspace
+from imagegen.jobs import open_workspace
 from tests.conftest import jpeg_bytes, png_bytes
 
 RECIPE = {"provider": "ideogram", "prompt": "Ünïcode pop art", "seed": 3}
@@ -27,7 +27,7 @@ def test_a_recipe_rides_inside_png_and_jpeg_without_touching_pixels(fmt, data):
 
 def test_generated_images_carry_their_recipe_but_never_a_key(monkeypatch, isolated):
     monkeypatch.setenv("IDEOGRAM_API_KEY", "ideo-secret-key-xyz")
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     spec = make_spec(ws, ws.get_agent("lingo-bridge"), provider="local", count=2, seed=40, palette=None)
     gen_id = start_generation(ws, "lingo-bridge", spec)
     asyncio.run(run_generation(ws, gen_id))
@@ -46,7 +46,7 @@ def test_approved_uploads_are_stripped_of_the_recipe_unless_asked(ws, monkeypatc
     cand = ws.get_generation(gen_id).candidates[0]
     assert read_recipe(ws.media.get(approve_candidate(ws, cand.id).upload_key)) is None
     monkeypatch.setenv("IMAGEGEN_UPLOAD_KEEP_RECIPE", "true")
-    keeper = Workspace(Settings())
+    keeper = open_workspace(Settings())
     assert read_recipe(keeper.media.get(approve_candidate(keeper, cand.id).upload_key))["seed"] == 1
 
 
@@ -56,7 +56,7 @@ def test_estimates_follow_the_price_table_and_overrides(ws, monkeypatch):
     assert estimate(ws, make_spec(ws, agent, provider="ideogram", count=4, options={"rendering_speed": "QUALITY"})) == pytest.approx(0.36)
     assert estimate(ws, make_spec(ws, agent, provider="replicate", model="black-forest-labs/flux-1.1-pro", count=3)) == pytest.approx(0.12)
     monkeypatch.setenv("IMAGEGEN_PRICES", '{"ideogram": {"V_3": {"QUALITY": 0.5}}}')
-    cheap = Workspace(Settings())
+    cheap = open_workspace(Settings())
     assert estimate(cheap, make_spec(cheap, agent, provider="ideogram", count=2, options={"rendering_speed": "QUALITY"})) == pytest.approx(1.0)
 
 
@@ -67,7 +67,7 @@ def test_spend_is_recorded_per_generation_and_the_budget_refuses_new_paid_work(m
     paid = scripted(["ok", "blocked"], name="ideogram")  # priced like Ideogram, answered by a fake
     monkeypatch.setattr(providers, "PROVIDERS", tuple(p for p in providers.PROVIDERS if p.name != "ideogram") + (paid,))
     monkeypatch.setenv("IMAGEGEN_DAILY_BUDGET", "0.30")
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     agent = ws.get_agent("ai")
     gen_id = start_generation(ws, "ai", make_spec(ws, agent, provider="ideogram", count=4, seed=0))
     asyncio.run(run_generation(ws, gen_id))

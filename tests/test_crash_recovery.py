@@ -9,7 +9,7 @@ import time
 
 from imagegen.records import CandidateStatus, GenerationStatus
 from imagegen.settings import Settings
-from imagegen.workspace import Workspace
+from imagegen.jobs import open_workspace
 from tests.conftest import ROOT
 
 WORKER = textwrap.dedent(
@@ -19,18 +19,19 @@ WORKER = textwrap.dedent(
     from imagegen.generation import run_generation, start_generation
     from imagegen.recipes import make_spec
     from imagegen.settings import Settings
-    from imagegen.workspace import Workspace
+    from imagegen.jobs import open_workspace
     from tests.fakes import scripted
 
     providers.PROVIDERS += (scripted(["ok", "slow"]),)
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     spec = make_spec(ws, ws.get_agent("trend-radar"), provider="scripted", count=4, seed=0)
     asyncio.run(run_generation(ws, start_generation(ws, "trend-radar", spec)))
     """
 )
 
 
-def test_killed_worker_leaves_finished_candidates_and_no_partial_files(isolated):
+def test_killed_worker_leaves_finished_candidates_and_no_partial_files(isolated, monkeypatch):
+    monkeypatch.setenv("IMAGEGEN_LEASE_SECONDS", "1")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     worker = subprocess.Popen([sys.executable, "-c", WORKER], env=env)
     try:
@@ -39,7 +40,7 @@ def test_killed_worker_leaves_finished_candidates_and_no_partial_files(isolated)
         while time.monotonic() < deadline:
             time.sleep(0.1)
             if (isolated / "data" / "imagegen.db").exists():
-                ws = ws or Workspace(Settings(), load_samples=False)
+                ws = ws or open_workspace(Settings(), load_samples=False)
                 with ws.session() as s:
                     from sqlalchemy import func, select
 
@@ -54,7 +55,8 @@ def test_killed_worker_leaves_finished_candidates_and_no_partial_files(isolated)
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)
 
-    restarted = Workspace(Settings())
+    time.sleep(1.5)  # only an expired lease is recovered
+    restarted = open_workspace(Settings())
     gen = restarted.get_generation(1)
     assert gen.status is GenerationStatus.INTERRUPTED
     assert [c.status.value for c in gen.candidates] == ["succeeded", "interrupted", "succeeded", "interrupted"]

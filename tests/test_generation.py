@@ -1,7 +1,6 @@
 import asyncio
-import subprocess
-import sys
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -9,9 +8,9 @@ from imagegen import providers
 from imagegen.errors import MissingKeyError
 from imagegen.generation import run_generation, start_generation
 from imagegen.recipes import make_spec
-from imagegen.records import Candidate, CandidateStatus, Generation, GenerationStatus
+from imagegen.records import Candidate, CandidateStatus, Generation, GenerationStatus, utcnow
+from imagegen.jobs import open_workspace
 from imagegen.settings import Settings
-from imagegen.workspace import Workspace
 from tests.fakes import scripted
 
 
@@ -116,17 +115,15 @@ def test_cancel_keeps_what_landed_and_cancels_the_rest(ws, register):
     assert [c.status.value for c in gen.candidates] == ["succeeded", "canceled", "succeeded", "canceled"]
 
 
-def test_jobs_left_running_by_a_dead_process_are_marked_interrupted(ws):
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
+def test_jobs_whose_lease_expired_are_marked_interrupted(ws):
     spec = make_spec(ws, ws.get_agent("trend-radar"), provider="local", count=2, seed=0)
     gen_id = start_generation(ws, "trend-radar", spec)
     with ws.session() as s, s.begin():
         gen = s.get(Generation, gen_id)
-        gen.status, gen.worker_pid = GenerationStatus.RUNNING, dead.pid
+        gen.status, gen.lease_until = GenerationStatus.RUNNING, utcnow() - timedelta(seconds=1)
         first = s.get(Candidate, gen.candidates[0].id)
         first.status, first.image_key = CandidateStatus.SUCCEEDED, ws.media.put(b"x", "PNG")
-    restarted = Workspace(Settings())
+    restarted = open_workspace(Settings())
     gen = restarted.get_generation(gen_id)
     assert restarted.interrupted_on_start == 1
     assert gen.status is GenerationStatus.INTERRUPTED

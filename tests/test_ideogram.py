@@ -11,7 +11,7 @@ from imagegen.providers import provider_choices
 from imagegen.recipes import make_spec
 from imagegen.records import ASPECT_RATIOS
 from imagegen.settings import Settings
-from imagegen.workspace import Workspace
+from imagegen.jobs import open_workspace
 from tests.fake_ideogram import KEY, FakeIdeogram
 
 
@@ -29,7 +29,7 @@ def fake(monkeypatch, isolated):
 
 @pytest.fixture
 def ws(fake):
-    workspace = Workspace(Settings())
+    workspace = open_workspace(Settings())
     yield workspace
     workspace.close()
 
@@ -114,6 +114,7 @@ def test_unknown_options_are_refused_before_any_call(ws, fake):
         ({"status": 402}, "out of credits (HTTP 402)"),
         ({"status": 422, "body": {"error": "Prompt failed the safety check."}}, "safety check refused the prompt: Prompt failed the safety check."),
         ({"status": 400, "body": {"error": "Invalid seed"}}, "Ideogram refused a parameter: Invalid seed."),
+        ({"status": 400, "body": {"error": f"Bad header Api-Key: {KEY}"}}, "Ideogram refused a parameter: Bad header Api-Key: [redacted]."),
     ],
 )
 def test_final_errors_become_clear_messages_without_the_key(ws, fake, fault, message):
@@ -153,7 +154,7 @@ def test_a_slow_answer_times_out_clearly(ws, fake, monkeypatch):
     monkeypatch.setenv("IMAGEGEN_PROVIDER_TIMEOUT", "0.3")
     monkeypatch.setenv("IMAGEGEN_PROVIDER_ATTEMPTS", "1")
     fake.faults.append({"delay": 1.0})
-    gen = generate(Workspace(Settings()), count=1)
+    gen = generate(open_workspace(Settings()), count=1)
     assert "Ideogram did not answer within 0.3 s." in gen.candidates[0].error
 
 
@@ -179,7 +180,7 @@ def test_unsafe_images_are_blocked_and_the_rest_kept(ws, fake):
 def test_bad_downloads_fail_their_candidate_with_a_reason(ws, fake, monkeypatch, kind, message):
     monkeypatch.setenv("IMAGEGEN_MAX_IMAGE_BYTES", "1000000")
     fake.faults.append({"image": kind})
-    gen = generate(Workspace(Settings()), count=2)
+    gen = generate(open_workspace(Settings()), count=2)
     assert statuses(gen) == ["failed", "failed"]
     assert message in gen.candidates[0].error
     assert all(c.image_key is None for c in gen.candidates)
@@ -188,14 +189,14 @@ def test_bad_downloads_fail_their_candidate_with_a_reason(ws, fake, monkeypatch,
 def test_good_images_of_a_job_survive_a_later_failed_request(ws, fake, monkeypatch):
     monkeypatch.setenv("IDEOGRAM_MAX_IN_FLIGHT", "2")  # 4 candidates -> two requests of 2
     fake.faults.extend([{}, {"status": 402}])
-    gen = generate(Workspace(Settings()), count=4)
+    gen = generate(open_workspace(Settings()), count=4)
     assert statuses(gen) == ["succeeded", "succeeded", "failed", "failed"]
 
 
 def test_the_in_flight_limit_holds_across_jobs(ws, fake, monkeypatch):
     monkeypatch.setenv("IDEOGRAM_MAX_IN_FLIGHT", "10")
     fake.faults.extend([{"delay": 0.2}] * 4)
-    workspace = Workspace(Settings())
+    workspace = open_workspace(Settings())
     agent = workspace.get_agent("trend-radar")
     ids = [start_generation(workspace, "trend-radar", make_spec(workspace, agent, provider="ideogram", count=8, seed=s)) for s in (1, 100)]
     for gen_id in ids:
@@ -275,3 +276,32 @@ def test_the_cli_passes_every_option_to_ideogram(fake, tmp_path, capsys):
     assert summary["candidates"][0]["file"].endswith(".png")
     assert main(["generate", "--agent", "ai", "--provider", "ideogram", "--option", "speed", "--out", "o"]) == 1
     assert "--option takes KEY=VALUE" in capsys.readouterr().err
+
+
+def test_more_results_than_asked_are_never_downloaded(ws, fake):
+    """Measured: a one-image request answered with 64 URLs downloaded all 64."""
+    fake.faults.append({"extra": 63})
+    gen = generate(ws, count=1)
+    assert statuses(gen) == ["succeeded"]
+    assert len(fake.downloads) == 1
+
+
+def test_an_answer_whose_data_is_an_object_is_one_clear_error(ws, fake):
+    fake.faults.append({"status": 200, "body": {"data": {"url": "x"}}})
+    gen = generate(ws, count=1)
+    assert statuses(gen) == ["failed"]
+    assert "unexpected shape" in gen.candidates[0].error
+
+
+def test_a_batch_keeps_the_providers_in_flight_budget_full_and_never_passes_it(ws, fake):
+    """Measured (issue 15): a batch waited for each agent before starting the next; 1.5 images in flight of 10."""
+    import asyncio
+
+    from imagegen.batch import create_batch, run_batch, select_agents
+    from imagegen.records import BatchStatus
+
+    agents = select_agents(ws)
+    fake.faults.extend([{"delay": 0.3}] * len(agents))
+    batch_id = create_batch(ws, agents, {"provider": "ideogram", "count": 2, "seed": 4})
+    assert asyncio.run(run_batch(ws, batch_id)) is BatchStatus.DONE
+    assert fake.peak_images == Settings().ideogram_max_in_flight == 10

@@ -28,9 +28,11 @@ def test_writes_leave_no_temporary_files_and_leftovers_are_swept(tmp_path):
     key = store.put(b"data", "JPEG")
     folder = (tmp_path / "media" / key).parent
     assert sorted(os.listdir(folder)) == [key.split("/")[1]]
-    (folder / ".tmp-abc.part").write_bytes(b"half")
-    assert store.remove_partial_files() == 1
-    assert sorted(os.listdir(folder)) == [key.split("/")[1]]
+    (folder / ".tmp-dead-1.part").write_bytes(b"half")
+    (folder / ".tmp-live-2.part").write_bytes(b"being written")
+    assert store.remove_partial_files({"live"}, min_age=0) == 1  # only the file whose owner holds no lease
+    assert sorted(os.listdir(folder)) == [".tmp-live-2.part", key.split("/")[1]]
+    assert store.remove_partial_files(set(), min_age=60) == 0  # a fresh file may belong to a writer without a lease
 
 
 def test_missing_image_says_so(tmp_path):

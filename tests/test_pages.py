@@ -14,7 +14,7 @@ from imagegen.generation import run_generation, start_generation
 from imagegen.history import approvals
 from imagegen.recipes import make_spec
 from imagegen.settings import Settings
-from imagegen.workspace import Workspace
+from imagegen.jobs import open_workspace
 from tests.conftest import ROOT
 from tests.fake_store import FakeStore
 
@@ -44,7 +44,7 @@ def generated(ws, slug, seed, count=2, **choices):
 
 
 def test_history_lists_recipes_reverts_and_reuses_a_recipe(app):
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     first = generated(ws, "trend-radar", 11, palette=None)
     second = generated(ws, "trend-radar", 22, template="app-store")
     old = approve_candidate(ws, first.candidates[0].id, "ana")
@@ -99,7 +99,7 @@ def test_an_experiment_is_estimated_run_compared_exported_and_extended(app):
     app.selectbox(key="exp_cols").select("template").run()
     assert {"**pop-art**", "**app-store**", "**Bug Hunter**", "**SQL Sherpa**"} <= {m.value for m in app.markdown}
 
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     from imagegen.experiments import contact_sheet, result_rows, sheet_headings
 
     rows = result_rows(ws, 1)
@@ -135,7 +135,7 @@ def test_a_batch_runs_from_the_page_and_results_wait_for_review(app):
     assert any("2 agents, 4 images" in c.value for c in app.caption)
     app.button(key="batch_start").click().run()
     run_until(app, lambda at: any("2 of 2 agents · done" in (p.proto.text or "") for p in at.get("progress")))
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     assert ws.get_agent("ai").current_thumbnail is None  # nothing approved unless asked
     approve = [b for b in app.button if b.label == "Approve" and b.key.startswith("batch_approve_")]
     assert len(approve) == 4
@@ -157,7 +157,7 @@ def test_batch_bulk_approve_with_one_confirmation_and_a_large_view(app):
     # The picker says done, not running, once the batch is done (at the latest on the rerun after).
     run_until(app, lambda at: any("3 of 3 agents · done" in (p.proto.text or "") for p in at.get("progress"))
               and at.selectbox(key="batch_pick").options[0].endswith(" · done"))
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     from imagegen.batch import batch_generations
 
     firsts = {item.agent.slug: gen.candidates[0].id for item, gen in batch_generations(ws, 1)}
@@ -201,7 +201,7 @@ def test_catalog_imports_from_the_store_with_a_failing_page_and_edits_an_agent(a
         assert any(f"{len(rows) - 5} added" in s.value for s in app.success)
     finally:
         store.stop()
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     assert ws.get_agent(rows[0]["slug"]).name == rows[0]["agent_name"]
 
     app.selectbox(key="edit_agent").select("ai").run()
@@ -209,7 +209,7 @@ def test_catalog_imports_from_the_store_with_a_failing_page_and_edits_an_agent(a
     [t for t in app.text_input if t.label == "Sub-heading"][0].input("Answers anything, briefly")
     [b for b in app.button if b.label == "Save"][0].click().run()
     assert "Saved Ai Helper." in [s.value for s in app.success]
-    agent = Workspace(Settings()).get_agent("ai")
+    agent = open_workspace(Settings()).get_agent("ai")
     assert (agent.name, agent.sub_heading) == ("Ai Helper", "Answers anything, briefly")
 
 
@@ -224,7 +224,7 @@ def test_store_fetch_reports_pages_and_dedup_preview(isolated):
         store.stop()
     assert result.errors == ["page 2: the store answered HTTP 500"]
     assert [r["slug"] for r in result.rows] == ["a-0", "a-1", "a-2", "a-6", "a-0", "BAD SLUG"]
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     with ws.session() as s:
         preview = preview_import(s, result.rows)
     assert [p["action"] for p in preview] == ["add", "add", "add", "add", "duplicate (last one wins)", "skip"]
@@ -235,7 +235,7 @@ def test_store_fetch_reports_pages_and_dedup_preview(isolated):
 def test_showcase_shows_approved_thumbnails_by_category_and_has_a_kiosk_mode(app):
     open_page(app, "showcase")
     assert any("No approved thumbnails yet" in i.value for i in app.info)
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     approve_candidate(ws, generated(ws, "podcast-clipper", 5, count=1).candidates[0].id)
     approve_candidate(ws, generated(ws, "bug-hunter", 6, count=1).candidates[0].id)
     approve_candidate(ws, generated(ws, "ai", 7, count=1).candidates[0].id)
@@ -263,7 +263,7 @@ def test_a_recalled_recipe_fills_the_studio(app):
     from imagegen.images import read_recipe
     from ui.recipe_state import load_recipe
 
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     gen = generated(ws, "cafe-creme-copywriter", 300, count=1, aspect_ratio="1x1", palette=__import__("imagegen.palettes", fromlist=["x"]).parse_palette("#112233:0.9,#FFEEDD"))
     recipe = read_recipe(ws.media.get(gen.candidates[0].image_key))
     state = {}
@@ -279,7 +279,7 @@ def test_a_recalled_recipe_fills_the_studio(app):
 def test_reruns_of_history_and_showcase_open_no_image_once_thumbnails_exist(app, monkeypatch):
     from PIL import Image
 
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     gens = [generated(ws, "trend-radar", seed, count=4) for seed in (1, 2, 3)]
     approve_candidate(ws, gens[0].candidates[0].id)
     approve_candidate(ws, generated(ws, "sql-sherpa", 4, count=1).candidates[0].id)
@@ -302,7 +302,7 @@ def test_catalog_preview_shows_what_each_row_is_and_messages_read_right(app):
          "agent_image": '["https://store.example/img/new-one.png", "https://store.example/img/2.png"]'},
         {"slug": "broken row"},
     ]
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     with ws.session() as s:
         first, broken = preview_import(s, rows)
     assert (first["name"], first["sub_heading"], first["categories"], first["image"]) == (
@@ -329,7 +329,7 @@ def test_catalog_preview_shows_what_each_row_is_and_messages_read_right(app):
 def test_catalog_text_is_shown_as_written_never_as_markdown(app):
     from imagegen.catalog import update_agent_text
 
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     with ws.session() as s, s.begin():
         update_agent_text(s, "ai", name="[Win](http://evil.example) :red[Ai]", sub_heading="**bold**",
                           description="", categories=["a:b[c]"])

@@ -10,7 +10,7 @@ from PIL import Image
 from imagegen.generation import run_to_completion, start_generation
 from imagegen.recipes import make_spec
 from imagegen.settings import Settings
-from imagegen.workspace import Workspace
+from imagegen.jobs import open_workspace
 from tests.fake_replicate import TOKEN, FakeReplicate
 
 PRO, SCHNELL, TURBO = "black-forest-labs/flux-1.1-pro", "black-forest-labs/flux-schnell", "ideogram-ai/ideogram-v3-turbo"
@@ -31,7 +31,7 @@ def fake(monkeypatch, isolated):
 
 @pytest.fixture
 def ws(fake):
-    workspace = Workspace(Settings())
+    workspace = open_workspace(Settings())
     yield workspace
     workspace.close()
 
@@ -98,7 +98,7 @@ def test_ideogram_on_replicate_uses_title_case_and_colons(ws, fake):
 
 def test_a_model_added_by_slug_runs_with_its_options(ws, fake, monkeypatch):
     monkeypatch.setenv("REPLICATE_MODELS", "acme/pixel-painter")
-    gen = generate(Workspace(Settings()), model="acme/pixel-painter", options={"style": "8-bit"})
+    gen = generate(open_workspace(Settings()), model="acme/pixel-painter", options={"style": "8-bit"})
     assert statuses(gen) == ["succeeded"] and fake.creates[0]["input"]["style"] == "8-bit"
 
 
@@ -111,7 +111,7 @@ def test_slow_predictions_are_polled_to_completion(ws, fake):
 def test_a_prediction_past_the_deadline_is_canceled_on_replicate(ws, fake, monkeypatch):
     monkeypatch.setenv("IMAGEGEN_PROVIDER_TIMEOUT", "0.5")
     fake.faults.append({"outcome": "never"})
-    gen = generate(Workspace(Settings()))
+    gen = generate(open_workspace(Settings()))
     assert "still running after 0.5 s, so it was canceled" in gen.candidates[0].error
     assert len(fake.cancels) == 1
 
@@ -136,9 +136,9 @@ def test_a_curators_cancel_cancels_the_prediction(ws, fake):
 @pytest.mark.parametrize(
     "fault, message",
     [
-        ({"status": 401}, "Invalid Replicate API token (HTTP 401): check REPLICATE_API_TOKEN."),
-        ({"status": 402}, "insufficient credit (HTTP 402)"),
-        ({"status": 422}, "Replicate refused the input: - input.prompt: prompt is flagged as sensitive"),
+        ({"status": 401}, "Replicate rejected the API key (HTTP 401): check REPLICATE_API_TOKEN."),
+        ({"status": 402}, "out of credits (HTTP 402)"),
+        ({"status": 422}, "Replicate refused a parameter: - input.prompt: prompt is flagged as sensitive"),
         ({"outcome": "failed"}, "Replicate says the prediction failed: CUDA out of memory"),
         ({"outcome": "canceled"}, "canceled on Replicate"),
         ({"outcome": "aborted"}, "aborted the prediction before it started"),
@@ -149,7 +149,7 @@ def test_a_curators_cancel_cancels_the_prediction(ws, fake):
 def test_faults_end_as_clear_candidate_errors(ws, fake, monkeypatch, fault, message):
     if fault.get("status") == 401:
         monkeypatch.setenv("REPLICATE_API_TOKEN", "test-wrong-token")
-        ws = Workspace(Settings())
+        ws = open_workspace(Settings())
     else:
         fake.faults.append(fault)
     gen = generate(ws)
@@ -245,3 +245,12 @@ def test_the_cli_default_for_flux_pro_is_the_original_recipe(fake, tmp_path, cap
     body = fake.creates[0]["input"]
     assert (body["width"], body["height"], body["output_format"], body["output_quality"]) == (1024, 768, "jpg", 90)
     assert Image.open(summary["candidates"][0]["file"]).format == "JPEG"
+
+
+def test_a_failed_predictions_error_never_carries_the_token(ws, fake, capsys):
+    """Measured: a 'failed' prediction whose error echoes the token stored it in the database."""
+    fake.faults.append({"outcome": "failed", "error": f"bad auth header Bearer {TOKEN} for model"})
+    gen = generate(ws)
+    assert statuses(gen) == ["failed"]
+    assert TOKEN not in gen.candidates[0].error and "[redacted]" in gen.candidates[0].error
+    assert TOKEN not in (gen.error or "")

@@ -5,7 +5,7 @@ import time
 from streamlit.testing.v1 import AppTest
 
 from imagegen.settings import Settings
-from imagegen.workspace import Workspace
+from imagegen.jobs import open_workspace
 from tests.conftest import ROOT
 
 
@@ -60,7 +60,7 @@ def test_generate_compare_and_approve(app):
     assert shown == [":green-badge[:material/check_circle: Ready]"] * 3
     assert len([b for b in app.button if b.label == "Approve"]) == 3
 
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     gen = ws.get_generation(1)
     assert gen.recipe.palette.name == "EMBER" and gen.recipe.count == 3 and gen.agent.slug == "podcast-clipper"
 
@@ -84,7 +84,7 @@ def test_the_prompt_follows_agent_and_template_and_edits_are_used(app):
     app.slider(key="count").set_value(1).run()
     app.button(key="generate").click().run()
     wait_until_landed(app)
-    assert Workspace(Settings()).get_generation(1).recipe.prompt == "A lighthouse made of SQL"
+    assert open_workspace(Settings()).get_generation(1).recipe.prompt == "A lighthouse made of SQL"
 
 
 def test_custom_palette_with_pickers_and_weights(app):
@@ -97,7 +97,7 @@ def test_custom_palette_with_pickers_and_weights(app):
     app.slider(key="count").set_value(1).run()
     app.button(key="generate").click().run()
     wait_until_landed(app)
-    recipe = Workspace(Settings()).get_generation(1).recipe
+    recipe = open_workspace(Settings()).get_generation(1).recipe
     assert [(c.hex, c.weight) for c in recipe.palette.colors] == [("#112233", 1.0), ("#1C0C47", 0.3)]
     assert recipe.seed == 77
 
@@ -208,7 +208,7 @@ def test_the_studio_keeps_its_own_board_and_labels_runs_from_elsewhere(app, caps
     generate(app, count=2)
     own = captions(app)
     assert main(["generate", "--agent", "sql-sherpa", "--count", "1", "--out", str(tmp_path / "o")]) == 0
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     exp = save_experiment(ws, "seeds", ["sql-sherpa"], {"seed": [5]}, {"provider": "local", "count": 1})
     for gen_id in start_missing_cells(ws, exp):
         run_to_completion(ws, gen_id)
@@ -245,7 +245,7 @@ def test_each_agent_remembers_its_last_recipe_in_the_database(app):
     app.selectbox(key="palette_name").select("EMBER").run()
     app.selectbox(key="aspect").select("1x1").run()
     generate(app, count=2)
-    assert Workspace(Settings()).get_agent("sql-sherpa").last_recipe["aspect_ratio"] == "1x1"
+    assert open_workspace(Settings()).get_agent("sql-sherpa").last_recipe["aspect_ratio"] == "1x1"
 
     other = fresh_tab()  # a new session, opened on another agent, then on this one
     assert other.title[0].value == "Ai" and other.selectbox(key="aspect").value == "16x9"
@@ -298,7 +298,7 @@ def test_reroll_follows_the_candidates_own_provider(app):
     assert app.button(key="generate").disabled
     assert not app.button(key="reroll_1").disabled
 
-    keyed = Workspace(Settings(IDEOGRAM_API_KEY="not-a-real-key"))
+    keyed = open_workspace(Settings(IDEOGRAM_API_KEY="not-a-real-key"))
     from imagegen.generation import start_generation
     from imagegen.recipes import make_spec
 
@@ -364,7 +364,7 @@ def test_star_reject_and_a_note_are_kept_and_rejected_cards_fold_away(app):
     app.text_input(key="note_2").input("Title is cut off")
     app.button(key="save_note_2").click().run()
     app.button(key="reject_2").click().run()
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     first, second = ws.get_candidate(1), ws.get_candidate(2)
     assert first.verdict is Verdict.STARRED and (second.verdict, second.review_note) == (Verdict.REJECTED, "Title is cut off")
     assert any("Starred" in m.value for m in app.markdown)
@@ -383,7 +383,7 @@ def test_the_lightbox_steps_through_the_board_with_recipe_download_and_actions(a
     app.button(key="kb_next").click().run()
     assert any(c.value.startswith("Candidate #2 · seed 6 · 1280x720 · 2 of 2") for c in app.caption)
     app.button(key="kb_star").click().run()
-    assert Workspace(Settings()).get_candidate(2).verdict is Verdict.STARRED
+    assert open_workspace(Settings()).get_candidate(2).verdict is Verdict.STARRED
     app.button(key="kb_approve").click().run()
     assert "It becomes the store thumbnail of **Ai**." in [m.value for m in app.markdown]
 
@@ -392,7 +392,7 @@ def test_the_store_card_preview_shows_the_candidate_beside_its_neighbours(app):
     from imagegen.approval import approve_candidate
     from tests.test_pages import generated
 
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     approve_candidate(ws, generated(ws, "trend-radar", 1, count=1).candidates[0].id)  # marketing, like the café
     approve_candidate(ws, generated(ws, "bug-hunter", 2, count=1).candidates[0].id)
     pick(app, "café")
@@ -418,7 +418,7 @@ def test_compare_two_to_four_side_by_side_with_a_wipe_for_two(app):
 def test_the_agent_picker_stays_bounded_for_a_big_catalog(app):
     from imagegen.catalog import import_agents
 
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     with ws.session() as s, s.begin():
         import_agents(s, [{"slug": f"agent-{i:04d}", "name": f"Agent {i:04d}"} for i in range(300)])
     app.run()
@@ -444,7 +444,7 @@ def test_a_short_title_is_drawn_instead_of_a_long_name(app):
     slug = "the-extraordinarily-thorough-quarterly-financial-report-generator"
     pick(app, "extraordinarily")
     app.text_input(key=f"short_title_{slug}").input("Quarterly Reports").run()
-    assert Workspace(Settings()).get_agent(slug).short_title == "Quarterly Reports"
+    assert open_workspace(Settings()).get_agent(slug).short_title == "Quarterly Reports"
     app.button(key="reset_prompt").click().run()
     assert '"Quarterly Reports" in bold typography' in app.text_area(key="prompt").value
 
@@ -455,7 +455,7 @@ def test_your_own_image_is_checked_and_added_as_a_candidate(app):
     from imagegen.errors import InvalidImage
     from imagegen.review import add_own_image
 
-    ws = Workspace(Settings())
+    ws = open_workspace(Settings())
     with pytest.raises(InvalidImage):
         add_own_image(ws, "ai", b"<html>not an image</html>", "x.png")
     cid = add_own_image(ws, "ai", jpeg_bytes((800, 600)), "my-sketch.jpg")

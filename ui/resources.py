@@ -7,6 +7,7 @@ import base64
 import streamlit as st
 
 from imagegen.settings import Settings
+from imagegen.jobs import open_workspace
 from imagegen.workspace import Workspace
 
 # Thumbnail sizes, by where they are shown: a grid card is about 320 px wide in the wide
@@ -18,7 +19,7 @@ LARGE = 1280
 @st.cache_resource(show_spinner=False)
 def _open_workspace(database_url: str, media_url: str, _settings: Settings) -> Workspace:
     # Keyed by where the data lives, so a changed IMAGEGEN_DATA_DIR opens a new workspace.
-    return Workspace(_settings)
+    return open_workspace(_settings)
 
 
 def workspace() -> Workspace:

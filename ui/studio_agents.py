@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from imagegen.approval import get_approval
 from imagegen.catalog import all_categories
 from imagegen.errors import ImagegenError
 from imagegen.images import read_recipe
 from imagegen.prompts import clean_text
 from imagegen.records import Agent
-from imagegen.review import get_approval, search_agents, set_short_title
+from imagegen.review import search_agents, set_short_title
 from imagegen.workspace import Workspace
 from ui.recipe_state import load_recipe
 from ui.resources import CARD, thumbnail_url

@@ -11,7 +11,7 @@ import streamlit as st
 
 from imagegen.costs import estimate, spent_today
 from imagegen.errors import ImagegenError
-from imagegen.generation import start_generation
+from imagegen.jobs import submit_generation
 from imagegen.palettes import BRAND, PRESETS, custom_palette
 from imagegen.prompts import prompt_limit
 from imagegen.providers import provider_choices
@@ -191,10 +191,9 @@ def _request_generation() -> None:
 
 def _generate(ws: Workspace, agent: Agent, spec: GenerationSpec, draft: dict) -> str | None:
     try:
-        generation_id = start_generation(ws, agent.slug, spec)
+        generation_id = submit_generation(ws, agent.slug, spec)  # runs outside this script thread; reruns never touch it
     except ImagegenError as exc:
         return str(exc)
-    ws.jobs.submit(generation_id)  # runs outside this script thread; reruns never touch it
     remember_recipe(ws, agent.slug, draft)
     set_board(agent.slug, generation_id, [c.id for c in ws.get_generation(generation_id).candidates], latest=True)
     return None

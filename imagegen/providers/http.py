@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -11,6 +13,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from imagegen.errors import DownloadFailed, DownloadRefused, ProviderError, ProviderTimeout, ProviderUnavailable
 
+log = logging.getLogger(__name__)
 USER_AGENT = "thumbnail-studio/1.0"
 MAX_REDIRECTS = 3
 
@@ -77,11 +80,11 @@ def vendor_message(response: httpx.Response, limit: int = 300) -> str:
     return json.dumps(body)[:limit]
 
 
-def redact(text: str, *secrets: str | None) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text
+def keep_requested(items: list, count: int, vendor: str) -> list:
+    """Never fetch more images than were asked for: extra results are ignored and logged."""
+    if len(items) > count:
+        log.warning("%s returned %d results for %d images asked; the extra ones are ignored", vendor, len(items), count)
+    return items[:count]
 
 
 @dataclass(frozen=True)
@@ -124,8 +127,18 @@ def check_url(url: str, rules: tuple[HostRule, ...]) -> None:
         )
 
 
-async def download(client: httpx.AsyncClient, url: str, rules: tuple[HostRule, ...], max_bytes: int, vendor: str) -> bytes:
-    """Fetch a result image: allowlisted hosts only (redirects too), stopping at `max_bytes`."""
+async def download(client: httpx.AsyncClient, url: str, rules: tuple[HostRule, ...], max_bytes: int, vendor: str,
+                   deadline: float | None = None) -> bytes:
+    """Fetch a result image: allowlisted hosts only (redirects too), stopping at `max_bytes`, and
+    within `deadline` seconds in total (the client's timeout is per read: a drip would pass it)."""
+    try:
+        async with asyncio.timeout(deadline or client.timeout.read):
+            return await _download(client, url, rules, max_bytes, vendor)
+    except TimeoutError:
+        raise ProviderTimeout(f"Downloading the {vendor} image took longer than {deadline or client.timeout.read:g} s.") from None
+
+
+async def _download(client: httpx.AsyncClient, url: str, rules: tuple[HostRule, ...], max_bytes: int, vendor: str) -> bytes:
     for _ in range(MAX_REDIRECTS + 1):
         check_url(url, rules)
         try:

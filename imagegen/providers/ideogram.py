@@ -13,20 +13,9 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from imagegen.errors import (
-    AuthError,
-    BadRequest,
-    ImagegenError,
-    InvalidInput,
-    PaymentRequired,
-    ProviderError,
-    ProviderTimeout,
-    ProviderUnavailable,
-    RateLimited,
-    SafetyRejected,
-)
+from imagegen.errors import ImagegenError, InvalidInput, ProviderTimeout, ProviderUnavailable, from_response
 from imagegen.providers.base import ImageRequest, Provider, ProviderImage
-from imagegen.providers.http import build_client, download, parse_hosts, redact, retry_after_seconds, retrying, vendor_message
+from imagegen.providers.http import build_client, download, keep_requested, parse_hosts, retry_after_seconds, retrying, vendor_message
 from imagegen.records import Palette
 
 DELIVERY_HOSTS = ("ideogram.ai", "*.ideogram.ai")
@@ -98,7 +87,10 @@ class IdeogramProvider(Provider):
         else:
             raise InvalidInput(f"Unknown Ideogram model {model!r}: use one of {', '.join(self.models)}.")
         body = await self._post(path, **kwargs)
-        items = body.get("data") or []
+        items = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise ProviderUnavailable("Ideogram answered in an unexpected shape (no list of images); try again.")
+        items = keep_requested(items, request.count, "Ideogram")
         return list(await asyncio.gather(*(self._fetch(item) for item in items)))
 
     def _v3_form(self, request: ImageRequest, options: IdeogramOptions) -> list[tuple[str, tuple]]:
@@ -173,24 +165,9 @@ class IdeogramProvider(Provider):
         raise AssertionError("unreachable")
 
     def _raise_for_status(self, response: httpx.Response) -> None:
-        """The one place Ideogram's status codes become errors a curator can act on."""
-        code = response.status_code
-        if code < 400:
-            return
-        said = redact(vendor_message(response), self._key)
-        if code in (401, 403):
-            raise AuthError(f"Ideogram rejected the API key (HTTP {code}): check IDEOGRAM_API_KEY.", status_code=code)
-        if code == 402:
-            raise PaymentRequired("Ideogram says the account is out of credits (HTTP 402): add credits, then try again.", status_code=code)
-        if code == 422:
-            raise SafetyRejected(f"Ideogram's safety check refused the prompt: {said or 'no reason given'}. Reword the prompt.", status_code=code)
-        if code == 400:
-            raise BadRequest(f"Ideogram refused a parameter: {said or 'no detail given'}.", status_code=code)
-        if code == 429:
-            raise RateLimited("Ideogram is rate limiting (HTTP 429): too many images in flight; wait a moment.", status_code=code, retry_after=retry_after_seconds(response))
-        if code >= 500:
-            raise ProviderUnavailable(f"Ideogram is having trouble (HTTP {code}); try again shortly.", status_code=code, retry_after=retry_after_seconds(response))
-        raise ProviderError(f"Ideogram answered HTTP {code}: {said}", status_code=code)
+        if response.status_code >= 400:
+            raise from_response("Ideogram", response.status_code, vendor_message(response), secrets=(self._key,),
+                                key_var=self.key_env_var, retry_after=retry_after_seconds(response), safety_422=True)
 
     async def _fetch(self, item: dict) -> ProviderImage:
         seed, prompt = item.get("seed"), item.get("prompt")

@@ -26,20 +26,17 @@ from replicate.exceptions import ReplicateError
 from replicate.helpers import transform_output
 
 from imagegen.errors import (
-    AuthError,
-    BadRequest,
     DownloadRefused,
     ImagegenError,
     InvalidInput,
-    PaymentRequired,
     PredictionFailed,
-    ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
-    RateLimited,
+    from_response,
+    redact,
 )
 from imagegen.providers.base import ImageRequest, Provider, ProviderImage
-from imagegen.providers.http import build_client, download, parse_hosts, redact, retrying
+from imagegen.providers.http import build_client, download, keep_requested, parse_hosts, retrying
 
 DELIVERY_HOSTS = ("replicate.delivery", "*.replicate.delivery")
 FINAL = ("succeeded", "failed", "canceled", "aborted")
@@ -226,6 +223,7 @@ class ReplicateProvider(Provider):
         items = outputs if isinstance(outputs, list) else [outputs]
         if not items or items == [None]:
             raise PredictionFailed("Replicate finished the prediction but returned no image.")
+        items = keep_requested(items, request.count, "Replicate")
         return list(await asyncio.gather(*(self._fetch(item, request.seed) for item in items)))
 
     async def _create(self, slug: str, body: dict):
@@ -251,7 +249,8 @@ class ReplicateProvider(Provider):
             await self._cancel(prediction)
             raise
         if prediction.status == "failed":
-            raise PredictionFailed(f"Replicate says the prediction failed: {prediction.error or 'no reason given'}")
+            said = redact(str(prediction.error or ""), self._token)  # the vendor's text may echo the token
+            raise PredictionFailed(f"Replicate says the prediction failed: {said or 'no reason given'}")
         if prediction.status == "canceled":
             raise PredictionFailed("The prediction was canceled on Replicate.")
         return prediction
@@ -267,19 +266,8 @@ class ReplicateProvider(Provider):
         try:
             return await awaitable
         except ReplicateError as exc:
-            detail = redact(exc.detail or exc.title or "", self._token)
-            code = exc.status or 0
-            if code == 401:
-                raise AuthError("Invalid Replicate API token (HTTP 401): check REPLICATE_API_TOKEN.", status_code=code) from None
-            if code == 402:
-                raise PaymentRequired("Replicate says the account has insufficient credit (HTTP 402): add credit, then try again.", status_code=code) from None
-            if code == 422:
-                raise BadRequest(f"Replicate refused the input: {detail or 'invalid fields'}", status_code=code) from None
-            if code == 429:
-                raise RateLimited("Replicate is rate limiting (HTTP 429); wait a moment and try again.", status_code=code) from None
-            if code >= 500:
-                raise ProviderUnavailable(f"Replicate is having trouble (HTTP {code}); try again shortly.", status_code=code) from None
-            raise ProviderError(f"Replicate answered HTTP {code}: {detail}", status_code=code) from None
+            raise from_response("Replicate", exc.status or 0, exc.detail or exc.title, secrets=(self._token,),
+                                key_var=self.key_env_var) from None
         except pydantic.v1.ValidationError as exc:
             # The client's Prediction model has no "aborted" status, which the API does send.
             if "aborted" in str(exc):

@@ -9,7 +9,7 @@ from typing import Iterator
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -58,3 +58,16 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def lock_for_write(session: Session) -> None:
+    """Serialise this transaction with every other writer, before it reads what it will decide on.
+
+    Call it first in a transaction. SQLite has one writer: a write as the first statement takes
+    the write lock (what BEGIN IMMEDIATE does) and the reads that follow see the newest data.
+    PostgreSQL: a transaction-scoped advisory lock, released at commit or rollback.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE agents SET id = id WHERE 0"))
+    else:
+        session.execute(text("SELECT pg_advisory_xact_lock(7263)"))

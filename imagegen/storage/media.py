@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -16,6 +17,7 @@ EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
 
 
 class MediaStore(Protocol):
+    def key_for(self, data: bytes, image_format: str) -> str: ...
     def put(self, data: bytes, image_format: str) -> str: ...
     def get(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
@@ -34,32 +36,45 @@ def check_key(key: str) -> str:
 
 
 class LocalMediaStore:
-    """A folder. Keys are `ab/<sha256>.<ext>`, so equal bytes are stored once."""
+    """A folder. Keys are `ab/<sha256>.<ext>`, so equal bytes are stored once.
 
-    def __init__(self, root: Path):
+    Temporary files are named `.tmp-<owner>-*.part`, `owner` being the id of the runner that
+    writes them, so a sweep can tell a live writer's file from one a dead process left."""
+
+    def __init__(self, root: Path, owner: str = "anon"):
         self.root = Path(root).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.owner = owner
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"Could not create the media folder {self.root}: {exc.strerror}.") from None
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
+
+    def key_for(self, data: bytes, image_format: str) -> str:
+        """The key `put` will store these bytes under, known before writing them."""
+        return media_key(data, image_format)
 
     def put(self, data: bytes, image_format: str) -> str:
         key = media_key(data, image_format)
         path = self._path(key)
         if path.exists():
             return key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write beside the target, flush to disk, then rename: a reader sees all or nothing.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+        tmp = None
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Write beside the target, flush to disk, then rename: a reader sees all or nothing.
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{self.owner}-", suffix=".part")
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
         except OSError as exc:
-            Path(tmp).unlink(missing_ok=True)
-            raise StorageError(f"Could not write to the media folder {self.root}: {exc.strerror}.") from exc
+            if tmp:
+                Path(tmp).unlink(missing_ok=True)
+            raise StorageError(f"Could not write to the media folder {self.root}: {exc.strerror or exc}.") from None
         return key
 
     def get(self, key: str) -> bytes:
@@ -74,18 +89,28 @@ class LocalMediaStore:
     def location(self, key: str) -> str:
         return str(self._path(key))
 
-    def remove_partial_files(self) -> int:
-        """Delete temporary files a killed process left behind; returns how many."""
+    def remove_partial_files(self, live_owners: set[str], min_age: float) -> int:
+        """Delete temporary files left by writers that are gone; returns how many.
+
+        A file is removed only when its owner holds no live lease AND it is older than
+        `min_age` seconds (a writer without a lease, such as an approval, finishes long before)."""
         removed = 0
+        now = time.time()
         for tmp in self.root.glob("*/.tmp-*.part"):
-            tmp.unlink(missing_ok=True)
-            removed += 1
+            owner = tmp.name[len(".tmp-"):].split("-", 1)[0]
+            try:
+                old = now - tmp.stat().st_mtime > min_age
+            except FileNotFoundError:
+                continue  # its writer just renamed it
+            if owner not in live_owners and old:
+                tmp.unlink(missing_ok=True)
+                removed += 1
         return removed
 
 
-def open_media_store(url: str) -> LocalMediaStore:
+def open_media_store(url: str, owner: str = "anon") -> LocalMediaStore:
     if url.startswith("s3://"):
         raise ConfigError("S3 media stores are not supported yet: unset IMAGEGEN_MEDIA_URL to use a local folder.")
     if url.startswith("file://"):
         url = url[len("file://") :]
-    return LocalMediaStore(Path(url))
+    return LocalMediaStore(Path(url), owner)
