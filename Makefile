@@ -19,8 +19,10 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 run: $(VENV)/.app-installed
 	$(BIN)/streamlit run app.py
 
+# The whole suite twice: on SQLite (the default), then on a throwaway PostgreSQL server.
 test: $(VENV)/.dev-installed
-	$(BIN)/python -m pytest
+	IMAGEGEN_TEST_BACKEND=sqlite $(BIN)/python -m pytest
+	IMAGEGEN_TEST_BACKEND=postgresql $(BIN)/python -m pytest
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/benchmark.py

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
+from typing import BinaryIO, Iterable, Iterator, TextIO
 
 import httpx
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from imagegen.errors import InvalidInput, ProviderError, ProviderUnavailable
+from imagegen.listings import agent_query, category_names
 from imagegen.providers.http import build_client, retrying
-from imagegen.records import Agent, utcnow
+from imagegen.records import Agent, Category, utcnow
 
 SAMPLES = Path(__file__).resolve().parent / "sample_agents.json"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,199}$")
@@ -66,66 +70,178 @@ class AgentIn(BaseModel):
 class ImportReport:
     added: int = 0
     updated: int = 0
-    errors: list[str] = field(default_factory=list)  # "row N: what was wrong"
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)  # "row N: what was wrong", the first MAX_REPORTED_ERRORS
 
 
-def read_catalog_file(path: Path) -> list[dict]:
-    """Rows of a store-export CSV or of a JSON list of agents."""
+MAX_REPORTED_ERRORS = 100
+IMPORT_BATCH = 1000  # rows validated and written together; memory holds one batch at a time
+_CHUNK = 1 << 16
+
+
+def check_import_size(size: int, name: str, max_mb: float) -> None:
+    if size > max_mb * 1024 * 1024:
+        raise InvalidInput(
+            f"{name} is {size / 1024 / 1024:.1f} MB, over the import limit of {max_mb:g} MB "
+            f"(IMAGEGEN_IMPORT_MAX_MB): split it into smaller files or raise the limit."
+        )
+
+
+def open_catalog_file(path: Path, *, max_mb: float = 50) -> Iterator[dict]:
+    """Rows of a store-export CSV or a JSON list of agents, read as they are needed."""
     path = Path(path)
     try:
-        return parse_catalog(path.read_bytes(), path.name)
+        check_import_size(path.stat().st_size, path.name, max_mb)
+        fh = path.open("rb")
     except FileNotFoundError:
         raise InvalidInput(f"No such file: {path}") from None
+    return _closing(fh, iter_catalog(fh, path.name))
 
 
-def parse_catalog(data: bytes, name: str) -> list[dict]:
+def _closing(fh: BinaryIO, rows: Iterator[dict]) -> Iterator[dict]:
+    with fh:
+        yield from rows
+
+
+def read_catalog_file(path: Path, *, max_mb: float = 50) -> list[dict]:
+    return list(open_catalog_file(path, max_mb=max_mb))
+
+
+def parse_catalog(data: bytes, name: str, *, max_mb: float = 50) -> list[dict]:
     """Rows from the bytes of a store-export CSV or a JSON list (`name` is only for messages)."""
-    path = Path(name)
+    check_import_size(len(data), name, max_mb)
+    return list(iter_catalog(io.BytesIO(data), name))
+
+
+def iter_catalog(stream: BinaryIO, name: str) -> Iterator[dict]:
+    """Rows of a CSV or of a JSON list from a seekable byte stream, decoded one at a time."""
+    start = stream.read(1024).decode("utf-8-sig", errors="ignore").lstrip()[:1]
+    stream.seek(0)
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{path} is not UTF-8 text.") from None
-    if path.suffix.lower() == ".json" or text.lstrip().startswith("["):
-        try:
-            rows = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg}).") from None
-        if isinstance(rows, dict) and isinstance(rows.get("agents"), list):
-            rows = rows["agents"]
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise InvalidInput(f"{path} must hold a JSON list of agent objects.")
-        return rows
-    reader = csv.DictReader(text.splitlines(keepends=True))
-    if not reader.fieldnames or "slug" not in reader.fieldnames:
-        raise InvalidInput(f"{path} has no 'slug' column; expected the store export's columns (slug, agent_name, sub_heading, description, categories).")
-    return list(reader)
-
-
-def import_agents(session: Session, rows: list[dict]) -> ImportReport:
-    """Add new agents and update existing ones by slug; a bad row is reported, not fatal."""
-    report = ImportReport()
-    seen: dict[str, AgentIn] = {}
-    for number, row in enumerate(rows, start=1):
-        try:
-            item = AgentIn(**row)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            report.errors.append(f"row {number}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}")
-            continue
-        seen[item.slug] = item  # a later row with the same slug wins
-    existing = {a.slug: a for a in session.scalars(select(Agent).where(Agent.slug.in_(list(seen))))}
-    for slug, item in seen.items():
-        values = item.model_dump(exclude={"slug"})
-        if slug in existing:
-            agent = existing[slug]
-            for key, value in values.items():
-                setattr(agent, key, value)
-            agent.updated_at = utcnow()
-            report.updated += 1
+        if Path(name).suffix.lower() == ".json" or start in ("[", "{"):
+            yield from _json_rows(text, name, start)
         else:
-            session.add(Agent(slug=slug, **values))
-            report.added += 1
+            reader = csv.DictReader(text)
+            if not reader.fieldnames or "slug" not in reader.fieldnames:
+                raise InvalidInput(f"{name} has no 'slug' column; expected the store export's columns "
+                                   "(slug, agent_name, sub_heading, description, categories).")
+            yield from reader
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{name} is not UTF-8 text.") from None
+    except csv.Error as exc:
+        raise InvalidInput(f"{name} is not a readable CSV ({exc}).") from None
+    except RecursionError:
+        raise InvalidInput(f"{name} is nested too deeply to be a catalog: expected a list of agent objects.") from None
+    finally:
+        text.detach()  # the caller owns the stream
+
+
+def _json_rows(text: TextIO, name: str, start: str) -> Iterator[dict]:
+    if start != "[":  # {"agents": [...]}: small exports only, read whole (the size limit bounds it)
+        try:
+            body = json.load(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"{name} is not valid JSON (line {exc.lineno}: {exc.msg}).") from None
+        rows = body.get("agents") if isinstance(body, dict) else None
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise InvalidInput(f"{name} must hold a JSON list of agent objects.")
+        yield from rows
+        return
+    # A top-level list is decoded object by object from a sliding buffer, never whole.
+    decoder, buf, pos, eof = json.JSONDecoder(), "", 0, False
+
+    def more() -> None:
+        nonlocal buf, pos, eof
+        chunk = text.read(_CHUNK)
+        buf, pos, eof = buf[pos:] + chunk, 0, not chunk
+
+    def next_char() -> str:
+        nonlocal pos
+        while True:
+            while pos < len(buf) and buf[pos].isspace():
+                pos += 1
+            if pos < len(buf) or eof:
+                return buf[pos] if pos < len(buf) else ""
+            more()
+
+    def bad(what: str) -> InvalidInput:
+        return InvalidInput(f"{name} is not valid JSON ({what}).")
+
+    more()
+    next_char()
+    pos += 1  # the "["
+    number = 0
+    while True:
+        char = next_char()
+        if char == "]":
+            return
+        if number:
+            if char != ",":
+                raise bad(f"expected ',' or ']' after agent {number}")
+            pos += 1
+            next_char()
+        while True:
+            try:
+                row, end = decoder.raw_decode(buf, pos)
+                break
+            except json.JSONDecodeError:
+                if eof:
+                    raise bad(f"agent {number + 1} does not parse") from None
+                more()
+        if not isinstance(row, dict):
+            raise InvalidInput(f"{name} must hold a JSON list of agent objects.")
+        pos, number = end, number + 1
+        yield row
+
+
+def import_agents(session: Session, rows: Iterable[dict], *, batch_size: int = IMPORT_BATCH) -> ImportReport:
+    """Add new agents and update existing ones by slug, `batch_size` rows at a time, in the
+    caller's transaction (all or nothing). A bad row is reported, not fatal."""
+    report = ImportReport()
+    numbered = enumerate(rows, start=1)
+    while batch := list(islice(numbered, batch_size)):
+        items: dict[str, AgentIn] = {}
+        for number, row in batch:
+            try:
+                item = AgentIn(**row)
+            except ValidationError as exc:
+                report.skipped += 1
+                if len(report.errors) < MAX_REPORTED_ERRORS:
+                    err = exc.errors()[0]
+                    report.errors.append(f"row {number}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}")
+                continue
+            items[item.slug] = item  # a later row with the same slug wins
+        existing = {a.slug: a for a in session.scalars(select(Agent).where(Agent.slug.in_(list(items))))}
+        new = []
+        for slug, item in items.items():
+            values = item.model_dump(exclude={"slug"})
+            if slug in existing:
+                agent = existing[slug]
+                for key, value in values.items():
+                    setattr(agent, key, value)
+                agent.updated_at = utcnow()
+                report.updated += 1
+            else:
+                new.append({"slug": slug, **values})
+        if new:
+            session.execute(insert(Agent), new)
+            report.added += len(new)
+        session.flush()  # written now; the batch's objects are then free to go
+    refresh_categories(session)
     return report
+
+
+def refresh_categories(session: Session) -> None:
+    """Recompute the categories in use after agents change: a scan at write time, so that
+    listing them on every rerun reads a few rows instead of every agent."""
+    if session.get_bind().dialect.name == "postgresql":
+        in_use = "SELECT DISTINCT c FROM agents, json_array_elements_text(agents.categories) AS c"
+    else:
+        in_use = "SELECT DISTINCT j.value FROM agents, json_each(agents.categories) AS j"
+    session.execute(delete(Category))
+    # WHERE true lets SQLite parse ON CONFLICT after a SELECT; a concurrent import may have added the same names.
+    session.execute(text(f"INSERT INTO categories (name) {in_use} WHERE true ON CONFLICT DO NOTHING"))
 
 
 def load_sample_agents(session: Session) -> ImportReport:
@@ -133,22 +249,13 @@ def load_sample_agents(session: Session) -> ImportReport:
 
 
 def find_agents(session: Session, query: str = "", *, only_missing: bool = False, category: str | None = None) -> list[Agent]:
-    """Agents whose name, slug or category contains `query` (any case), sorted by name."""
-    stmt = select(Agent).order_by(Agent.name)
-    if only_missing:
-        stmt = stmt.where(Agent.current_thumbnail.is_(None))
-    needle = query.strip().casefold()
-    agents = session.scalars(stmt).all()
-    return [
-        a
-        for a in agents
-        if (not needle or needle in a.name.casefold() or needle in a.slug or any(needle in c.casefold() for c in a.categories))
-        and (not category or category in a.categories)
-    ]
+    """Every agent matching, filtered in SQL. Pages that list agents should use
+    `imagegen.listings.search_agents`, which returns one page at a time."""
+    return list(session.scalars(agent_query(query, category=category, only_missing=only_missing)))
 
 
 def all_categories(session: Session) -> list[str]:
-    return sorted({c for cats in session.scalars(select(Agent.categories)) for c in cats})
+    return category_names(session)
 
 
 @dataclass
@@ -207,7 +314,9 @@ def _text_of(row: dict, *names: str) -> str:
 def preview_import(session: Session, rows: list[dict]) -> list[dict]:
     """What an import would do, row by row: add, update, or the error that skips it, with what
     a curator needs to recognise the agent (name, sub-heading, categories, the store's image)."""
-    slugs = set(session.scalars(select(Agent.slug)))
+    wanted = list({str(r.get("slug", "")).strip().lower() for r in rows})
+    slugs = {slug for i in range(0, len(wanted), IMPORT_BATCH)
+             for slug in session.scalars(select(Agent.slug).where(Agent.slug.in_(wanted[i : i + IMPORT_BATCH])))}
     preview, seen = [], set()
     for number, row in enumerate(rows, start=1):
         shown = {"image": _first_image(row.get("agent_image"))}
@@ -239,4 +348,6 @@ def update_agent_text(session: Session, slug: str, *, name: str, sub_heading: st
         raise InvalidInput(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from None
     agent.name, agent.sub_heading, agent.description, agent.categories = item.name, item.sub_heading, item.description, item.categories
     agent.updated_at = utcnow()
+    session.flush()
+    refresh_categories(session)
     return agent

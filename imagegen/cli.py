@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from imagegen.approval import approve_candidate
-from imagegen.catalog import import_agents, read_catalog_file
+from imagegen.catalog import import_agents, open_catalog_file
 from imagegen.errors import ImagegenError, InvalidInput
 from imagegen.generation import run_to_completion, start_generation
 from imagegen.providers import default_provider
@@ -228,13 +228,15 @@ def cmd_agents(ws: Workspace, _args) -> int:
 
 
 def cmd_import(ws: Workspace, args) -> int:
-    rows = read_catalog_file(args.file)
+    rows = open_catalog_file(args.file, max_mb=ws.settings.import_max_mb)
     with ws.session() as s, s.begin():
         report = import_agents(s, rows)
     for error in report.errors:
         print(f"skipped {error}", file=sys.stderr)
-    print(json.dumps({"added": report.added, "updated": report.updated, "errors": len(report.errors)}))
-    return 0 if not report.errors else 1
+    if report.skipped > len(report.errors):
+        print(f"skipped {report.skipped - len(report.errors)} more rows", file=sys.stderr)
+    print(json.dumps({"added": report.added, "updated": report.updated, "errors": report.skipped}))
+    return 0 if not report.skipped else 1
 
 
 def cmd_approve(ws: Workspace, args) -> int:

@@ -1,16 +1,17 @@
 """What a curator reviews: the studio's own boards, other runs, star/reject with a note,
-remembered recipes, short titles, and a bounded agent search for pickers.
+remembered recipes, short titles, the curator's own images and store-card neighbours.
 
 Everything here is a plain function over the workspace, so pages stay free of SQL.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import Text, cast, or_, select
 
 from imagegen.errors import InvalidInput, NotFound
 from imagegen.images import check_image
@@ -34,49 +35,6 @@ if TYPE_CHECKING:
 MAX_NOTE = 500
 UPLOADED = "uploaded"  # the recipe option naming the curator's own file
 MAX_SHORT_TITLE = 40
-
-
-@dataclass(frozen=True)
-class AgentMatch:
-    slug: str
-    name: str
-    has_thumbnail: bool
-
-
-@dataclass(frozen=True)
-class AgentPage:
-    agents: list[AgentMatch]
-    total: int  # how many match in all, of which `agents` is one page
-
-
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def search_agents(
-    ws: "Workspace", query: str = "", *, only_missing: bool = False, category: str | None = None,
-    limit: int = 50, offset: int = 0,
-) -> AgentPage:
-    """One page of agents whose name, slug or category contains `query`, sorted by name, and
-    the total: done in SQL, so a 10,000-agent catalog never loads into a picker."""
-    stmt = select(Agent.slug, Agent.name, Agent.current_thumbnail)
-    needle = query.strip().lower()
-    if needle:
-        pattern = _like(needle)
-        stmt = stmt.where(or_(
-            func.lower(Agent.name).like(pattern, escape="\\"),
-            Agent.slug.like(pattern, escape="\\"),
-            func.lower(cast(Agent.categories, String)).like(pattern, escape="\\"),
-        ))
-    if only_missing:
-        stmt = stmt.where(Agent.current_thumbnail.is_(None))
-    if category:  # categories are a JSON list; its text holds each one quoted
-        stmt = stmt.where(cast(Agent.categories, String).like(_like(f'"{category}"'), escape="\\"))
-    with ws.session() as s:
-        total = s.scalar(select(func.count()).select_from(stmt.subquery()))
-        rows = s.execute(stmt.order_by(Agent.name, Agent.slug).limit(limit).offset(offset)).all()
-    return AgentPage([AgentMatch(slug, name, bool(thumb)) for slug, name, thumb in rows], total or 0)
 
 
 # --- boards -------------------------------------------------------------------------------
@@ -184,7 +142,8 @@ def store_neighbours(ws: "Workspace", slug: str, limit: int = 3) -> list[Agent]:
         base = select(Agent).where(Agent.slug != slug, Agent.current_thumbnail.is_not(None)).order_by(Agent.name)
         found: list[Agent] = []
         if agent.categories:
-            shares = or_(*(cast(Agent.categories, String).like(_like(f'"{c}"'), escape="\\") for c in agent.categories))
+            # The JSON text of the list holds each category quoted, so "ai" does not match "fair".
+            shares = or_(*(cast(Agent.categories, Text).contains(json.dumps(c), autoescape=True) for c in agent.categories))
             found = list(s.scalars(base.where(shares).limit(limit)))
         if len(found) < limit:
             seen = {a.slug for a in found}

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     prices: str | None = Field(None, alias="IMAGEGEN_PRICES")  # JSON file or text overriding the price table
     daily_budget: float | None = Field(None, alias="IMAGEGEN_DAILY_BUDGET", ge=0)
     upload_keep_recipe: bool = Field(False, alias="IMAGEGEN_UPLOAD_KEEP_RECIPE")
+    # Catalog files beyond this are refused before they are read.
+    import_max_mb: float = Field(50, alias="IMAGEGEN_IMPORT_MAX_MB", gt=0, le=10_000)
     # Remote providers.
     provider_timeout: float = Field(120.0, alias="IMAGEGEN_PROVIDER_TIMEOUT", gt=0, le=600)
     provider_attempts: int = Field(4, alias="IMAGEGEN_PROVIDER_ATTEMPTS", ge=1, le=10)

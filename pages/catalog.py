@@ -38,7 +38,7 @@ def preview_and_import(rows: list[dict], key: str) -> None:
     if st.button(f"Import {wanted} agent{'s' if wanted != 1 else ''}", type="primary", key=f"import_{key}", disabled=not wanted):
         with ws.session() as s, s.begin():
             report = import_agents(s, rows)
-        st.success(f"Imported: {report.added} added, {report.updated} updated" + (f", {len(report.errors)} skipped." if report.errors else "."))
+        st.success(f"Imported: {report.added} added, {report.updated} updated" + (f", {report.skipped} skipped." if report.skipped else "."))
 
 
 file_tab, store_tab, edit_tab = st.tabs(["Import a file", "Import from the store", "Edit an agent"])
@@ -47,7 +47,7 @@ with file_tab:
     upload = st.file_uploader("A store-export CSV or a JSON list of agents", type=["csv", "json"], key="catalog_file")
     if upload is not None:
         try:
-            preview_and_import(parse_catalog(upload.getvalue(), upload.name), "file")
+            preview_and_import(parse_catalog(upload.getvalue(), upload.name, max_mb=ws.settings.import_max_mb), "file")
         except ImagegenError as exc:
             st.error(str(exc))
 

@@ -3,15 +3,17 @@
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from imagegen.batch import batch_generations, create_batch, run_batch, select_agents, set_batch_status
 from imagegen.records import BatchStatus
+from imagegen.settings import Settings
 from tests.conftest import ROOT
 
 
@@ -23,16 +25,25 @@ def cli(*args, **kwargs):
                           env={**os.environ, "PYTHONPATH": str(ROOT), "IMAGEGEN_LEASE_SECONDS": LEASE}, **kwargs)
 
 
+def sql(db, query: str) -> list[tuple]:
+    """Rows straight from the database the CLI uses (SQLite or PostgreSQL), behind its back."""
+    engine = create_engine(db)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(query))]
+    finally:
+        engine.dispose()
+
+
 def done_items(db) -> int:
     try:
-        with sqlite3.connect(db, timeout=5) as conn:
-            return conn.execute("SELECT count(*) FROM batch_items WHERE status = 'done'").fetchone()[0]
-    except sqlite3.OperationalError:
+        return sql(db, "SELECT count(*) FROM batch_items WHERE status = 'done'")[0][0]
+    except (OperationalError, ProgrammingError):  # the CLI has not created the tables yet
         return 0
 
 
 def interrupted_then_resumed(isolated, slugs):
-    db = isolated / "data" / "imagegen.db"
+    db = Settings().resolved_database_url
     env = {**os.environ, "PYTHONPATH": str(ROOT), "IMAGEGEN_LOCAL_CONCURRENCY": "1", "IMAGEGEN_LEASE_SECONDS": LEASE}
     worker = subprocess.Popen([sys.executable, "-m", "imagegen", "batch", "--slugs", ",".join(slugs), "--count", "3", "--seed", "1"],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -51,9 +62,8 @@ def interrupted_then_resumed(isolated, slugs):
     assert "images/min" in resumed.stderr  # the terminal shows the throughput
     summary = json.loads(resumed.stdout)
     assert summary["status"] == "done" and [i["status"] for i in summary["items"]] == ["done"] * len(slugs)
-    with sqlite3.connect(db) as conn:
-        per_agent = dict(conn.execute("SELECT a.slug, count(g.id) FROM agents a JOIN generations g ON g.agent_id = a.id GROUP BY a.slug").fetchall())
-        statuses = conn.execute("SELECT status, count(*) FROM candidates GROUP BY status").fetchall()
+    per_agent = dict(sql(db, "SELECT a.slug, count(g.id) FROM agents a JOIN generations g ON g.agent_id = a.id GROUP BY a.slug"))
+    statuses = sql(db, "SELECT status, count(*) FROM candidates GROUP BY status")
     assert per_agent == {slug: 1 for slug in slugs}  # exactly one set of candidates each
     assert statuses == [("succeeded", 3 * len(slugs))]
 

@@ -30,7 +30,7 @@ WORKER = textwrap.dedent(
 )
 
 
-def test_killed_worker_leaves_finished_candidates_and_no_partial_files(isolated, monkeypatch):
+def test_killed_worker_leaves_finished_candidates_and_no_partial_files(isolated, database_url, monkeypatch):
     monkeypatch.setenv("IMAGEGEN_LEASE_SECONDS", "1")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     worker = subprocess.Popen([sys.executable, "-c", WORKER], env=env)
@@ -39,7 +39,7 @@ def test_killed_worker_leaves_finished_candidates_and_no_partial_files(isolated,
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             time.sleep(0.1)
-            if (isolated / "data" / "imagegen.db").exists():
+            if database_url or (isolated / "data" / "imagegen.db").exists():  # a PostgreSQL one is there from the start
                 ws = ws or open_workspace(Settings(), load_samples=False)
                 with ws.session() as s:
                     from sqlalchemy import func, select

@@ -5,8 +5,8 @@ from sqlalchemy import inspect
 from imagegen.storage.db import MIGRATIONS, create_db_engine, migrate
 
 
-def test_migrations_run_down_and_up_again_and_match_the_models(tmp_path):
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'm.db'}")
+def test_migrations_run_down_and_up_again_and_match_the_models(tmp_path, database_url):
+    engine = create_db_engine(database_url or f"sqlite:///{tmp_path / 'm.db'}")
     migrate(engine)
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -24,3 +24,4 @@ def test_migrations_run_down_and_up_again_and_match_the_models(tmp_path):
 
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    engine.dispose()

@@ -10,12 +10,12 @@ from __future__ import annotations
 import streamlit as st
 
 from imagegen.approval import get_approval
-from imagegen.catalog import all_categories
 from imagegen.errors import ImagegenError
 from imagegen.images import read_recipe
 from imagegen.prompts import clean_text
 from imagegen.records import Agent
-from imagegen.review import search_agents, set_short_title
+from imagegen.listings import category_names, search_agents
+from imagegen.review import set_short_title
 from imagegen.workspace import Workspace
 from ui.recipe_state import load_recipe
 from ui.resources import CARD, thumbnail_url
@@ -62,18 +62,21 @@ def choose_agent(ws: Workspace) -> str | None:
         st.subheader("Find an agent")
         query = st.text_input("Search", key="agent_query", placeholder="Name, slug or category")
         with ws.session() as s:
-            categories = all_categories(s)
+            categories = category_names(s)
         category = st.selectbox("Category", [ALL, *categories], key="agent_category")
         only_missing = st.toggle("Only agents without a thumbnail", key="only_missing")
-        found = search_agents(ws, query, only_missing=only_missing, category=None if category == ALL else category, limit=PAGE_SIZE)
+        with ws.session() as s:  # one page, counted in SQL: a catalog of any size stays quick
+            page = search_agents(s, query, only_missing=only_missing, category=None if category == ALL else category, limit=PAGE_SIZE)
+        found = [(a.slug, a.name, bool(a.current_thumbnail)) for a in page.items]
+        total = f"{page.total:,}" + ("" if page.total_exact else "+")
         filters = (query, category, only_missing)
         searched = state.get("filters_seen", filters) != filters  # the curator changed the search just now
         state["filters_seen"] = filters
-        shown = {a.slug: _agent_label(a.name, a.has_thumbnail) for a in found.agents}
+        shown = {slug: _agent_label(name, has_thumbnail) for slug, name, has_thumbnail in found}
         current = state.get("agent_slug")
-        if found.agents and (current is None or (searched and current not in shown)):
-            current = state["agent_slug"] = found.agents[0].slug  # a new search opens its first match
-        if not found.agents:
+        if found and (current is None or (searched and current not in shown)):
+            current = state["agent_slug"] = found[0][0]  # a new search opens its first match
+        if not found:
             st.info("No agent matches. Clear the search or the filters.")
         if current is None:
             return None
@@ -82,15 +85,15 @@ def choose_agent(ws: Workspace) -> str | None:
             shown = {current: _agent_label(agent.name, bool(agent.current_thumbnail)), **shown}
         state["agent_pick"] = current
         st.selectbox(
-            f"{found.total:,} agent{'s' if found.total != 1 else ''}",
+            f"{total} agent{'s' if page.total != 1 else ''}",
             list(shown),
             format_func=shown.__getitem__,
             key="agent_pick",
             on_change=_picked,
             help="✓ marks agents that already have a thumbnail.",
         )
-        if found.total > len(found.agents):
-            st.caption(f"Showing the first {len(found.agents)} of {found.total:,}: type more of a name to narrow the list.")
+        if page.has_next:
+            st.caption(f"Showing the first {len(found)} of {total}: type more of a name to narrow the list.")
         with st.expander("Recall a recipe from an image"):
             st.file_uploader(
                 "Drop a generated image", type=["png", "jpg", "jpeg"], key="recall_upload", on_change=_recall_from_image, args=(ws,)

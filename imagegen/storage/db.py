@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATION_LOCK_KEY = 0x1A6E6E  # any constant shared by every process of the app
 
 
 def create_db_engine(url: str) -> Engine:
@@ -37,6 +38,9 @@ def migrate(engine: Engine) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with _migration_lock(engine), engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Held until commit: web servers and workers starting together migrate one at a time.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 

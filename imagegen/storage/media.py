@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from imagegen.errors import ConfigError, NotFound, StorageError
+from imagegen.errors import NotFound, StorageError
 
 _KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}\.(png|jpg|webp)$")
 EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
@@ -22,6 +22,7 @@ class MediaStore(Protocol):
     def get(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def location(self, key: str) -> str: ...
+    def remove_partial_files(self, live_owners: set[str], min_age: float) -> int: ...
 
 
 def media_key(data: bytes, image_format: str) -> str:
@@ -108,9 +109,11 @@ class LocalMediaStore:
         return removed
 
 
-def open_media_store(url: str, owner: str = "anon") -> LocalMediaStore:
+def open_media_store(url: str, owner: str = "anon") -> MediaStore:
     if url.startswith("s3://"):
-        raise ConfigError("S3 media stores are not supported yet: unset IMAGEGEN_MEDIA_URL to use a local folder.")
+        from imagegen.storage.s3 import S3MediaStore  # boto3 loads only when S3 is used
+
+        return S3MediaStore.from_url(url)
     if url.startswith("file://"):
         url = url[len("file://") :]
     return LocalMediaStore(Path(url), owner)

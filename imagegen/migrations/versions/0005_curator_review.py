@@ -1,13 +1,13 @@
 """curator review: generation source, star/reject with a note, short titles, remembered recipes
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0006
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,203 @@
+"""Benchmark for a real catalog (issue 13): the library reads the pages make, at scale.
+
+    .venv/bin/python bench/scale.py                 # SQLite in a temporary folder
+    IMAGEGEN_DATABASE_URL=postgresql+psycopg://... .venv/bin/python bench/scale.py   # an EMPTY database
+
+Prints a table of figure, target and verdict:
+- the studio's reads on a rerun (one page of the agent picker, the categories, the agent,
+  its latest generation) at 100, 10,000 and 100,000 agents: median at 100,000 <= 300 ms, and
+  the ratio 100,000 / 100 <= 2; the SQL statement count at each size; and the studio page
+  itself rerun through AppTest (what the page does with those reads is the ui's side);
+- memory growth over 100 rounds of those reads at 100,000 agents: < 20 MB;
+- History for an agent with 500 generations, Showcase with 5,000 approved: median <= 500 ms;
+- importing a 100,000-row store export in a fresh process: peak memory (RSS) < 150 MB.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("IMAGEGEN_DATA_DIR", tempfile.mkdtemp(prefix="scale-bench-"))
+
+from sqlalchemy import func, insert, select, update  # noqa: E402
+
+from imagegen.catalog import refresh_categories  # noqa: E402
+from imagegen.generation import latest_generation  # noqa: E402
+from imagegen.listings import approvals_page, category_names, history_page, search_agents  # noqa: E402
+from imagegen.records import Agent, Approval, Candidate, CandidateStatus, Generation, GenerationStatus  # noqa: E402
+from imagegen.settings import Settings  # noqa: E402
+from imagegen.storage.querycount import count_statements  # noqa: E402
+from imagegen.workspace import Workspace  # noqa: E402
+
+KEY = "ab/" + "a" * 64 + ".png"
+CATEGORIES = ["productivity", "writing", "research", "marketing", "developer tools", "data", "design", "sales"]
+DESCRIPTION = "Turns long meetings into short notes, with owners and dates, and follows up by email. " * 4
+
+
+def agent_row(i: int) -> dict:
+    return {"slug": f"agent-{i:06d}", "name": f"Agent {i:06d} {CATEGORIES[i % 8].title()} Helper",
+            "sub_heading": "Does one thing well", "description": DESCRIPTION,
+            "categories": [CATEGORIES[i % 8], CATEGORIES[(i * 3) % 8]]}
+
+
+def grow(ws: Workspace, until: int) -> None:
+    with ws.session() as s, s.begin():
+        have = s.scalar(select(func.count()).where(Agent.slug.like("agent-%")))
+        for start in range(have + 1, until + 1, 5000):
+            s.execute(insert(Agent), [agent_row(i) for i in range(start, min(start + 5000, until + 1))])
+        refresh_categories(s)  # as the catalog's import does
+    if ws.engine.dialect.name == "postgresql":
+        # What autovacuum does soon after a bulk load in production: statistics and the visibility map.
+        with ws.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE agents")
+
+
+def median_ms(fn, runs: int = 15) -> float:
+    fn()  # warm the caches, as a rerun would find them
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def studio_reads(ws: Workspace) -> None:
+    with ws.session() as s:
+        page = search_agents(s, "", limit=50)
+        category_names(s)
+        agent = ws.get_agent(page.items[0].slug, session=s)
+    latest_generation(ws, agent.slug)
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def page_rerun_ms(runs: int = 3) -> float:
+    """The studio page itself, as Streamlit runs it (widgets included), through AppTest."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.run()
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        at.run()
+        times.append((time.perf_counter() - t0) * 1000)
+    if at.exception:
+        raise SystemExit(f"the studio page failed: {at.exception[0].message}")
+    return statistics.median(times)
+
+
+def import_peak_mb(rows: int) -> tuple[float, float]:
+    """Peak RSS and seconds of `python -m imagegen import` of a `rows`-row CSV, in a fresh process."""
+    folder = Path(tempfile.mkdtemp(prefix="scale-import-"))
+    export = folder / "export.csv"
+    with export.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["slug", "agent_name", "sub_heading", "description", "categories"])
+        writer.writeheader()
+        for i in range(rows):
+            row = agent_row(500_000 + i)
+            writer.writerow({"slug": row["slug"], "agent_name": row["name"], "sub_heading": row["sub_heading"],
+                             "description": row["description"], "categories": ", ".join(row["categories"])})
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "IMAGEGEN_DATA_DIR": str(folder / "data")}
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the (big) parent through fork and exec.
+    code = ("import re, sys, time; from imagegen.cli import main; t0 = time.perf_counter(); "
+            "code = main(['import', sys.argv[1]]); "
+            "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1); "
+            "print(time.perf_counter() - t0, hwm, file=sys.stderr); sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", code, str(export)], env=env, capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        raise SystemExit(f"the import failed: {done.stderr.strip()[-500:]}")
+    seconds, peak_kb = done.stderr.strip().splitlines()[-1].split()
+    return float(peak_kb) / 1024, float(seconds)
+
+
+def main() -> None:
+    ws = Workspace(Settings())
+    figures: list[tuple[str, str, str, bool | None]] = []
+    studio = {}
+    for n in (100, 10_000, 100_000):
+        grow(ws, n)
+        with count_statements(ws.engine) as statements:
+            studio_reads(ws)
+        studio[n] = median_ms(lambda: studio_reads(ws), runs=31)
+        figures.append((f"studio reads at {n:,} agents, median", f"{studio[n]:.1f} ms ({len(statements)} statements)",
+                        "<= 300 ms at 100,000" if n == 100_000 else "", studio[n] <= 300 if n == 100_000 else None))
+        page = page_rerun_ms()
+        figures.append((f"studio page rerun (AppTest) at {n:,} agents, median", f"{page:.0f} ms",
+                        "<= 300 ms at 100,000" if n == 100_000 else "", page <= 300 if n == 100_000 else None))
+    before = rss_mb()
+    for _ in range(100):
+        studio_reads(ws)
+    growth = rss_mb() - before
+    figures.append(("memory growth over 100 studio reads at 100,000", f"{growth:+.1f} MB", "< 20 MB", growth < 20))
+    ratio = studio[100_000] / studio[100]
+    figures.append(("studio ratio 100,000 / 100", f"{ratio:.2f}", "<= 2", ratio <= 2))
+
+    def typed_search() -> None:  # a LIKE over every name: the one read that still grows with the catalog
+        with ws.session() as s:
+            search_agents(s, "helper 0999", limit=50)
+
+    figures.append(("agent search typed at 100,000 agents, median", f"{median_ms(typed_search):.1f} ms", "(no target)", None))
+
+    # History: one agent with 500 generations of 4 candidates, one approval in 10.
+    with ws.session() as s, s.begin():
+        agent = s.scalar(select(Agent).where(Agent.slug == "agent-000042"))
+        for i in range(500):
+            gen = Generation(agent_id=agent.id, spec={"provider": "local", "prompt": "p"}, status=GenerationStatus.SUCCEEDED)
+            gen.candidates = [Candidate(position=p, status=CandidateStatus.SUCCEEDED, image_key=KEY) for p in range(4)]
+            s.add(gen)
+            if i % 10 == 0:
+                s.flush()
+                s.add(Approval(agent_id=agent.id, candidate_id=gen.candidates[0].id, approved_by="bench", upload_key=KEY, spec={}))
+        agent_id = agent.id
+
+    def history() -> None:
+        with ws.session() as s:
+            search_agents(s, limit=50)
+            history_page(s, agent_id, limit=20)
+            approvals_page(s, agent_id)
+
+    ms = median_ms(history)
+    figures.append(("History, agent with 500 generations, median", f"{ms:.1f} ms", "<= 500 ms", ms <= 500))
+
+    with ws.session() as s, s.begin():
+        ids = list(s.scalars(select(Agent.id).where(Agent.slug.like("agent-%")).order_by(Agent.id).limit(5000)))
+        s.execute(update(Agent).where(Agent.id.in_(ids)).values(current_thumbnail=KEY))
+
+    def showcase() -> None:
+        with ws.session() as s:
+            search_agents(s, with_thumbnail=True, limit=24)
+            category_names(s)
+
+    ms = median_ms(showcase)
+    figures.append(("Showcase with 5,000 approved, median", f"{ms:.1f} ms", "<= 500 ms", ms <= 500))
+    ws.close()
+
+    peak, seconds = import_peak_mb(100_000)
+    figures.append(("import of 100,000 rows, peak memory (RSS)", f"{peak:.0f} MB in {seconds:.1f} s", "< 150 MB", peak < 150))
+
+    print(f"backend: {ws.engine.dialect.name}; python {sys.version.split()[0]}; shared 2-core machine, figures are noisy")
+    width = max(len(f[0]) for f in figures)
+    print(f"{'figure':<{width}}  {'measured':<28}  {'target':<22}  verdict")
+    for name, value, target, ok in figures:
+        verdict = "" if ok is None else ("ok" if ok else "MISSED")
+        print(f"{name:<{width}}  {value:<28}  {target:<22}  {verdict}")
+
+
+if __name__ == "__main__":
+    main()

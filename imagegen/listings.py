@@ -1,0 +1,159 @@
+"""What the pages list, one page at a time: filtering, ordering, paging and counting are done
+in SQL, so a rerun costs the same few statements with 100 agents or 100,000.
+
+Every function takes an open session and returns a `Page`: the rows asked for, and how many
+match (for "1-50 of 3,412" or "1-50 of 10,000+", and the next/previous buttons).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from sqlalchemy import Select, Text, cast, exists, func, or_, select
+from sqlalchemy.orm import Session, raiseload
+
+from imagegen.records import (
+    Agent, Approval, Batch, BatchItem, BatchItemStatus, Candidate, CandidateStatus, Category, Generation,
+)
+
+T = TypeVar("T")
+MAX_PAGE = 200  # a page never holds more rows than this, whatever a caller asks
+COUNT_AHEAD = 10_000  # matches are counted exactly up to this many rows past the page's start
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int  # rows matching the filters; a lower bound when `total_exact` is false
+    offset: int
+    limit: int
+    total_exact: bool = True
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + len(self.items) < self.total
+
+    @property
+    def has_previous(self) -> bool:
+        return self.offset > 0
+
+
+def paged(session: Session, stmt: Select, *, offset: int = 0, limit: int = 50) -> Page:
+    """Two statements: the count of the matches, then one page of them.
+
+    Counting stops COUNT_AHEAD rows past the page: an exact count(*) reads every matching
+    row (on PostgreSQL, 100,000 agents cost more than everything else on the page), while
+    "10,000+ agents" is as useful to a curator and costs the same at any catalog size."""
+    offset, limit = max(0, int(offset)), min(max(1, int(limit)), MAX_PAGE)
+    horizon = offset + COUNT_AHEAD
+    # Only the first column (the id) is counted, so the database may read an index, not the rows.
+    ids = stmt.order_by(None).with_only_columns(stmt.selected_columns[0]).limit(horizon + 1)
+    counted = session.scalar(select(func.count()).select_from(ids.subquery())) or 0
+    items = list(session.scalars(stmt.offset(offset).limit(limit)).unique())
+    return Page(items, min(counted, horizon), offset, limit, total_exact=counted <= horizon)
+
+
+# --- agents: the studio picker, the catalog, the showcase ---------------------------------
+
+
+def _in_categories(category: str):
+    # Categories are a JSON list; its text holds the JSON-encoded name, quotes included, so
+    # "ai" does not match "fair". Both SQLite and PostgreSQL keep JSON text as written.
+    return cast(Agent.categories, Text).contains(json.dumps(category), autoescape=True)
+
+
+def agent_query(query: str = "", *, category: str | None = None, only_missing: bool = False, with_thumbnail: bool = False) -> Select:
+    """Agents whose name, slug or categories contain `query` (any case), by name."""
+    stmt = select(Agent).order_by(Agent.name, Agent.id)
+    needle = query.strip().lower()
+    if needle:
+        stmt = stmt.where(or_(
+            func.lower(Agent.name).contains(needle, autoescape=True),
+            Agent.slug.contains(needle, autoescape=True),
+            func.lower(cast(Agent.categories, Text)).contains(needle, autoescape=True),
+        ))
+    if category:
+        stmt = stmt.where(_in_categories(category))
+    if only_missing:
+        stmt = stmt.where(Agent.current_thumbnail.is_(None))
+    if with_thumbnail:
+        stmt = stmt.where(Agent.current_thumbnail.is_not(None))
+    return stmt
+
+
+def search_agents(
+    session: Session, query: str = "", *, category: str | None = None, only_missing: bool = False,
+    with_thumbnail: bool = False, offset: int = 0, limit: int = 50,
+) -> Page[Agent]:
+    """One page of `agent_query`: what the studio picker, the catalog and the showcase show."""
+    stmt = agent_query(query, category=category, only_missing=only_missing, with_thumbnail=with_thumbnail)
+    return paged(session, stmt, offset=offset, limit=limit)
+
+
+def category_names(session: Session) -> list[str]:
+    """Every category in use, sorted (kept by `catalog.refresh_categories` when agents change)."""
+    return list(session.scalars(select(Category.name).order_by(Category.name)))
+
+
+# --- history ------------------------------------------------------------------------------
+
+
+def history_page(
+    session: Session, agent_id: int, *, provider: str | None = None, status: CandidateStatus | None = None,
+    approved_only: bool = False, offset: int = 0, limit: int = 20,
+) -> Page[Generation]:
+    """An agent's generations, newest first, with their candidates (three statements)."""
+    stmt = select(Generation).where(Generation.agent_id == agent_id).order_by(Generation.id.desc())
+    if provider:
+        stmt = stmt.where(Generation.spec["provider"].as_string() == provider)
+    if status:
+        stmt = stmt.where(Generation.candidates.any(Candidate.status == status))
+    if approved_only:
+        approved = select(Approval.id).join(Candidate, Candidate.id == Approval.candidate_id)
+        stmt = stmt.where(exists(approved.where(Candidate.generation_id == Generation.id)))
+    return paged(session, stmt, offset=offset, limit=limit)
+
+
+def approvals_page(session: Session, agent_id: int, *, offset: int = 0, limit: int = 20) -> Page[Approval]:
+    stmt = select(Approval).where(Approval.agent_id == agent_id).order_by(Approval.id.desc())
+    return paged(session, stmt, offset=offset, limit=limit)
+
+
+# --- batches ------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchSummary:
+    batch: Batch
+    counts: dict[str, int] = field(default_factory=dict)  # item status -> how many
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def finished(self) -> int:
+        return self.total - self.counts.get(BatchItemStatus.PENDING.value, 0)
+
+
+def batches_page(session: Session, *, offset: int = 0, limit: int = 20) -> Page[BatchSummary]:
+    """Batches, newest first, each with its progress counted in SQL (its items are not loaded)."""
+    page = paged(session, select(Batch).options(raiseload(Batch.items)).order_by(Batch.id.desc()), offset=offset, limit=limit)
+    counts: dict[int, dict[str, int]] = {b.id: {} for b in page.items}
+    if counts:
+        grouped = (select(BatchItem.batch_id, BatchItem.status, func.count())
+                   .where(BatchItem.batch_id.in_(list(counts))).group_by(BatchItem.batch_id, BatchItem.status))
+        for batch_id, status, n in session.execute(grouped):
+            counts[batch_id][status.value] = n
+    return Page([BatchSummary(b, counts[b.id]) for b in page.items], page.total, page.offset, page.limit)
+
+
+def batch_items_page(session: Session, batch_id: int, *, offset: int = 0, limit: int = 20) -> Page[tuple[BatchItem, Generation | None]]:
+    """A batch's items in order, each with its agent and its generation's candidates."""
+    page = paged(session, select(BatchItem).where(BatchItem.batch_id == batch_id).order_by(BatchItem.id),
+                 offset=offset, limit=limit)
+    ids = [i.generation_id for i in page.items if i.generation_id]
+    gens = {g.id: g for g in session.scalars(select(Generation).where(Generation.id.in_(ids)))} if ids else {}
+    return Page([(i, gens.get(i.generation_id)) for i in page.items], page.total, page.offset, page.limit)

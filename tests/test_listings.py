@@ -1,0 +1,209 @@
+"""The studio stays fast with a real catalog: lists are searched, paged and counted in SQL."""
+
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event, func, insert, select, update
+
+from imagegen.batch import create_batch
+from imagegen.catalog import import_agents, refresh_categories, update_agent_text
+from imagegen.generation import latest_generation
+from imagegen.listings import (
+    approvals_page,
+    batch_items_page,
+    batches_page,
+    category_names,
+    history_page,
+    search_agents,
+)
+from imagegen.records import Agent, Approval, Base, BatchItem, BatchItemStatus, Candidate, CandidateStatus, Generation, GenerationStatus
+from imagegen.storage.querycount import count_statements
+
+KEY = "ab/" + "a" * 64 + ".png"
+
+
+def grow_catalog(ws, until: int, *, thumbnail_every: int = 0) -> None:
+    """Bulk-insert made-up agents `agent-000001`... until there are `until` of them."""
+    with ws.session() as s, s.begin():
+        have = s.scalar(select(func.count()).where(Agent.slug.like("agent-%")))
+        rows = [
+            {"slug": f"agent-{i:06d}", "name": f"Agent {i:06d}", "categories": ["bulk", f"group-{i % 7}"],
+             "current_thumbnail": KEY if thumbnail_every and i % thumbnail_every == 0 else None}
+            for i in range(have + 1, until + 1)
+        ]
+        if rows:
+            s.execute(insert(Agent), rows)
+        refresh_categories(s)  # what the catalog's own writes do
+
+
+@contextmanager
+def loaded_rows():
+    """How many ORM objects are built from rows while the block runs: the memory a rerun pays."""
+    loaded = []
+
+    def on_load(target, _context):
+        loaded.append(type(target).__name__)
+
+    event.listen(Base, "load", on_load, propagate=True)
+    try:
+        yield loaded
+    finally:
+        event.remove(Base, "load", on_load)
+
+
+def add_generations(ws, slug: str, n: int, *, provider="local", approve_every: int = 0) -> list[int]:
+    with ws.session() as s, s.begin():
+        agent = s.scalar(select(Agent).where(Agent.slug == slug))
+        ids = []
+        for i in range(n):
+            gen = Generation(agent_id=agent.id, spec={"provider": provider, "prompt": "p"}, status=GenerationStatus.SUCCEEDED)
+            gen.candidates = [Candidate(position=p, status=CandidateStatus.SUCCEEDED if p else CandidateStatus.FAILED,
+                                        image_key=KEY if p else None) for p in range(2)]
+            s.add(gen)
+            s.flush()
+            ids.append(gen.id)
+            if approve_every and i % approve_every == 0:
+                s.add(Approval(agent_id=agent.id, candidate_id=gen.candidates[1].id, approved_by="t", upload_key=KEY, spec={}))
+    return ids
+
+
+def test_the_agent_picker_loads_one_page_of_agents_not_the_whole_catalog(ws):
+    grow_catalog(ws, 10_000)
+    with ws.session() as s, loaded_rows() as loaded:
+        page = search_agents(s, limit=50)
+    assert len(page.items) == 50 and page.total == 10_000 and page.has_next and not page.has_previous
+    assert not page.total_exact  # "10,000+": counting further would read the whole table
+    assert len(loaded) == 50  # the 105,026-option sidebar came from loading every agent
+    with ws.session() as s:
+        assert search_agents(s, limit=10_000).limit == 200  # a caller cannot ask for everything
+
+
+def test_counts_are_exact_up_to_the_horizon_and_a_lower_bound_past_it(ws, monkeypatch):
+    import imagegen.listings
+
+    monkeypatch.setattr(imagegen.listings, "COUNT_AHEAD", 100)
+    grow_catalog(ws, 250)
+    with ws.session() as s:
+        exact = search_agents(s, category="bulk", offset=200, limit=20)
+        capped = search_agents(s, category="bulk", limit=20)
+        last = search_agents(s, category="bulk", offset=240, limit=20)
+    assert (exact.total, exact.total_exact) == (250, True)
+    assert (capped.total, capped.total_exact, capped.has_next) == (100, False, True)
+    assert (len(last.items), last.total, last.has_next) == (10, 250, False)
+
+
+def test_search_matches_name_slug_and_category_in_any_case_and_pages_through_all_matches(ws):
+    grow_catalog(ws, 300)
+    with ws.session() as s:
+        assert [a.slug for a in search_agents(s, "AGENT 000123").items] == ["agent-000123"]
+        assert [a.slug for a in search_agents(s, "agent-000124").items] == ["agent-000124"]
+        assert search_agents(s, "Group-3").total == len([i for i in range(1, 301) if i % 7 == 3])
+        assert search_agents(s, category="group-1").total == len([i for i in range(1, 301) if i % 7 == 1])
+        assert search_agents(s, category="group").total == 0  # a category matches whole, not as a substring
+        assert search_agents(s, "100%").total == 0 and search_agents(s, "agent_0").total == 0  # wildcards are literal
+        seen, offset = [], 0
+        while True:
+            page = search_agents(s, "bulk", offset=offset, limit=70)
+            seen += [a.slug for a in page.items]
+            if not page.has_next:
+                break
+            offset += page.limit
+    assert seen == sorted(seen) and len(seen) == len(set(seen)) == 300
+
+
+def test_showcase_and_missing_filters_and_categories_come_from_sql(ws):
+    grow_catalog(ws, 200, thumbnail_every=4)
+    with ws.session() as s:
+        shown = search_agents(s, with_thumbnail=True, category="bulk", limit=200)
+        missing = search_agents(s, only_missing=True, category="bulk", limit=200)
+        names = category_names(s)
+    assert shown.total == 50 and all(a.current_thumbnail for a in shown.items)
+    assert missing.total == 150 and not any(a.current_thumbnail for a in missing.items)
+    assert {"bulk", "group-0", "group-6"} <= set(names) and names == sorted(set(names))
+
+
+def test_the_category_filter_follows_imports_and_edits_without_reading_agents(ws):
+    with ws.session() as s, s.begin():
+        import_agents(s, [{"slug": "new-one", "name": "New", "categories": "zebra tools, writing"}])
+    with ws.session() as s:
+        assert "zebra tools" in category_names(s)
+    with ws.session() as s, s.begin():
+        update_agent_text(s, "new-one", name="New", sub_heading="", description="", categories=["writing"])
+    with ws.session() as s, count_statements(ws.engine) as statements, loaded_rows() as loaded:
+        names = category_names(s)
+    assert "zebra tools" not in names and "writing" in names
+    assert len(statements) == 1 and loaded == []  # names only: no agent is read
+
+
+def test_history_filters_and_pages_in_sql_newest_first(ws):
+    local = add_generations(ws, "pixel-poster", 30, approve_every=10)
+    add_generations(ws, "pixel-poster", 5, provider="ideogram")
+    agent = ws.get_agent("pixel-poster")
+    with ws.session() as s:
+        first = history_page(s, agent.id, limit=20)
+        assert first.total == 35 and len(first.items) == 20 and first.has_next
+        assert [g.id for g in first.items] == sorted((g.id for g in first.items), reverse=True)
+        assert all(len(g.candidates) == 2 for g in first.items)
+        assert history_page(s, agent.id, provider="ideogram").total == 5
+        assert history_page(s, agent.id, provider="local", approved_only=True).total == 3
+        assert [g.id for g in history_page(s, agent.id, approved_only=True).items] == [local[20], local[10], local[0]]
+        assert history_page(s, agent.id, status=CandidateStatus.BLOCKED).total == 0
+        assert history_page(s, agent.id, status=CandidateStatus.FAILED).total == 35
+        assert approvals_page(s, agent.id).total == 3
+
+
+def test_batch_progress_is_counted_in_sql_without_loading_the_items(ws):
+    grow_catalog(ws, 400)
+    with ws.session() as s:
+        agents = list(s.scalars(select(Agent).where(Agent.slug.like("agent-%")).order_by(Agent.id)))
+    batch_id = create_batch(ws, agents, {"provider": "local", "count": 1})
+    with ws.session() as s, s.begin():
+        done = list(s.scalars(select(BatchItem.id).where(BatchItem.batch_id == batch_id).limit(150)))
+        s.execute(update(BatchItem).where(BatchItem.id.in_(done)).values(status=BatchItemStatus.DONE))
+    with ws.session() as s, loaded_rows() as loaded:
+        summary = batches_page(s).items[0]
+    assert (summary.total, summary.finished) == (400, 150)
+    assert loaded.count("BatchItem") == 0
+    with ws.session() as s:
+        items = batch_items_page(s, batch_id, offset=380)
+    assert items.total == 400 and len(items.items) == 20 and items.items[-1][0].agent.slug == "agent-000400"
+
+
+def page_reads(ws) -> dict[str, int]:
+    """The library calls each page makes on a rerun, and how many statements each needs."""
+    agent = ws.get_agent("agent-000050")
+    calls = {
+        "studio": lambda s: (search_agents(s, "agent", limit=50), category_names(s),
+                             ws.get_agent(agent.slug, session=s), latest_generation(ws, agent.slug)),
+        "history": lambda s: (search_agents(s, limit=50), history_page(s, agent.id, limit=20), approvals_page(s, agent.id)),
+        "showcase": lambda s: (search_agents(s, with_thumbnail=True, limit=24), category_names(s)),
+        "catalog": lambda s: search_agents(s, "agent-0000", limit=50),
+        "batch": lambda s: (batches_page(s), batch_items_page(s, batches_page(s).items[0].batch.id)),
+    }
+    counts = {}
+    for page, call in calls.items():
+        with ws.session() as s, count_statements(ws.engine) as statements:
+            call(s)
+        counts[page] = len(statements)
+    return counts
+
+
+def test_every_page_needs_the_same_statements_at_100_and_at_10000_agents(ws):
+    grow_catalog(ws, 100, thumbnail_every=3)
+    add_generations(ws, "agent-000050", 25, approve_every=5)
+    with ws.session() as s:
+        first = list(s.scalars(select(Agent).where(Agent.slug.like("agent-%")).limit(100)))
+    create_batch(ws, first, {"provider": "local", "count": 1})
+    small = page_reads(ws)
+    grow_catalog(ws, 10_000, thumbnail_every=3)
+    with ws.session() as s:
+        create_batch(ws, list(s.scalars(select(Agent).where(Agent.slug.like("agent-%")))), {"provider": "local", "count": 1})
+    large = page_reads(ws)
+    assert small == large
+    assert all(n <= 8 for n in large.values()), large
+
+
+@pytest.mark.parametrize("limit", [0, -5])
+def test_a_page_always_holds_at_least_one_row(ws, limit):
+    with ws.session() as s:
+        assert len(search_agents(s, limit=limit).items) == 1
