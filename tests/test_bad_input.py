@@ -21,3 +21,12 @@ def test_a_decompression_bomb_dropped_for_recall_is_one_clear_error():
 def test_a_deeply_nested_json_catalog_is_one_clear_error(body):
     with pytest.raises(InvalidInput, match="nested too deeply"):
         parse_catalog(body, "deep.json")
+
+
+def test_a_recipe_naming_an_unknown_provider_is_refused_as_unreadable():
+    from ui.recipe_state import load_recipe
+
+    state: dict = {}
+    with pytest.raises(ValueError, match="Unknown provider 'nope'"):  # the studio shows it as one line
+        load_recipe(state, {"provider": "nope", "prompt": "a robot"})
+    assert "provider" not in state  # nothing half-loaded into the controls

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, MutableMapping
 
+from imagegen.errors import InvalidInput
 from imagegen.palettes import PRESETS
 from imagegen.providers import provider_class
 from imagegen.records import GenerationSpec
@@ -14,6 +15,10 @@ def load_recipe(state: MutableMapping[str, Any], recipe: dict, agent_slug: str |
     or before switching to the studio page)."""
     spec = GenerationSpec.model_validate({k: v for k, v in recipe.items() if k in GenerationSpec.model_fields})
     p = spec.provider
+    try:
+        provider_class(p)
+    except InvalidInput as exc:  # a recipe from elsewhere, or from a provider since removed
+        raise ValueError(str(exc)) from None
     if agent_slug:
         state["agent_slug"] = agent_slug
         state["agent_query"], state["agent_category"], state["only_missing"] = "", "All categories", False
