@@ -162,10 +162,12 @@ def test_batch_prints_candidate_ids_and_files_and_show_prints_a_generation(tmp_p
     assert main(["batch", "--slugs", "ai,sql-sherpa", "--count", "2", "--out", str(out)]) == 0
     summary = json.loads(capsys.readouterr().out)
     [ai, sql] = summary["items"]
-    assert [c["id"] for c in ai["candidates"]] == [1, 2] and all(Image.open(c["file"]).size for c in sql["candidates"])
+    ids = [c["id"] for c in ai["candidates"] + sql["candidates"]]
+    assert sorted(ids) == [1, 2, 3, 4] and all(Image.open(c["file"]).size for c in sql["candidates"])  # agents run in parallel
     assert main(["approve", str(sql["candidates"][1]["id"])]) == 0  # approvable from the terminal, no SQL needed
     capsys.readouterr()
     assert main(["show", str(sql["generation"]), "--out", str(tmp_path / "shown")]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert (shown["agent"], shown["source"], [c["id"] for c in shown["candidates"]]) == ("sql-sherpa", "batch", [3, 4])
+    assert (shown["agent"], shown["source"], [c["id"] for c in shown["candidates"]]) == (
+        "sql-sherpa", "batch", [c["id"] for c in sql["candidates"]])
     assert len(list((tmp_path / "shown").iterdir())) == 2
