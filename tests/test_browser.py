@@ -160,6 +160,7 @@ def test_a_curators_day_in_chromium(server, isolated):
             page.get_by_role("button", name="Start batch").click()
             expect(page.get_by_text("2 of 2 agents · done")).to_be_visible(timeout=60_000)
             page.get_by_text("Select", exact=True).nth(0).click()
+            expect(page.get_by_role("button", name="Approve the selected (1)")).to_be_visible()  # the rerun is done
             page.get_by_text("Select", exact=True).nth(2).click()
             page.get_by_role("button", name="Approve the selected (2)").click()
             page.get_by_role("button", name="Approve all of them").click()
