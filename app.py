@@ -2,13 +2,14 @@
 
 import streamlit as st
 
+from ui.auth import in_kiosk
 from ui.resources import workspace
 
 st.set_page_config(page_title="Thumbnail Studio", page_icon=":material/auto_awesome:", layout="wide")
 workspace()  # open the database, media store and job runner once, before any page needs them
 
-# `?kiosk=1` shows the showcase alone, without navigation or editing controls, for stakeholders.
-kiosk = st.query_params.get("kiosk") == "1"
+# `?kiosk=1` shows the showcase alone, for stakeholders; every other page refuses (ui/auth.py).
+kiosk = in_kiosk()
 page = st.navigation(
     [
         st.Page("pages/studio.py", title="Studio", icon=":material/palette:", default=not kiosk),

@@ -1,4 +1,4 @@
-"""Approving a candidate: normalise, upload, record. All or nothing."""
+"""Approving a candidate: normalise, store, record; then publish and record the outcome."""
 
 from __future__ import annotations
 
@@ -6,18 +6,23 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
+from imagegen.auth import Actor, local_admin, require
 from imagegen.errors import ImagegenError, InvalidInput, NotFound, UploadFailed
 from imagegen.images import normalise_for_upload
-from imagegen.records import Agent, Approval, BatchItem, Candidate, CandidateStatus, Generation, utcnow
+from imagegen.publish import publish_approval, target_name
+from imagegen.records import Agent, Approval, BatchItem, Candidate, CandidateStatus, Generation, Publication, utcnow
 
 if TYPE_CHECKING:
     from imagegen.workspace import Workspace
 
 
-def approve_candidate(ws: "Workspace", candidate_id: int, approved_by: str | None = None, *, batch_item_id: int | None = None) -> Approval:
-    """Make the candidate the agent's thumbnail. If the upload fails, nothing is recorded.
-    With `batch_item_id`, the approval is recorded on that item in the same transaction, and an
-    item that already has one keeps it (auto-approve is idempotent)."""
+def approve_candidate(ws: "Workspace", candidate_id: int, *, actor: Actor | None = None, batch_item_id: int | None = None) -> Approval:
+    """Make the candidate the agent's thumbnail, then publish it. If storing the image fails,
+    nothing is recorded; if publishing fails, the approval stands and the failure is recorded
+    (see imagegen.publish). With `batch_item_id`, the approval is recorded on that item in the
+    same transaction, and an item that already has one keeps it (auto-approve is idempotent).
+    `actor` defaults to the local admin (the CLI, open mode)."""
+    actor = require(actor or local_admin(ws.settings), "approve")
     with ws.session() as s:
         cand = s.get(Candidate, candidate_id)
         if cand is None:
@@ -42,7 +47,9 @@ def approve_candidate(ws: "Workspace", candidate_id: int, approved_by: str | Non
     except OSError as exc:
         raise UploadFailed(f"The approved image could not be stored, so nothing was approved ({exc}).") from exc
 
-    return _record(ws, candidate_id, generation_id, upload_key, approved_by or settings.curator, batch_item_id)
+    approval = _record(ws, candidate_id, generation_id, upload_key, actor.email, batch_item_id)
+    publish_approval(ws, approval.id)  # idempotent: an approval already published is left alone
+    return approval
 
 
 def _record(ws: "Workspace", candidate_id: int, generation_id: int, upload_key: str, approved_by: str, batch_item_id: int | None) -> Approval:
@@ -70,6 +77,8 @@ def _record(ws: "Workspace", candidate_id: int, generation_id: int, upload_key: 
                                 upload_key=upload_key, previous_thumbnail=previous, spec=spec)
             s.add(approval)
             s.flush()
+            # Recorded with the approval, so a crash before publishing still leaves it to Retry.
+            s.add(Publication(approval_id=approval.id, target=target_name(ws.settings)))
             if item is not None:
                 item.approval_id = approval.id
             return approval

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable
 from sqlalchemy import func, select
 
 from imagegen.approval import approve_candidate
+from imagegen.auth import Actor, Role, local_admin, require
 from imagegen.errors import BudgetExceeded, ImagegenError, InvalidInput, NotFound
 from imagegen.generation import requeue_interrupted, run_generation, start_generation
 from imagegen.leases import expired, held, lease_until
@@ -56,11 +57,14 @@ def select_agents(ws: "Workspace", *, missing: bool = False, category: str | Non
     return agents
 
 
-def create_batch(ws: "Workspace", agents: list[Agent], choices: dict, *, name: str = "", selection: dict | None = None, auto_approve: bool = False) -> int:
+def create_batch(ws: "Workspace", agents: list[Agent], choices: dict, *, name: str = "", selection: dict | None = None, auto_approve: bool = False,
+                 actor: Actor | None = None) -> int:
     """Record a batch; the recipe is checked on the first agent before anything is written."""
+    actor = require(actor or local_admin(ws.settings), "batch")
     make_spec(ws, agents[0], **choices)
     with ws.session() as s, s.begin():
-        batch = Batch(name=name or f"{len(agents)} agents", selection=selection or {}, choices=choices, auto_approve=auto_approve)
+        batch = Batch(name=name or f"{len(agents)} agents", selection=selection or {}, choices=choices, auto_approve=auto_approve,
+                      created_by=actor.email)
         s.add(batch)
         s.flush()
         for agent in agents:
@@ -131,6 +135,12 @@ def _claim_batch(ws: "Workspace", batch_id: int) -> tuple[BatchStatus, dict, boo
         return batch.status, batch.choices, batch.auto_approve, pending, len(rows)
 
 
+def _creator(ws: "Workspace", batch_id: int) -> Actor:
+    """The role was checked when the batch was recorded; its work is done in its creator's name."""
+    with ws.session() as s:
+        return Actor(s.scalar(select(Batch.created_by).where(Batch.id == batch_id)) or ws.settings.curator, Role.CURATOR)
+
+
 def _batch_status(ws: "Workspace", batch_id: int) -> BatchStatus:
     with ws.session() as s:
         return s.scalar(select(Batch.status).where(Batch.id == batch_id))
@@ -147,6 +157,7 @@ async def run_batch(ws: "Workspace", batch_id: int, on_progress: Progress | None
     status, choices, auto_approve, pending, total = await asyncio.to_thread(_claim_batch, ws, batch_id)
     if status is not BatchStatus.RUNNING:
         return status
+    actor = await asyncio.to_thread(_creator, ws, batch_id)
     provider = choices.get("provider") or "local"
     per_agent = max(1, int(choices.get("count") or 4))
     try:
@@ -166,7 +177,7 @@ async def run_batch(ws: "Workspace", batch_id: int, on_progress: Progress | None
                 stop.append(status)
                 return
             try:
-                slug, made = await _run_item(ws, item_id, choices, auto_approve)
+                slug, made = await _run_item(ws, item_id, choices, auto_approve, actor)
             except BudgetExceeded as exc:
                 await asyncio.to_thread(_set_item_error, ws, item_id, str(exc))
                 await asyncio.to_thread(set_batch_status, ws, batch_id, BatchStatus.PAUSED)
@@ -196,7 +207,7 @@ def _end_batch(ws: "Workspace", batch_id: int) -> BatchStatus:
         return batch.status
 
 
-def _prepare_item(ws: "Workspace", item_id: int, choices: dict) -> tuple[str, int | None]:
+def _prepare_item(ws: "Workspace", item_id: int, choices: dict, actor: Actor) -> tuple[str, int | None]:
     """(agent slug, generation id to run, or None if the item failed)."""
     with ws.session() as s:
         item = s.get(BatchItem, item_id)
@@ -209,15 +220,15 @@ def _prepare_item(ws: "Workspace", item_id: int, choices: dict) -> tuple[str, in
         except ImagegenError as exc:
             _finish_item(ws, item_id, BatchItemStatus.FAILED, str(exc))
             return agent.slug, None
-        generation_id = start_generation(ws, agent.slug, spec, batch_item_id=item_id)
+        generation_id = start_generation(ws, agent.slug, spec, batch_item_id=item_id, actor=actor)
     else:
         requeue_interrupted(ws, generation_id)  # a job cut short by a restart picks up where it stopped
     return agent.slug, generation_id
 
 
-async def _run_item(ws: "Workspace", item_id: int, choices: dict, auto_approve: bool) -> tuple[str, int]:
+async def _run_item(ws: "Workspace", item_id: int, choices: dict, auto_approve: bool, actor: Actor) -> tuple[str, int]:
     """Run one agent's job; returns its slug and how many images it made."""
-    slug, generation_id = await asyncio.to_thread(_prepare_item, ws, item_id, choices)
+    slug, generation_id = await asyncio.to_thread(_prepare_item, ws, item_id, choices, actor)
     if generation_id is None:
         return slug, 0
     if not (await asyncio.to_thread(ws.get_generation, generation_id)).status.finished:
@@ -227,7 +238,7 @@ async def _run_item(ws: "Workspace", item_id: int, choices: dict, auto_approve: 
     if gen.status is GenerationStatus.SUCCEEDED:
         if auto_approve:  # idempotent: the approval is recorded on the item, and an approved item keeps its approval
             first = next(c for c in gen.candidates if c.status is CandidateStatus.SUCCEEDED)
-            await asyncio.to_thread(approve_candidate, ws, first.id, "batch", batch_item_id=item_id)
+            await asyncio.to_thread(approve_candidate, ws, first.id, actor=actor, batch_item_id=item_id)
         await asyncio.to_thread(_finish_item, ws, item_id, BatchItemStatus.DONE, None)
     else:
         await asyncio.to_thread(_finish_item, ws, item_id, BatchItemStatus.FAILED, gen.error or f"The generation ended {gen.status.value}.")

@@ -9,17 +9,23 @@ import re
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator, TextIO
+from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator, TextIO
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
-from imagegen.errors import InvalidInput, ProviderError, ProviderUnavailable
+from imagegen.auth import Actor, local_admin, require
+from imagegen.errors import InvalidInput, NotAllowed, ProviderError, ProviderUnavailable
 from imagegen.listings import agent_query, category_names
-from imagegen.providers.http import build_client, retrying
-from imagegen.records import Agent, Category, utcnow
+from imagegen.providers.http import build_client, parse_hosts, retrying
+from imagegen.records import Agent, CatalogImport, Category, utcnow
+
+if TYPE_CHECKING:
+    from imagegen.settings import Settings
+    from imagegen.workspace import Workspace
 
 SAMPLES = Path(__file__).resolve().parent / "sample_agents.json"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,199}$")
@@ -35,6 +41,17 @@ class AgentIn(BaseModel):
     sub_heading: str = ""
     description: str = ""
     categories: list[str] = Field(default_factory=list)
+    # The store's current image (the export's or the API's `agent_image`); only a browser loads it.
+    store_image_url: str | None = Field(None, validation_alias=AliasChoices("store_image_url", "agent_image"))
+
+    @field_validator("store_image_url", mode="before")
+    @classmethod
+    def _image_url(cls, value) -> str | None:
+        if isinstance(value, list):
+            value = value[0] if value else None
+        value = str(value).strip() if value else ""
+        # Only an absolute https URL is kept: anything else could make the browser load a local or scripted URL.
+        return value if value.startswith("https://") and len(value) <= 2000 else None
 
     @field_validator("slug")
     @classmethod
@@ -131,6 +148,8 @@ def iter_catalog(stream: BinaryIO, name: str) -> Iterator[dict]:
         raise InvalidInput(f"{name} is not UTF-8 text.") from None
     except csv.Error as exc:
         raise InvalidInput(f"{name} is not a readable CSV ({exc}).") from None
+    except RecursionError:
+        raise InvalidInput(f"{name} is nested too deeply to be a catalog: expected a list of agent objects.") from None
     finally:
         text.detach()  # the caller owns the stream
 
@@ -217,6 +236,8 @@ def import_agents(session: Session, rows: Iterable[dict], *, batch_size: int = I
             if slug in existing:
                 agent = existing[slug]
                 for key, value in values.items():
+                    if key == "store_image_url" and value is None:
+                        continue  # a file without the column keeps what an earlier import found
                     setattr(agent, key, value)
                 agent.updated_at = utcnow()
                 report.updated += 1
@@ -242,6 +263,16 @@ def refresh_categories(session: Session) -> None:
     session.execute(text(f"INSERT INTO categories (name) {in_use} WHERE true ON CONFLICT DO NOTHING"))
 
 
+def import_catalog(ws: "Workspace", rows: Iterable[dict], *, source: str = "", actor: Actor | None = None) -> ImportReport:
+    """An admin's import, recorded with who did it."""
+    actor = require(actor or local_admin(ws.settings), "import")
+    with ws.session() as s, s.begin():
+        report = import_agents(s, rows)
+        s.add(CatalogImport(imported_by=actor.email, source=source[:300], added=report.added, updated=report.updated,
+                            errors=report.skipped))
+    return report
+
+
 def load_sample_agents(session: Session) -> ImportReport:
     return import_agents(session, json.loads(SAMPLES.read_text(encoding="utf-8")))
 
@@ -260,6 +291,33 @@ def all_categories(session: Session) -> list[str]:
 class StoreFetch:
     rows: list[dict] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # "page N: what went wrong"
+
+
+# The same words whether nothing listens there or something that is not a store does, so the
+# import cannot be used to map which ports are open on the server's network.
+NO_STORE_THERE = "no agent store answered at that address; check the URL"
+
+
+def store_host_rules(settings: "Settings"):
+    """IMAGEGEN_STORE_HOSTS, or else exactly the configured store API's scheme, host and port."""
+    default = ()
+    if settings.store_api_url:
+        parts = urlsplit(settings.store_api_url)
+        default = (f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else ""),)
+    return parse_hosts(settings.store_hosts, default) if settings.store_hosts or default else ()
+
+
+async def fetch_store_catalog(ws: "Workspace", base_url: str, *, page_size: int = 50, actor: Actor | None = None) -> StoreFetch:
+    """An admin's fetch of the store's agents, from an allowed store host only."""
+    require(actor or local_admin(ws.settings), "import")
+    parts = urlsplit(base_url.strip())
+    host, scheme = (parts.hostname or "").lower(), parts.scheme
+    rules = store_host_rules(ws.settings)
+    if not any(rule.admits(scheme, host, parts.port) for rule in rules):
+        raise NotAllowed(f"{scheme}://{host} is not an allowed store: add it to IMAGEGEN_STORE_HOSTS "
+                         "(the configured IMAGEGEN_STORE_API_URL is allowed by default).")
+    return await fetch_store_agents(base_url.strip(), page_size=page_size, attempts=ws.settings.provider_attempts,
+                                    retry_max_wait=ws.settings.retry_max_wait)
 
 
 async def fetch_store_agents(base_url: str, *, page_size: int = 50, max_pages: int = 200, timeout: float = 20.0,
@@ -287,6 +345,9 @@ async def fetch_store_agents(base_url: str, *, page_size: int = 50, max_pages: i
                 result.rows.extend(a for a in agents if isinstance(a, dict))
                 total_pages = int(pagination.get("total_pages") or total_pages)
             except (ProviderError, ValueError) as exc:
+                if page == 1:  # nothing has shown it is a store yet: say no more than that
+                    result.errors.append(f"page 1: {NO_STORE_THERE}")
+                    break
                 result.errors.append(f"page {page}: {exc}")
             page += 1
     return result
@@ -314,7 +375,9 @@ def preview_import(session: Session, rows: list[dict]) -> list[dict]:
     return preview
 
 
-def update_agent_text(session: Session, slug: str, *, name: str, sub_heading: str, description: str, categories: list[str]) -> Agent:
+def update_agent_text(session: Session, slug: str, *, name: str, sub_heading: str, description: str, categories: list[str],
+                      actor: Actor) -> Agent:
+    require(actor, "edit_catalog")
     agent = session.scalar(select(Agent).where(Agent.slug == slug))
     if agent is None:
         raise InvalidInput(f"No agent with slug {slug!r}.")

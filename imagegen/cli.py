@@ -15,12 +15,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from imagegen.approval import approve_candidate
-from imagegen.catalog import import_agents, open_catalog_file
+from imagegen.auth import Actor, local_admin
+from imagegen.catalog import import_catalog, open_catalog_file
 from imagegen.errors import ImagegenError, InvalidInput
+from imagegen.export import write_export
 from imagegen.generation import run_to_completion, start_generation
 from imagegen.providers import default_provider
+from imagegen.publish import publications, retry_publishing, unpublished
 from imagegen.recipes import list_templates, make_spec, save_template
-from imagegen.records import Agent
+from imagegen.records import Agent, PublishStatus
 from imagegen.settings import Settings
 from imagegen.jobs import open_workspace
 from imagegen.workspace import Workspace
@@ -75,7 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     appr = sub.add_parser("approve", help="approve a candidate as its agent's thumbnail")
     appr.add_argument("candidate_id", type=int)
-    appr.add_argument("--by", default=None, help="who approves (default IMAGEGEN_CURATOR)")
+
+    pub = sub.add_parser("publish", help="show publishing failures, or send them again with --retry")
+    pub.add_argument("--retry", action="store_true", help="publish every failed or unfinished approval again")
+    pub.add_argument("approval_ids", nargs="*", type=int, metavar="APPROVAL_ID")
+
+    exp = sub.add_parser("export", help="the approved set as a zip: one image per agent, manifest.csv and manifest.json")
+    exp.add_argument("--out", required=True, type=Path, metavar="FILE.zip")
+
+    # The CLI is a local admin: whoever runs it on this machine already owns the data folder.
+    for command in sub.choices.values():
+        command.add_argument("--by", default=None, help="who is acting, recorded on every action (default IMAGEGEN_CURATOR)")
     return parser
 
 
@@ -112,7 +125,7 @@ def cmd_generate(ws: Workspace, args: argparse.Namespace) -> int:
         magic_prompt=args.magic_prompt,
         options=parse_options(args.option),
     )
-    generation_id = start_generation(ws, agent.slug, spec)
+    generation_id = start_generation(ws, agent.slug, spec, actor=_actor(ws, args))
     run_to_completion(ws, generation_id)
     gen = ws.get_generation(generation_id)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -149,7 +162,8 @@ def cmd_batch(ws: Workspace, args) -> int:
             "seed": args.seed, "aspect_ratio": args.aspect, "palette": args.palette, "template": args.template,
         }.items() if v is not None}
         selection = {"missing": args.missing, "all": args.all, "category": args.category, "slugs": slugs}
-        batch_id = create_batch(ws, agents, choices, name=args.name, selection=selection, auto_approve=args.auto_approve)
+        batch_id = create_batch(ws, agents, choices, name=args.name, selection=selection, auto_approve=args.auto_approve,
+                                actor=_actor(ws, args))
     batch = get_batch(ws, batch_id)
     total = len(batch.items)
     already = sum(i.status is not BatchItemStatus.PENDING for i in batch.items)
@@ -188,7 +202,7 @@ def cmd_batch(ws: Workspace, args) -> int:
 
 def cmd_template(ws: Workspace, args) -> int:
     if args.name and args.text:
-        save_template(ws, args.name, args.text)
+        save_template(ws, args.name, args.text, actor=_actor(ws, args))
     elif args.name:
         raise InvalidInput("Give the template's text after its name.")
     print(json.dumps(list_templates(ws), indent=2, ensure_ascii=False))
@@ -204,8 +218,7 @@ def cmd_agents(ws: Workspace, _args) -> int:
 
 def cmd_import(ws: Workspace, args) -> int:
     rows = open_catalog_file(args.file, max_mb=ws.settings.import_max_mb)
-    with ws.session() as s, s.begin():
-        report = import_agents(s, rows)
+    report = import_catalog(ws, rows, source=str(args.file), actor=_actor(ws, args))
     for error in report.errors:
         print(f"skipped {error}", file=sys.stderr)
     if report.skipped > len(report.errors):
@@ -214,20 +227,47 @@ def cmd_import(ws: Workspace, args) -> int:
     return 0 if not report.skipped else 1
 
 
+def _actor(ws: Workspace, args) -> Actor:
+    return local_admin(ws.settings, args.by)
+
+
+def _outcome(pub) -> dict:
+    return {"target": pub.target, "status": pub.status.value, "url": pub.url, **({"error": pub.error} if pub.error else {})}
+
+
 def cmd_approve(ws: Workspace, args) -> int:
-    approval = approve_candidate(ws, args.candidate_id, args.by)
+    approval = approve_candidate(ws, args.candidate_id, actor=_actor(ws, args))
+    pub = publications(ws, [approval.id])[approval.id]
     with ws.session() as s:
         agent = s.get(Agent, approval.agent_id)
     print(json.dumps({
-        "agent": agent.slug, "candidate": approval.candidate_id, "thumbnail": approval.upload_key,
-        "location": ws.media.location(approval.upload_key), "previous": approval.previous_thumbnail,
+        "approval": approval.id, "agent": agent.slug, "candidate": approval.candidate_id, "by": approval.approved_by,
+        "publishing": _outcome(pub), "url": pub.url, "thumbnail": approval.upload_key, "previous": approval.previous_thumbnail,
     }))
+    return 0 if pub.status is PublishStatus.PUBLISHED else 1
+
+
+def cmd_publish(ws: Workspace, args) -> int:
+    if args.retry:
+        pubs = retry_publishing(ws, args.approval_ids or None, actor=_actor(ws, args))
+    else:
+        pubs = list(publications(ws, args.approval_ids or unpublished(ws)).values())
+    for pub in pubs:
+        print(json.dumps({"approval": pub.approval_id, **_outcome(pub)}))
+    if not pubs:
+        print("nothing to publish: every approval is published", file=sys.stderr)
+    return 0 if all(p.status is PublishStatus.PUBLISHED for p in pubs) else 1
+
+
+def cmd_export(ws: Workspace, args) -> int:
+    count = write_export(ws, args.out)
+    print(json.dumps({"file": str(args.out), "agents": count}))
     return 0
 
 
 COMMANDS = {
     "generate": cmd_generate, "batch": cmd_batch, "agents": cmd_agents, "template": cmd_template,
-    "import": cmd_import, "approve": cmd_approve,
+    "import": cmd_import, "approve": cmd_approve, "publish": cmd_publish, "export": cmd_export,
 }
 
 

@@ -16,10 +16,12 @@ ImagegenError                  base: a message a curator can act on
 │   ├── ProviderTimeout        no answer in time
 │   ├── PredictionFailed       the provider ran the job and reported failure
 │   └── DownloadFailed         a result image could not be fetched (expired link, HTTP error)
+├── NotAllowed                 the acting person's role may not do this (or nobody is signed in)
 ├── DownloadRefused            a result URL off the allowlist, a redirect off it, or too big
 ├── InvalidImage               bytes that are not a sane image
-└── StorageError               the database or the media store failed
-    └── UploadFailed           an approved image could not be stored; nothing was recorded
+├── StorageError               the database or the media store failed
+│   └── UploadFailed           an approved image could not be stored; nothing was recorded
+└── PublishFailed              a publishing target refused or was unreachable; the approval stands
 
 Messages never contain secrets: every provider error from an HTTP status is built by
 `from_response`, which redacts every secret from the vendor's text.
@@ -105,6 +107,10 @@ class DownloadFailed(ProviderError):
     pass
 
 
+class NotAllowed(ImagegenError):
+    pass
+
+
 class DownloadRefused(ImagegenError):
     pass
 
@@ -147,3 +153,11 @@ def from_response(vendor: str, status: int, text: str | None, *, secrets: Iterab
     if status >= 500:
         return ProviderUnavailable(f"{vendor} is having trouble (HTTP {status}); try again shortly.", retry_after=retry_after, **kw)
     return ProviderError(f"{vendor} answered HTTP {status}: {said or 'no detail given'}", **kw)
+
+
+class PublishFailed(ImagegenError):
+    """`needs_submission` marks the store's APPROVED listings, which only a new submission can change."""
+
+    def __init__(self, message: str, *, needs_submission: bool = False):
+        super().__init__(message)
+        self.needs_submission = needs_submission

@@ -6,7 +6,6 @@ values runs only the cells it does not have yet.
 
 from __future__ import annotations
 
-import csv
 import io
 import itertools
 import json
@@ -15,8 +14,10 @@ from typing import TYPE_CHECKING
 from PIL import Image, ImageDraw
 from sqlalchemy import select
 
+from imagegen.auth import Actor, local_admin, require
 from imagegen.costs import estimate
 from imagegen.errors import InvalidInput, NotFound
+from imagegen.export import write_csv
 from imagegen.generation import start_generation
 from imagegen.popart import font
 from imagegen.recipes import make_spec
@@ -63,13 +64,16 @@ def estimate_plan(ws: "Workspace", agent_slugs: list[str], axes: dict[str, list]
     return images, cost
 
 
-def save_experiment(ws: "Workspace", name: str, agent_slugs: list[str], axes: dict[str, list], base: dict, experiment_id: int | None = None) -> int:
+def save_experiment(ws: "Workspace", name: str, agent_slugs: list[str], axes: dict[str, list], base: dict, experiment_id: int | None = None,
+                    *, actor: Actor | None = None) -> int:
+    actor = require(actor or local_admin(ws.settings), "experiment")
     plan(agent_slugs, axes)  # refuse nonsense before saving
     with ws.session() as s, s.begin():
         exp = s.get(Experiment, experiment_id) if experiment_id else Experiment()
         if exp is None:
             raise NotFound(f"No experiment {experiment_id}.")
         exp.name, exp.agent_slugs, exp.axes, exp.base = name or "experiment", agent_slugs, axes, base
+        exp.created_by = exp.created_by or actor.email
         s.add(exp)
         s.flush()
         return exp.id
@@ -92,8 +96,9 @@ def _key(slug: str, cell: dict) -> str:
     return json.dumps([slug, cell], sort_keys=True)
 
 
-def start_missing_cells(ws: "Workspace", experiment_id: int) -> list[int]:
+def start_missing_cells(ws: "Workspace", experiment_id: int, *, actor: Actor | None = None) -> list[int]:
     """Queue a generation for every planned cell that has none yet; returns their ids."""
+    actor = require(actor or local_admin(ws.settings), "experiment")
     exp = get_experiment(ws, experiment_id)
     have = {_key(g.agent.slug, g.cell or {}) for g in experiment_generations(ws, experiment_id)}
     started = []
@@ -101,7 +106,7 @@ def start_missing_cells(ws: "Workspace", experiment_id: int) -> list[int]:
         if _key(slug, cell) in have:
             continue
         spec = make_spec(ws, ws.get_agent(slug), **cell_choices(exp.base, cell))
-        started.append(start_generation(ws, slug, spec, experiment_id=experiment_id, cell=cell))
+        started.append(start_generation(ws, slug, spec, experiment_id=experiment_id, cell=cell, actor=actor))
     return started
 
 
@@ -126,12 +131,7 @@ def result_rows(ws: "Workspace", experiment_id: int) -> list[dict]:
 
 
 def export_csv(rows: list[dict]) -> bytes:
-    out = io.StringIO()
-    fields = list(dict.fromkeys(k for row in rows for k in row))
-    writer = csv.DictWriter(out, fieldnames=fields)
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue().encode()
+    return write_csv(rows)  # cells a spreadsheet would run as formulas are neutralised
 
 
 def label(value) -> str:

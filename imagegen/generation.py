@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from imagegen.auth import Actor, local_admin, require
 from imagegen.costs import check_budget, price_table, unit_price
 from imagegen.errors import ImagegenError, InvalidInput, NotFound
 from imagegen.images import check_image, embed_recipe
@@ -46,12 +47,14 @@ PAID = (CandidateStatus.SUCCEEDED, CandidateStatus.BLOCKED)  # every image the p
 
 def start_generation(
     ws: "Workspace", agent_slug: str, spec: GenerationSpec, *, experiment_id: int | None = None,
-    cell: dict | None = None, batch_item_id: int | None = None,
+    cell: dict | None = None, batch_item_id: int | None = None, actor: Actor | None = None,
 ) -> int:
     """Record a queued job with one queued candidate per image; returns the generation id.
 
     The budget check and the reservation of the estimate happen in one write transaction,
-    so concurrent processes cannot pass the daily budget. The job is leased to this runner."""
+    so concurrent processes cannot pass the daily budget. The job is leased to this runner.
+    `actor` defaults to the local admin (the CLI, open mode)."""
+    actor = require(actor or local_admin(ws.settings), "generate")
     provider_class(spec.provider)  # unknown providers are refused before anything is written
     if spec.seed is None:
         spec = spec.model_copy(update={"seed": random.randrange(0, MAX_SEED - MAX_SEED // 100)})
@@ -61,7 +64,7 @@ def start_generation(
         cost = check_budget(ws, spec, s)
         gen = Generation(
             agent_id=agent.id, spec=spec.model_dump(mode="json"), experiment_id=experiment_id, cell=cell,
-            reserved_usd=cost, lease_owner=ws.owner, lease_until=lease_until(ws),
+            reserved_usd=cost, lease_owner=ws.owner, lease_until=lease_until(ws), created_by=actor.email,
         )
         s.add(gen)
         s.flush()
@@ -113,7 +116,7 @@ def latest_generation(ws: "Workspace", agent_slug: str) -> int | None:
         return s.scalar(select(Generation.id).where(Generation.agent_id == agent.id).order_by(Generation.id.desc()).limit(1))
 
 
-def reroll_candidate(ws: "Workspace", candidate_id: int) -> int:
+def reroll_candidate(ws: "Workspace", candidate_id: int, *, actor: Actor | None = None) -> int:
     """Queue one new candidate with the same recipe and a fresh seed; returns its candidate id."""
     with ws.session() as s:
         cand = s.get(Candidate, candidate_id)
@@ -122,11 +125,11 @@ def reroll_candidate(ws: "Workspace", candidate_id: int) -> int:
         gen = cand.generation
         spec = gen.recipe.model_copy(update={"count": 1, "seed": None})
         slug = gen.agent.slug
-    new_generation = start_generation(ws, slug, spec)
+    new_generation = start_generation(ws, slug, spec, actor=actor)
     return ws.get_generation(new_generation).candidates[0].id
 
 
-def upscale_candidate(ws: "Workspace", candidate_id: int) -> int:
+def upscale_candidate(ws: "Workspace", candidate_id: int, *, actor: Actor | None = None) -> int:
     """Queue an upscale of a finished candidate as a new one-candidate generation; returns its id."""
     with ws.session() as s:
         cand = s.get(Candidate, candidate_id)
@@ -137,7 +140,7 @@ def upscale_candidate(ws: "Workspace", candidate_id: int) -> int:
             raise InvalidInput(f"The {gen.recipe.provider} provider cannot upscale.")
         spec = gen.recipe.model_copy(update={"count": 1, "seed": cand.seed, "options": {**gen.recipe.options, "upscale_of": candidate_id}})
         slug = gen.agent.slug
-    return start_generation(ws, slug, spec)
+    return start_generation(ws, slug, spec, actor=actor)
 
 
 @dataclass

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from imagegen.auth import Actor, local_admin, require
 from imagegen.errors import NotFound
 from imagegen.records import Agent, Approval, CandidateStatus, Generation, utcnow
 
@@ -39,8 +40,9 @@ def approvals(ws: "Workspace", slug: str) -> list[Approval]:
         return list(s.scalars(select(Approval).where(Approval.agent_id == agent.id).order_by(Approval.id.desc())))
 
 
-def revert_to(ws: "Workspace", approval_id: int, by: str | None = None) -> Approval:
-    """Make an earlier approved upload current again, recorded as a new approval."""
+def revert_to(ws: "Workspace", approval_id: int, *, actor: Actor | None = None) -> Approval:
+    """Make an earlier approved upload current again, recorded as a new approval (admins only)."""
+    actor = require(actor or local_admin(ws.settings), "revert")
     with ws.session() as s, s.begin():
         old = s.get(Approval, approval_id)
         if old is None:
@@ -49,7 +51,7 @@ def revert_to(ws: "Workspace", approval_id: int, by: str | None = None) -> Appro
             raise NotFound(f"The upload of approval {approval_id} is missing from the media store.")
         agent = s.get(Agent, old.agent_id)
         new = Approval(
-            agent_id=agent.id, candidate_id=old.candidate_id, approved_by=by or ws.settings.curator,
+            agent_id=agent.id, candidate_id=old.candidate_id, approved_by=actor.email,
             upload_key=old.upload_key, previous_thumbnail=agent.current_thumbnail, spec=old.spec,
             note=f"revert to approval #{old.id}",
         )

@@ -150,6 +150,8 @@ def read_recipe(data: bytes) -> dict | None:
                 text = comment[len(prefix):].decode() if comment.startswith(prefix) else None
             else:
                 text = None
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise InvalidImage("That image is too large to read (a decompression bomb?); drop the generated file itself.") from None
     except (OSError, SyntaxError, ValueError):
         return None
     if not text:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from imagegen.auth import Actor, local_admin, require
 from imagegen.errors import InvalidInput, NotFound
 from imagegen.palettes import BRAND, parse_palette
 from imagegen.prompts import BUILT_IN, agent_text, check_template, render_prompt
@@ -30,7 +31,8 @@ def template_text(ws: "Workspace", name: str) -> str:
     return templates[name]
 
 
-def save_template(ws: "Workspace", name: str, text: str) -> None:
+def save_template(ws: "Workspace", name: str, text: str, *, actor: Actor | None = None) -> None:
+    actor = require(actor or local_admin(ws.settings), "template")
     name = name.strip()
     if not name or name in BUILT_IN:
         raise InvalidInput(f"Choose a template name other than {', '.join(BUILT_IN)}.")
@@ -38,9 +40,9 @@ def save_template(ws: "Workspace", name: str, text: str) -> None:
     with ws.session() as s, s.begin():
         row = s.scalar(select(PromptTemplate).where(PromptTemplate.name == name))
         if row is None:
-            s.add(PromptTemplate(name=name, text=text))
+            s.add(PromptTemplate(name=name, text=text, created_by=actor.email))
         else:
-            row.text = text
+            row.text, row.created_by = text, actor.email
 
 
 def prompt_for(ws: "Workspace", agent: Agent, template: str) -> str:

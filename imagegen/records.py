@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from imagegen.errors import InvalidInput
@@ -148,6 +148,17 @@ class BatchStatus(_Status):
     DONE = "done"
 
 
+class PublishStatus(str, enum.Enum):
+    PENDING = "pending"  # recorded with the approval, not yet sent
+    PUBLISHED = "published"
+    FAILED = "failed"  # Retry sends it again
+    NEEDS_SUBMISSION = "needs a new store submission"  # an APPROVED store listing cannot be edited
+
+    @property
+    def retryable(self) -> bool:
+        return self in (PublishStatus.PENDING, PublishStatus.FAILED)
+
+
 class BatchItemStatus(_Status):
     PENDING = "pending"
     DONE = "done"
@@ -207,6 +218,8 @@ class Agent(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     current_thumbnail: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # The store's own image URL, kept from the import; only the curator's browser loads it.
+    store_image_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -216,6 +229,7 @@ class PromptTemplate(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     text: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -237,6 +251,7 @@ class Generation(Base):
     reserved_usd: Mapped[float] = mapped_column(Float, default=0.0)  # the estimate, held until cost_usd is known
     experiment_id: Mapped[int | None] = mapped_column(ForeignKey("experiments.id"), nullable=True, index=True)
     cell: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # the experiment axis values of this generation
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -295,6 +310,10 @@ def _status(enum_cls):
     return Enum(enum_cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
 
 
+def _status_wide(enum_cls):
+    return Enum(enum_cls, native_enum=False, length=40, values_callable=lambda e: [m.value for m in e])
+
+
 class Experiment(Base):
     """Agents x axes (templates, palettes, providers or models, seeds); every recipe is kept."""
 
@@ -305,6 +324,7 @@ class Experiment(Base):
     agent_slugs: Mapped[list[str]] = mapped_column(JSON)
     axes: Mapped[dict] = mapped_column(JSON)  # axis name -> list of values
     base: Mapped[dict] = mapped_column(JSON)  # the choices every cell starts from
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -317,6 +337,7 @@ class Batch(Base):
     choices: Mapped[dict] = mapped_column(JSON)  # the one recipe, rendered per agent
     status: Mapped[BatchStatus] = mapped_column(_status(BatchStatus), default=BatchStatus.RUNNING)
     auto_approve: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -354,3 +375,33 @@ class Category(Base):
     __tablename__ = "categories"
 
     name: Mapped[str] = mapped_column(Text, primary_key=True)
+class CatalogImport(Base):
+    """Who imported what into the catalog, and when."""
+
+    __tablename__ = "catalog_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    imported_by: Mapped[str] = mapped_column(String(200))
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    source: Mapped[str] = mapped_column(String(300), default="")
+    added: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Publication(Base):
+    """One approval's outcome at one publishing target; one row per pair, so a retry updates it."""
+
+    __tablename__ = "publications"
+    __table_args__ = (UniqueConstraint("approval_id", "target", name="uq_publications_approval_target"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    approval_id: Mapped[int] = mapped_column(ForeignKey("approvals.id"), index=True)
+    target: Mapped[str] = mapped_column(String(300))
+    status: Mapped[PublishStatus] = mapped_column(_status_wide(PublishStatus), default=PublishStatus.PENDING)
+    url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The store's media URL once uploaded, so a retry never uploads a second store image.
+    store_media_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -59,8 +59,20 @@ class Settings(BaseSettings):
     replicate_models: str | None = Field(None, alias="REPLICATE_MODELS")  # extra owner/name slugs, comma-separated
     replicate_wait: int = Field(60, alias="REPLICATE_WAIT", ge=1, le=60)  # seconds of `Prefer: wait`
     replicate_poll_interval: float = Field(1.0, alias="REPLICATE_POLL_INTERVAL", gt=0, le=30)
+    # Who may do what once sign-in is configured (see imagegen/auth.py).
+    admins: str = Field("", alias="IMAGEGEN_ADMINS")
+    curators: str = Field("", alias="IMAGEGEN_CURATORS")
+    viewers: str = Field("", alias="IMAGEGEN_VIEWERS")
+    role_claim: str | None = Field(None, alias="IMAGEGEN_ROLE_CLAIM")
+    public_showcase: bool = Field(False, alias="IMAGEGEN_PUBLIC_SHOWCASE")
+    # Where approved images go (see imagegen/publish.py).
+    publish_url: str | None = Field(None, alias="IMAGEGEN_PUBLISH_URL")
+    publish_base_url: str | None = Field(None, alias="IMAGEGEN_PUBLISH_BASE_URL")
+    store_api_url: str | None = Field(None, alias="IMAGEGEN_STORE_API_URL")
+    store_api_token: SecretStr | None = Field(None, alias="IMAGEGEN_STORE_API_TOKEN")
+    store_hosts: str | None = Field(None, alias="IMAGEGEN_STORE_HOSTS")
 
-    @field_validator("ideogram_api_key", "replicate_api_token", mode="before")
+    @field_validator("ideogram_api_key", "replicate_api_token", "store_api_token", mode="before")
     @classmethod
     def _blank_key_is_no_key(cls, value):
         return None if isinstance(value, str) and not value.strip() else value
@@ -89,3 +101,7 @@ class Settings(BaseSettings):
     @property
     def thumbnail_dir(self) -> Path:
         return self.data_dir / "thumbs"
+
+    @property
+    def published_dir(self) -> Path:
+        return self.data_dir / "published"

@@ -13,9 +13,12 @@ from imagegen.palettes import PRESETS
 from imagegen.providers import default_provider, provider_choices
 from imagegen.recipes import list_templates, make_spec
 from imagegen.records import ASPECT_RATIOS, BatchItemStatus, BatchStatus
+from ui.auth import require_page
 from ui.resources import thumbnail, workspace
+from ui.text import literal
 from ui.widgets import status_badge
 
+actor = require_page("curator")
 ws = workspace()
 state = st.session_state
 st.title("Batch")
@@ -48,7 +51,7 @@ with st.expander("New batch", expanded=not state.get("batch_id")):
         st.caption(f"{len(agents)} agents, {len(agents) * count} images" + (f", estimated ${cost:.2f}" if cost else ""))
         if st.button("Start batch", type="primary", key="batch_start", icon=":material/play_arrow:", disabled=not agents):
             batch_id = create_batch(ws, agents, recipe, name=name, auto_approve=auto,
-                                    selection={"how": how, "category": category, "slugs": slugs})
+                                    selection={"how": how, "category": category, "slugs": slugs}, actor=actor)
             ws.jobs.submit_batch(batch_id)
             state["batch_id"] = batch_id
             st.rerun()
@@ -83,7 +86,7 @@ def batch_view() -> None:
         with st.container(border=True):
             agent = item.agent
             head = st.columns([3, 1])
-            head[0].markdown(f"**{agent.name}** · {item.status.value}" + (f" · {item.error}" if item.error else ""))
+            head[0].markdown(f"**{literal(agent.name)}** · {item.status.value}" + (f" · {item.error}" if item.error else ""))
             if ws.get_agent(agent.slug).current_thumbnail:
                 head[1].badge("has a thumbnail", color="green", icon=":material/check:")
             if gen is None:
@@ -95,8 +98,8 @@ def batch_view() -> None:
                         st.image(thumbnail(cand.image_key, 256), width="stretch")
                         if st.button("Approve", key=f"batch_approve_{cand.id}", width="stretch"):
                             try:
-                                approve_candidate(ws, cand.id)
-                                st.toast(f"Approved for {agent.name}")
+                                approve_candidate(ws, cand.id, actor=actor)
+                                st.toast(f"Approved for {literal(agent.name)}")
                             except ImagegenError as exc:
                                 st.error(str(exc))
                     else:

@@ -6,10 +6,12 @@ import asyncio
 
 import streamlit as st
 
-from imagegen.catalog import fetch_store_agents, find_agents, import_agents, parse_catalog, preview_import, update_agent_text
+from imagegen.catalog import fetch_store_catalog, find_agents, import_catalog, parse_catalog, preview_import, update_agent_text
 from imagegen.errors import ImagegenError
+from ui.auth import require_page
 from ui.resources import workspace
 
+actor = require_page("admin")
 ws = workspace()
 st.title("Catalog")
 
@@ -17,8 +19,7 @@ st.title("Catalog")
 @st.cache_data(ttl=600, max_entries=8, show_spinner="Fetching the store…")
 def store_pages(base_url: str, page_size: int) -> tuple[list[dict], list[str]]:
     """Read-only and bounded (timeouts, retries, a page cap), so caching it is safe."""
-    result = asyncio.run(fetch_store_agents(base_url, page_size=page_size, attempts=ws.settings.provider_attempts,
-                                            retry_max_wait=ws.settings.retry_max_wait))
+    result = asyncio.run(fetch_store_catalog(ws, base_url, page_size=page_size, actor=actor))
     return result.rows, result.errors
 
 
@@ -31,8 +32,7 @@ def preview_and_import(rows: list[dict], key: str) -> None:
     st.markdown(f"**{len(rows)} rows:** {adds} new, {updates} updates, {len(skips)} with errors")
     st.dataframe(preview, hide_index=True, width="stretch", column_order=("row", "slug", "name", "action", "error"))
     if st.button(f"Import {adds + updates} agents", type="primary", key=f"import_{key}", disabled=not adds + updates):
-        with ws.session() as s, s.begin():
-            report = import_agents(s, rows)
+        report = import_catalog(ws, rows, source=key, actor=actor)
         st.success(f"Imported: {report.added} added, {report.updated} updated" + (f", {report.skipped} skipped." if report.skipped else "."))
 
 
@@ -53,7 +53,11 @@ with store_tab:
     if base_url and st.button("Fetch agents", key="store_fetch", icon=":material/cloud_download:"):
         st.session_state["store_fetched"] = (base_url, int(page_size))
     if st.session_state.get("store_fetched"):
-        rows, errors = store_pages(*st.session_state["store_fetched"])
+        try:
+            rows, errors = store_pages(*st.session_state["store_fetched"])
+        except ImagegenError as exc:  # e.g. a host not in IMAGEGEN_STORE_HOSTS
+            st.error(str(exc), icon=":material/block:")
+            rows, errors = [], []
         for error in errors:
             st.warning(f"Skipped {error}", icon=":material/warning:")
         if rows:
@@ -73,7 +77,7 @@ with edit_tab:
             try:
                 with ws.session() as s, s.begin():
                     update_agent_text(s, slug, name=name, sub_heading=sub_heading, description=description,
-                                      categories=[c.strip() for c in categories.split(",") if c.strip()])
+                                      categories=[c.strip() for c in categories.split(",") if c.strip()], actor=actor)
                 st.success(f"Saved {name}.")
             except ImagegenError as exc:
                 st.error(str(exc))

@@ -25,9 +25,12 @@ from imagegen.palettes import PRESETS
 from imagegen.providers import provider_choices
 from imagegen.recipes import list_templates
 from imagegen.records import ASPECT_RATIOS
+from ui.auth import require_page
 from ui.resources import thumbnail, workspace
+from ui.text import literal
 from ui.widgets import status_badge
 
+actor = require_page("curator")
 ws = workspace()
 state = st.session_state
 st.title("Experiments")
@@ -67,8 +70,8 @@ try:
     st.caption(f"The full grid is **{images} images**" + (f", estimated **${cost:.2f}**" if cost else " (free: local only)")
                + ". Cells already run are not run again.")
     if st.button("Save and run the missing cells", type="primary", icon=":material/science:", key="exp_run"):
-        experiment_id = save_experiment(ws, name, chosen_agents, axes, base, experiment_id=choice)
-        for generation_id in start_missing_cells(ws, experiment_id):
+        experiment_id = save_experiment(ws, name, chosen_agents, axes, base, experiment_id=choice, actor=actor)
+        for generation_id in start_missing_cells(ws, experiment_id, actor=actor):
             ws.jobs.submit(generation_id)
         state["experiment_open"] = experiment_id
         st.rerun()
@@ -93,10 +96,10 @@ def experiment_grid() -> None:
     st.progress(done / max(1, len(gens)), text=f"{done} of {len(gens)} cells finished")
     header = st.columns([1] + [2] * len(cols))
     for j, col in enumerate(cols):
-        header[j + 1].markdown(f"**{col}**")
+        header[j + 1].markdown(f"**{literal(col)}**")
     for row in rows:
         line = st.columns([1] + [2] * len(cols))
-        line[0].markdown(f"**{row}**")
+        line[0].markdown(f"**{literal(row)}**")
         for j, col in enumerate(cols):
             with line[j + 1]:
                 for cand in cells.get((row, col), [])[:4]:

@@ -10,10 +10,14 @@ from imagegen.errors import ImagegenError
 from imagegen.history import agent_history, approvals, revert_to
 from imagegen.providers import PROVIDERS
 from imagegen.records import CandidateStatus
+from ui.auth import require_page
+from ui.publishing import publish_state
 from ui.recipe_state import load_recipe
 from ui.resources import thumbnail, workspace
+from ui.text import literal
 from ui.widgets import status_badge
 
+actor = require_page("viewer")
 ws = workspace()
 state = st.session_state
 
@@ -50,9 +54,11 @@ with trail_col:
                 + ("  \n:green-badge[current]" if approval.upload_key == current else "")
                 + ("  \nreplaced an earlier thumbnail" if approval.previous_thumbnail else "")
             )
-            if approval.upload_key != current and cols[1].button("Revert to this", key=f"revert_{approval.id}", icon=":material/undo:"):
+            with cols[1]:
+                publish_state(approval, actor)
+            if actor.can("revert") and approval.upload_key != current and cols[1].button("Revert to this", key=f"revert_{approval.id}", icon=":material/undo:"):
                 try:
-                    revert_to(ws, approval.id)
+                    revert_to(ws, approval.id, actor=actor)
                     st.rerun()
                 except ImagegenError as exc:
                     st.error(str(exc))
@@ -66,7 +72,7 @@ with compare_col:
         for col, cid in zip(st.columns(2), picked):
             cand, recipe = finished[cid]
             col.image(thumbnail(cand.image_key, 640), width="stretch")
-            col.caption(f"{labels[cid]} · {recipe.provider} · {recipe.template}")
+            col.caption(f"{labels[cid]} · {recipe.provider} · {literal(recipe.template)}")
 
 st.subheader(f"{len(generations)} generation{'s' if len(generations) != 1 else ''}")
 for gen in generations:
@@ -74,7 +80,7 @@ for gen in generations:
     palette = recipe.palette.name if recipe.palette else "none"
     with st.expander(
         f"#{gen.id} · {gen.created_at:%Y-%m-%d %H:%M} · {recipe.provider}{' ' + recipe.model if recipe.model else ''} · "
-        f"{recipe.template} · {palette} · {recipe.aspect_ratio} · seed {recipe.seed} · {gen.status.value}"
+        f"{literal(recipe.template)} · {palette} · {recipe.aspect_ratio} · seed {recipe.seed} · {gen.status.value}"
         + (f" · ${gen.cost_usd:.2f}" if gen.cost_usd else ""),
         expanded=gen is generations[0],
     ):

@@ -15,10 +15,14 @@ from imagegen.prompts import clean_text
 from imagegen.providers import default_provider, provider_choices, provider_class
 from imagegen.recipes import list_templates, make_spec, prompt_for, save_template
 from imagegen.records import ASPECT_RATIOS, Approval, Candidate
+from ui.auth import require_page
+from ui.publishing import current_publish_state, store_image
 from ui.recipe_state import load_recipe
 from ui.resources import thumbnail, workspace
+from ui.text import literal
 from ui.widgets import option_inputs, status_badge, swatches
 
+actor = require_page("curator")
 ws = workspace()
 state = st.session_state
 state.setdefault("board", {})  # agent slug -> candidate ids shown in the grid
@@ -76,9 +80,9 @@ if slug not in state.board:
     latest = latest_generation(ws, slug)  # a refreshed page finds its results again
     state.board[slug] = [c.id for c in ws.get_generation(latest).candidates] if latest else []
 
-st.title(agent.name)
+st.title(literal(agent.name))
 if agent.sub_heading:
-    st.caption(agent.sub_heading)
+    st.caption(literal(agent.sub_heading))
 
 recalled = state.pop("recall_message", None)
 if recalled:
@@ -88,10 +92,7 @@ approved = state.pop("just_approved", None)
 if approved:
     with ws.session() as s:
         approval = s.get(Approval, approved)
-    st.success(
-        f"Approved candidate #{approval.candidate_id}. The upload now lives at `{ws.media.location(approval.upload_key)}`.",
-        icon=":material/verified:",
-    )
+    st.success(f"Approved candidate #{approval.candidate_id}.", icon=":material/verified:")
 
 agent_col, recipe_col = st.columns([1, 2], gap="large")
 
@@ -101,10 +102,12 @@ with agent_col:
         st.image(thumbnail(agent.current_thumbnail), width="stretch")
     else:
         st.info("No thumbnail yet.", icon=":material/hide_image:")
+    current_publish_state(agent, actor)
+    store_image(agent)
     if agent.categories:
-        st.markdown(" ".join(f":violet-badge[{c}]" for c in agent.categories))
+        st.markdown(" ".join(f":violet-badge[{literal(c)}]" for c in agent.categories))
     with st.expander("Description", expanded=False):
-        st.write(clean_text(agent.description, 2000) or "No description.")
+        st.text(clean_text(agent.description, 2000) or "No description.")
 
 # --- the recipe ---------------------------------------------------------------------------
 
@@ -142,7 +145,7 @@ with recipe_col:
         new_text = st.text_area("Template", value=templates[template], key=f"new_template_text_{template}", height=120)
         if st.button("Save template", key="save_template", icon=":material/save:"):
             try:
-                save_template(ws, new_name, new_text)
+                save_template(ws, new_name, new_text, actor=actor)
                 st.success(f"Saved the template {new_name.strip()!r}.")
             except ImagegenError as exc:
                 st.error(str(exc))
@@ -210,7 +213,7 @@ with recipe_col:
         help="Wait for the running candidates, or cancel them" if busy else None,
     ):
         try:
-            generation_id = start_generation(ws, slug, spec)
+            generation_id = start_generation(ws, slug, spec, actor=actor)
             ws.jobs.submit(generation_id)  # runs outside this script thread; reruns never touch it
             state.board[slug] = [c.id for c in ws.get_generation(generation_id).candidates]
             st.rerun()
@@ -232,19 +235,19 @@ def show_full_size(candidate: Candidate) -> None:
     st.caption(f"Candidate #{candidate.id} · seed {candidate.seed} · {candidate.width}x{candidate.height}")
     if candidate.provider_prompt and candidate.provider_prompt != state.get("prompt"):
         st.markdown("**Prompt the provider used**")
-        st.write(candidate.provider_prompt)
+        st.text(candidate.provider_prompt)
 
 
 @st.dialog("Approve this thumbnail?", on_dismiss=_close_dialog)
 def confirm_approval(candidate: Candidate) -> None:
     st.image(thumbnail(candidate.image_key), width="stretch")
     st.write(
-        f"It becomes the store thumbnail of **{agent.name}**"
+        f"It becomes the store thumbnail of **{literal(agent.name)}**"
         + (", replacing the current one." if agent.current_thumbnail else ".")
     )
     if st.button("Approve and upload", type="primary", key="confirm_approve", icon=":material/upload:"):
         try:
-            approval = approve_candidate(ws, candidate.id)
+            approval = approve_candidate(ws, candidate.id, actor=actor)
         except ImagegenError as exc:
             st.error(str(exc), icon=":material/error:")
             return
@@ -272,14 +275,14 @@ def candidate_card(candidate: Candidate, index: int) -> None:
                 state["dialog"] = ("view", candidate.id)
                 st.rerun()
             if b2.button("Reroll", key=f"reroll_{candidate.id}", icon=":material/casino:", width="stretch", disabled=not provider.enabled):
-                new_id = reroll_candidate(ws, candidate.id)
+                new_id = reroll_candidate(ws, candidate.id, actor=actor)
                 ws.jobs.submit(ws.get_candidate(new_id).generation_id)
                 state.board[slug][index] = new_id
                 st.rerun()
             if candidate.image_key and provider_class(candidate.generation.recipe.provider).supports_upscale and st.button(
                 "Upscale", key=f"upscale_{candidate.id}", icon=":material/zoom_out_map:", width="stretch"
             ):
-                generation_id = upscale_candidate(ws, candidate.id)
+                generation_id = upscale_candidate(ws, candidate.id, actor=actor)
                 ws.jobs.submit(generation_id)
                 state.board[slug].append(ws.get_generation(generation_id).candidates[0].id)
                 st.rerun()

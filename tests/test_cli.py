@@ -97,7 +97,9 @@ def test_approve_sets_the_thumbnail_and_remembers_the_previous(ws, capsys):
     assert main(["approve", str(second.id)]) == 0
     two = json.loads(capsys.readouterr().out)
     assert one["previous"] is None and two["previous"] == one["thumbnail"]
-    assert os.path.isfile(two["location"])
+    assert one["by"] == "dana" and two["by"] == "curator"
+    assert two["publishing"]["status"] == "published"
+    assert (ws.settings.published_dir / "bug-hunter.png").read_bytes() == ws.media.get(two["thumbnail"])
     assert ws.get_agent("bug-hunter").current_thumbnail == two["thumbnail"]
 
 

@@ -5,6 +5,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event, func, insert, select, update
 
+from imagegen.auth import local_admin
 from imagegen.batch import create_batch
 from imagegen.catalog import import_agents, refresh_categories, update_agent_text
 from imagegen.generation import latest_generation
@@ -128,7 +129,8 @@ def test_the_category_filter_follows_imports_and_edits_without_reading_agents(ws
     with ws.session() as s:
         assert "zebra tools" in category_names(s)
     with ws.session() as s, s.begin():
-        update_agent_text(s, "new-one", name="New", sub_heading="", description="", categories=["writing"])
+        update_agent_text(s, "new-one", name="New", sub_heading="", description="", categories=["writing"],
+                          actor=local_admin(ws.settings))
     with ws.session() as s, count_statements(ws.engine) as statements, loaded_rows() as loaded:
         names = category_names(s)
     assert "zebra tools" not in names and "writing" in names

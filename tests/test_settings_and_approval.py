@@ -3,6 +3,7 @@ import asyncio
 import pytest
 
 from imagegen.approval import approve_candidate
+from imagegen.auth import local_admin
 from imagegen.errors import InvalidInput, UploadFailed
 from imagegen.generation import run_generation, start_generation
 from imagegen.providers import default_provider
@@ -44,7 +45,7 @@ def _candidate(ws, slug="pixel-poster"):
 
 def test_approval_records_who_what_and_the_recipe(ws):
     cand = _candidate(ws)
-    approval = approve_candidate(ws, cand.id, "dana")
+    approval = approve_candidate(ws, cand.id, actor=local_admin(ws.settings, "dana"))
     assert approval.approved_by == "dana" and approval.candidate_id == cand.id
     assert approval.spec["seed"] == 9
     assert ws.get_agent("pixel-poster").current_thumbnail == approval.upload_key

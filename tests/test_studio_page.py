@@ -71,7 +71,10 @@ def test_generate_compare_and_approve(app):
     [success] = [s.value for s in app.success]
     agent = ws.get_agent("podcast-clipper")
     assert success.startswith(f"Approved candidate #{gen.candidates[1].id}.")
-    assert ws.media.location(agent.current_thumbnail) in success
+    # Published to the local folder, offered as a download; no server path on the page.
+    assert any("Published" in m.value for m in app.markdown)
+    assert [d.proto.label for d in app.get("download_button")] == ["Download"]
+    assert ws.media.location(agent.current_thumbnail) not in str([e for e in app.main])
     assert "No thumbnail yet." not in [i.value for i in app.info]
     assert app.radio(key="agent_slug").options == ["Podcast Clipper ✓"]
 
