@@ -353,25 +353,46 @@ async def fetch_store_agents(base_url: str, *, page_size: int = 50, max_pages: i
     return result
 
 
+def _first_image(value) -> str:
+    """The store's current image for a row: the first https URL of `agent_image` (a list, or
+    a list as JSON text in a CSV), else ""."""
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return ""
+    urls = value if isinstance(value, list) else [value]
+    return next((u for u in urls if isinstance(u, str) and u.startswith("https://")), "")
+
+
+def _text_of(row: dict, *names: str) -> str:
+    value = next((row[n] for n in names if row.get(n) not in (None, "")), "")
+    return str(value).strip()
+
+
 def preview_import(session: Session, rows: list[dict]) -> list[dict]:
-    """What an import would do, row by row: add, update, or the error that skips it."""
+    """What an import would do, row by row: add, update, or the error that skips it, with what
+    a curator needs to recognise the agent (name, sub-heading, categories, the store's image)."""
     wanted = list({str(r.get("slug", "")).strip().lower() for r in rows})
     slugs = {slug for i in range(0, len(wanted), IMPORT_BATCH)
              for slug in session.scalars(select(Agent.slug).where(Agent.slug.in_(wanted[i : i + IMPORT_BATCH])))}
     preview, seen = [], set()
     for number, row in enumerate(rows, start=1):
+        shown = {"image": _first_image(row.get("agent_image"))}
         try:
             item = AgentIn(**row)
         except ValidationError as exc:
             err = exc.errors()[0]
-            preview.append({"row": number, "slug": str(row.get("slug", "")), "name": str(row.get("agent_name", row.get("name", ""))),
+            preview.append({"row": number, "slug": _text_of(row, "slug"), "name": _text_of(row, "agent_name", "name") or "(no name)",
+                            "sub_heading": _text_of(row, "sub_heading"), "categories": "", **shown,
                             "action": "skip", "error": f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"})
             continue
         action = "update" if item.slug in slugs else "add"
         if item.slug in seen:
             action = "duplicate (last one wins)"
         seen.add(item.slug)
-        preview.append({"row": number, "slug": item.slug, "name": item.name, "action": action, "error": ""})
+        preview.append({"row": number, "slug": item.slug, "name": item.name, "sub_heading": item.sub_heading,
+                        "categories": ", ".join(item.categories), **shown, "action": action, "error": ""})
     return preview
 
 

@@ -23,7 +23,7 @@ from imagegen.generation import run_to_completion, start_generation
 from imagegen.providers import default_provider
 from imagegen.publish import publications, retry_publishing, unpublished
 from imagegen.recipes import list_templates, make_spec, save_template
-from imagegen.records import Agent, PublishStatus
+from imagegen.records import Agent, GenerationSource, PublishStatus
 from imagegen.settings import Settings
 from imagegen.jobs import open_workspace
 from imagegen.workspace import Workspace
@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--template", default=None)
     batch.add_argument("--name", default="")
     batch.add_argument("--auto-approve", action="store_true", help="approve each agent's first good candidate (off by default)")
+    batch.add_argument("--out", type=Path, default=None, metavar="DIR", help="also write every candidate image to this folder")
+
+    show = sub.add_parser("show", help="one generation: its recipe and candidates (ids to approve, files with --out)")
+    show.add_argument("generation_id", type=int)
+    show.add_argument("--out", type=Path, default=None, metavar="DIR", help="write the candidate images to this folder")
 
     sub.add_parser("agents", help="list the catalog as JSON lines")
 
@@ -125,29 +130,46 @@ def cmd_generate(ws: Workspace, args: argparse.Namespace) -> int:
         magic_prompt=args.magic_prompt,
         options=parse_options(args.option),
     )
-    generation_id = start_generation(ws, agent.slug, spec, actor=_actor(ws, args))
+    generation_id = start_generation(ws, agent.slug, spec, source=GenerationSource.CLI, actor=_actor(ws, args))
     run_to_completion(ws, generation_id)
     gen = ws.get_generation(generation_id)
-    args.out.mkdir(parents=True, exist_ok=True)
+    summary = candidate_summary(ws, gen, args.out)
+    print(json.dumps({"generation": gen.id, "agent": agent.slug, "status": gen.status.value, "recipe": gen.spec, "candidates": summary}, indent=2, ensure_ascii=False))
+    return 0 if any(c["status"] == "succeeded" for c in summary) else 1
+
+
+def candidate_summary(ws: Workspace, gen, out: Path | None) -> list[dict]:
+    """Each candidate's id (for `approve`), status and seed; with `out`, its image file too."""
     summary = []
     for cand in gen.candidates:
         item = {"id": cand.id, "position": cand.position, "status": cand.status.value, "seed": cand.seed}
         if cand.image_key:
-            ext = cand.image_key.rsplit(".", 1)[-1]
-            path = args.out / f"{agent.slug}-{gen.id}-{cand.position + 1}.{ext}"
-            path.write_bytes(ws.media.get(cand.image_key))
-            item.update(file=str(path), width=cand.width, height=cand.height)
+            item.update(width=cand.width, height=cand.height)
+            if out is not None:
+                out.mkdir(parents=True, exist_ok=True)
+                ext = cand.image_key.rsplit(".", 1)[-1]
+                path = out / f"{gen.agent.slug}-{gen.id}-{cand.position + 1}.{ext}"
+                path.write_bytes(ws.media.get(cand.image_key))
+                item["file"] = str(path)
         if cand.error:
             item["error"] = cand.error
         summary.append(item)
-    print(json.dumps({"generation": gen.id, "agent": agent.slug, "status": gen.status.value, "recipe": gen.spec, "candidates": summary}, indent=2, ensure_ascii=False))
-    return 0 if any(c["status"] == "succeeded" for c in summary) else 1
+    return summary
+
+
+def cmd_show(ws: Workspace, args) -> int:
+    gen = ws.get_generation(args.generation_id)
+    print(json.dumps({
+        "generation": gen.id, "agent": gen.agent.slug, "source": gen.source.value, "status": gen.status.value,
+        "recipe": gen.spec, "candidates": candidate_summary(ws, gen, args.out),
+    }, indent=2, ensure_ascii=False))
+    return 0
 
 
 def cmd_batch(ws: Workspace, args) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from imagegen.batch import create_batch, get_batch, run_batch, select_agents, set_batch_status
+    from imagegen.batch import batch_generations, create_batch, get_batch, run_batch, select_agents, set_batch_status
     from imagegen.records import BatchItemStatus, BatchStatus
 
     if args.resume is not None:
@@ -195,7 +217,10 @@ def cmd_batch(ws: Workspace, args) -> int:
     if last:
         print(f"batch {batch_id}: {last[0].images} images at {last[0].images_per_minute:.0f} images/min", file=sys.stderr)
     batch = get_batch(ws, batch_id)
-    items = [{"agent": i.agent.slug, "status": i.status.value, "generation": i.generation_id, **({"error": i.error} if i.error else {})} for i in batch.items]
+    generations = dict((item.id, gen) for item, gen in batch_generations(ws, batch_id))
+    items = [{"agent": i.agent.slug, "status": i.status.value, "generation": i.generation_id,
+              "candidates": candidate_summary(ws, generations[i.id], args.out) if generations.get(i.id) else [],
+              **({"error": i.error} if i.error else {})} for i in batch.items]
     print(json.dumps({"batch": batch_id, "status": status.value, "items": items}, indent=2, ensure_ascii=False))
     return 0 if all(i["status"] == "done" for i in items) else 1
 
@@ -267,7 +292,7 @@ def cmd_export(ws: Workspace, args) -> int:
 
 COMMANDS = {
     "generate": cmd_generate, "batch": cmd_batch, "agents": cmd_agents, "template": cmd_template,
-    "import": cmd_import, "approve": cmd_approve, "publish": cmd_publish, "export": cmd_export,
+    "import": cmd_import, "approve": cmd_approve, "publish": cmd_publish, "export": cmd_export, "show": cmd_show,
 }
 
 

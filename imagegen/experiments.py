@@ -139,12 +139,13 @@ def label(value) -> str:
 
 
 def grid(ws: "Workspace", experiment_id: int, rows_axis: str, cols_axis: str) -> tuple[list, list, dict]:
-    """Row labels, column labels, and (row, col) -> first candidate of that cell ("agent" is an axis too)."""
+    """Row labels, column labels, and (row, col) -> the candidates of that cell ("agent" is an
+    axis too, labelled by the agent's name)."""
     cells: dict = {}
     row_labels: list = []
     col_labels: list = []
     for gen in experiment_generations(ws, experiment_id):
-        values = {"agent": gen.agent.slug, **(gen.cell or {})}
+        values = {"agent": gen.agent.name, **(gen.cell or {})}
         r, c = label(values.get(rows_axis, "")), label(values.get(cols_axis, ""))
         row_labels += [r] if r not in row_labels else []
         col_labels += [c] if c not in col_labels else []
@@ -152,30 +153,63 @@ def grid(ws: "Workspace", experiment_id: int, rows_axis: str, cols_axis: str) ->
     return row_labels, col_labels, cells
 
 
-def contact_sheet(ws: "Workspace", experiment_id: int, rows_axis: str, cols_axis: str, tile: int = 256) -> bytes:
-    """A PNG of the grid: each cell's first image, labelled by row and column."""
+def _fit(draw: ImageDraw.ImageDraw, text: str, face, width: int) -> str:
+    """The text, cut with an ellipsis to fit `width` pixels."""
+    if draw.textlength(text, font=face) <= width:
+        return text
+    while text and draw.textlength(text + "…", font=face) > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
+
+
+def sheet_headings(ws: "Workspace", experiment_id: int, rows_axis: str, cols_axis: str) -> tuple[str, str, str]:
+    """The contact sheet's title, shared recipe line and axis line."""
+    exp = get_experiment(ws, experiment_id)
+    fixed = {k: label(v[0]) for k, v in exp.axes.items() if len(v) == 1 and k not in (rows_axis, cols_axis)}
+    shared = {**{k: v for k, v in exp.base.items() if k != "count"}, **fixed}
+    recipe = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in shared.items()) or "defaults"
+    count = exp.base.get("count", 1)
+    recipe = f"Recipe: {recipe} · {count} image{'s' if count != 1 else ''} a cell, the first shown"
+    axes = f"Rows: {rows_axis.replace('_', ' ')}   ·   Columns: {cols_axis.replace('_', ' ')}"
+    return exp.name or f"Experiment {exp.id}", recipe, axes
+
+
+def contact_sheet(ws: "Workspace", experiment_id: int, rows_axis: str, cols_axis: str, tile: int = 480) -> bytes:
+    """A PNG of the grid, made to be printed or pasted in a deck: a title, the axis names, the
+    shared recipe, row and column labels, and each cell's first image at `tile` pixels wide
+    (480 px prints about 4 cm wide at 300 dpi; the labels are 22 px or more)."""
     rows, cols, cells = grid(ws, experiment_id, rows_axis, cols_axis)
     if not rows:
         raise InvalidInput("The experiment has no results yet.")
-    margin, head = 220, 40
+    title, recipe, axes_line = sheet_headings(ws, experiment_id, rows_axis, cols_axis)
+    gap, margin, label_w = 16, 40, 300
     th = tile * 9 // 16
-    sheet = Image.new("RGB", (margin + len(cols) * (tile + 8), head + len(rows) * (th + 8)), (0, 0, 48))
+    title_face, axis_face, label_face, small_face = font(44), font(26), font(24), font(20)
+    head = margin + 60 + 40 + 40 + 50  # title, recipe, axis names, column labels
+    width = margin * 2 + label_w + len(cols) * (tile + gap)
+    height = head + len(rows) * (th + gap) + margin
+    sheet = Image.new("RGB", (width, height), (0, 0, 48))
     draw = ImageDraw.Draw(sheet)
-    small = font(14)
+    white, soft, accent = (255, 255, 255), (200, 200, 230), (66, 133, 244)
+    draw.text((margin, margin), _fit(draw, title, title_face, width - 2 * margin), font=title_face, fill=white)
+    draw.text((margin, margin + 64), _fit(draw, recipe, small_face, width - 2 * margin), font=small_face, fill=soft)
+    draw.text((margin, margin + 100), axes_line, font=axis_face, fill=accent)
+    x0, y0 = margin + label_w, head
     for j, col in enumerate(cols):
-        draw.text((margin + j * (tile + 8), 12), col[:32], font=small, fill=(255, 255, 255))
+        draw.text((x0 + j * (tile + gap), head - 42), _fit(draw, col, label_face, tile), font=label_face, fill=white)
     for i, row in enumerate(rows):
-        y = head + i * (th + 8)
-        draw.text((8, y + th // 2 - 8), row[:26], font=small, fill=(255, 255, 255))
+        y = y0 + i * (th + gap)
+        draw.text((margin, y + th // 2 - 14), _fit(draw, row, label_face, label_w - gap), font=label_face, fill=white)
         for j, col in enumerate(cols):
-            x = margin + j * (tile + 8)
+            x = x0 + j * (tile + gap)
             done = [c for c in cells.get((row, col), []) if c.image_key]
             if not done:
-                draw.rectangle((x, y, x + tile, y + th), outline=(66, 133, 244), width=2)
+                draw.rectangle((x, y, x + tile, y + th), outline=accent, width=2)
+                draw.text((x + 16, y + th // 2 - 12), "no image", font=small_face, fill=soft)
                 continue
-            with Image.open(io.BytesIO(ws.thumbnail(done[0].image_key))) as im:
+            with Image.open(io.BytesIO(ws.thumbnail(done[0].image_key, max(tile, th)))) as im:
                 im.thumbnail((tile, th))
-                sheet.paste(im, (x, y))
+                sheet.paste(im, (x + (tile - im.width) // 2, y + (th - im.height) // 2))
     out = io.BytesIO()
     sheet.save(out, "PNG")
     return out.getvalue()

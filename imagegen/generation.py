@@ -19,11 +19,11 @@ from sqlalchemy import select
 
 from imagegen.auth import Actor, local_admin, require
 from imagegen.costs import check_budget, price_table, unit_price
-from imagegen.errors import ImagegenError, InvalidInput, NotFound
+from imagegen.errors import ImagegenError, InvalidInput, MissingKeyError, NotFound
 from imagegen.images import check_image, embed_recipe
 from imagegen.leases import expired, held, lease_until
 from imagegen.prompts import agent_text
-from imagegen.providers import ImageRequest, ProviderImage, provider_class
+from imagegen.providers import ImageRequest, ProviderImage, has_key, provider_class
 from imagegen.records import (
     MAX_SEED,
     Agent,
@@ -31,6 +31,7 @@ from imagegen.records import (
     Candidate,
     CandidateStatus,
     Generation,
+    GenerationSource,
     GenerationSpec,
     GenerationStatus,
     transition,
@@ -47,15 +48,22 @@ PAID = (CandidateStatus.SUCCEEDED, CandidateStatus.BLOCKED)  # every image the p
 
 def start_generation(
     ws: "Workspace", agent_slug: str, spec: GenerationSpec, *, experiment_id: int | None = None,
-    cell: dict | None = None, batch_item_id: int | None = None, actor: Actor | None = None,
+    cell: dict | None = None, batch_item_id: int | None = None, source: GenerationSource | None = None,
+    actor: Actor | None = None,
 ) -> int:
     """Record a queued job with one queued candidate per image; returns the generation id.
 
-    The budget check and the reservation of the estimate happen in one write transaction,
-    so concurrent processes cannot pass the daily budget. The job is leased to this runner.
-    `actor` defaults to the local admin (the CLI, open mode)."""
+    An unknown provider and a provider without its key are refused before anything is
+    written (a refused attempt leaves no board behind). The budget check and the reservation
+    of the estimate happen in one write transaction, so concurrent processes cannot pass the
+    daily budget. The job is leased to this runner. `actor` defaults to the local admin (the
+    CLI, open mode)."""
     actor = require(actor or local_admin(ws.settings), "generate")
-    provider_class(spec.provider)  # unknown providers are refused before anything is written
+    cls = provider_class(spec.provider)
+    if not has_key(cls, ws.settings):
+        raise MissingKeyError(cls.name, cls.key_env_var or "")
+    if source is None:
+        source = GenerationSource.EXPERIMENT if experiment_id else GenerationSource.BATCH if batch_item_id else GenerationSource.STUDIO
     if spec.seed is None:
         spec = spec.model_copy(update={"seed": random.randrange(0, MAX_SEED - MAX_SEED // 100)})
     with ws.session() as s, s.begin():
@@ -63,7 +71,7 @@ def start_generation(
         agent = ws.get_agent(agent_slug, session=s)
         cost = check_budget(ws, spec, s)
         gen = Generation(
-            agent_id=agent.id, spec=spec.model_dump(mode="json"), experiment_id=experiment_id, cell=cell,
+            agent_id=agent.id, spec=spec.model_dump(mode="json"), experiment_id=experiment_id, cell=cell, source=source,
             reserved_usd=cost, lease_owner=ws.owner, lease_until=lease_until(ws), created_by=actor.email,
         )
         s.add(gen)
@@ -172,7 +180,7 @@ def _claim(ws: "Workspace", generation_id: int) -> _Job:
         source = s.get(Candidate, source_id) if source_id else None
         return _Job(
             generation_id, spec, agent.slug,
-            agent_text(agent.name, agent.description, agent.sub_heading, agent.categories),
+            agent_text(agent.name, agent.description, agent.sub_heading, agent.categories, agent.short_title),
             [(c.id, c.seed) for c in gen.candidates if c.status is CandidateStatus.QUEUED],
             source.image_key if source is not None else None,
         )

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 from imagegen.errors import InvalidInput
 
-FIELDS = ("name", "description", "sub_heading", "categories", "subject")
+FIELDS = ("name", "description", "sub_heading", "categories", "subject", "title")
 
 POP_ART = (
     'Create a visually striking retro-futuristic vector pop art illustration prominently featuring '
-    '"{name}" in bold typography. The image clearly and literally depicts a {subject}, along with '
+    '"{title}" in bold typography. The image clearly and literally depicts a {subject}, along with '
     "recognizable objects directly associated with the primary function of a {name}. Ensure the "
     "imagery is concrete, intuitive, and immediately understandable, clearly conveying the purpose "
     "of a {name}. Maintain vibrant, limited-palette colors, sharp vector lines, geometric shapes, "
@@ -24,7 +24,7 @@ POP_ART = (
 APP_STORE = (
     "Create a visually engaging app store thumbnail for the AI agent that highlights what it does "
     "in a clear and captivating way:\n"
-    "- **Name**: {name}\n"
+    "- **Name**: {title}\n"
     "- **Description**: {description}\n"
     "Focus on showcasing its core functionality with an appealing design."
 )
@@ -32,6 +32,17 @@ BUILT_IN: dict[str, str] = {"pop-art": POP_ART, "app-store": APP_STORE}
 
 MAX_DESCRIPTION = 600
 MAX_SHORT = 200
+
+# The longest prompt each provider is sent. Flux reads about 512 T5 tokens (about 2,000
+# characters); Ideogram's API refuses very long prompts, and longer ones only dilute the
+# subject. The local renderer ignores the prompt, so it gets the same limit for portability.
+PROMPT_LIMITS = {"ideogram": 2_000, "replicate": 2_000}
+DEFAULT_PROMPT_LIMIT = 2_000
+
+
+def prompt_limit(provider: str) -> int:
+    return PROMPT_LIMITS.get(provider, DEFAULT_PROMPT_LIMIT)
+
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
@@ -77,12 +88,17 @@ class AgentText:
     short_title: str = ""  # what goes on the image when the name is too long (the local renderer honours it)
 
     @property
+    def title(self) -> str:
+        """The name as drawn into the image."""
+        return self.short_title or self.name
+
+    @property
     def subject(self) -> str:
         short = self.sub_heading or trim(self.description, MAX_SHORT)
         return f"{self.name} ({short})" if short else self.name
 
 
-def agent_text(name: str, description: str = "", sub_heading: str = "", categories=()) -> AgentText:
+def agent_text(name: str, description: str = "", sub_heading: str = "", categories=(), short_title: str = "") -> AgentText:
     clean_name = clean_text(name, 120)
     if not clean_name:
         raise InvalidInput("The agent has no name to put in a prompt.")
@@ -91,6 +107,7 @@ def agent_text(name: str, description: str = "", sub_heading: str = "", categori
         description=clean_text(description, MAX_DESCRIPTION),
         sub_heading=clean_text(sub_heading, MAX_SHORT),
         categories=", ".join(clean_text(c, 40) for c in categories if clean_text(c, 40)),
+        short_title=clean_text(short_title, 120),
     )
 
 
@@ -111,9 +128,24 @@ def check_template(template: str) -> None:
             )
 
 
+_ARTICLE_BEFORE_FIELD = re.compile(r"\b([Aa])(n?) \{(\w+)\}")
+_SOUNDS_LIKE_CONSONANT = ("uni", "use", "usu", "uti", "eu", "one", "once")
+
+
+def article_for(word: str) -> str:
+    """'an' before a vowel sound ("an Ai", "an Unspirational"), else 'a' ("a User Guide")."""
+    low = word.lower()
+    return "an" if low[:1] in "aeiou" and low[:1] and not low.startswith(_SOUNDS_LIKE_CONSONANT) else "a"
+
+
 def render_prompt(template: str, text: AgentText) -> str:
     check_template(template)
     values = {f: getattr(text, f) for f in FIELDS}
     if not values["description"]:
         values["description"] = values["sub_heading"] or values["name"]
-    return template.format(**values).strip()
+
+    def agree(match: re.Match) -> str:  # "a {name}" reads "an Ai" when the name starts with a vowel
+        article = article_for(str(values[match[3]]))
+        return (article.capitalize() if match[1] == "A" else article) + " {" + match[3] + "}"
+
+    return _ARTICLE_BEFORE_FIELD.sub(agree, template).format(**values).strip()

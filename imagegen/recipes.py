@@ -10,7 +10,7 @@ from sqlalchemy import select
 from imagegen.auth import Actor, local_admin, require
 from imagegen.errors import InvalidInput, NotFound
 from imagegen.palettes import BRAND, parse_palette
-from imagegen.prompts import BUILT_IN, agent_text, check_template, render_prompt
+from imagegen.prompts import BUILT_IN, agent_text, check_template, prompt_limit, render_prompt
 from imagegen.providers import provider_class
 from imagegen.records import Agent, GenerationSpec, Palette, PromptTemplate
 
@@ -46,7 +46,7 @@ def save_template(ws: "Workspace", name: str, text: str, *, actor: Actor | None 
 
 
 def prompt_for(ws: "Workspace", agent: Agent, template: str) -> str:
-    text = agent_text(agent.name, agent.description, agent.sub_heading, agent.categories)
+    text = agent_text(agent.name, agent.description, agent.sub_heading, agent.categories, agent.short_title)
     return render_prompt(template_text(ws, template), text)
 
 
@@ -69,15 +69,21 @@ def make_spec(
     template = template or defaults["template"]
     if choices.get("aspect_ratio") is None:
         choices["aspect_ratio"] = defaults["aspect_ratio"]
+    prompt = prompt if prompt is not None else prompt_for(ws, agent, template)
+    if not prompt.strip():
+        raise InvalidInput("The prompt is empty: write one, or press Reset to template.")
+    if len(prompt) > (limit := prompt_limit(provider)):
+        raise InvalidInput(f"The prompt has {len(prompt):,} characters; {cls.label} takes at most {limit:,}. Shorten it.")
     try:
         return GenerationSpec(
             provider=provider,
             template=template,
-            prompt=prompt if prompt is not None else prompt_for(ws, agent, template),
+            prompt=prompt,
             palette=palette or BRAND,
             **{k: v for k, v in choices.items() if v is not None},
         )
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
-        raise InvalidInput(f"Recipe refused: {where}: {err['msg'].removeprefix('Value error, ')}") from None
+        message = err["msg"].removeprefix("Value error, ")
+        raise InvalidInput(f"Recipe refused: {where}: {message}" if where else f"Recipe refused: {message}") from None

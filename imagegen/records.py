@@ -141,6 +141,23 @@ class CandidateStatus(_Status):
     INTERRUPTED = "interrupted"
 
 
+
+class GenerationSource(str, enum.Enum):
+    """Where a generation was asked for: the studio shows only the curator's own boards."""
+
+    STUDIO = "studio"
+    BATCH = "batch"
+    EXPERIMENT = "experiment"
+    CLI = "cli"
+
+
+class Verdict(str, enum.Enum):
+    """A reviewer's mark on a candidate, kept with it in history."""
+
+    STARRED = "starred"
+    REJECTED = "rejected"
+
+
 class BatchStatus(_Status):
     RUNNING = "running"
     PAUSED = "paused"  # stopped by the curator or by an expired lease; resumable
@@ -220,6 +237,8 @@ class Agent(Base):
     current_thumbnail: Mapped[str | None] = mapped_column(String(300), nullable=True)
     # The store's own image URL, kept from the import; only the curator's browser loads it.
     store_image_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    short_title: Mapped[str] = mapped_column(String(120), default="", server_default="")  # drawn instead of a long name
+    last_recipe: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # the studio's recipe the curator last used
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -252,6 +271,10 @@ class Generation(Base):
     experiment_id: Mapped[int | None] = mapped_column(ForeignKey("experiments.id"), nullable=True, index=True)
     cell: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # the experiment axis values of this generation
     created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    source: Mapped[GenerationSource] = mapped_column(
+        Enum(GenerationSource, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+        default=GenerationSource.STUDIO, server_default=GenerationSource.STUDIO.value, index=True,
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -288,6 +311,10 @@ class Candidate(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    verdict: Mapped[Verdict | None] = mapped_column(
+        Enum(Verdict, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]), nullable=True
+    )
+    review_note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     generation: Mapped[Generation] = relationship(back_populates="candidates")
 

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from imagegen.approval import approve_candidate
-from imagegen.batch import batch_generations, create_batch, get_batch, list_batches, select_agents, set_batch_status
+from imagegen.batch import create_batch, get_batch, list_batches, select_agents
 from imagegen.catalog import all_categories
 from imagegen.costs import estimate
 from imagegen.errors import ImagegenError
 from imagegen.palettes import PRESETS
 from imagegen.providers import default_provider, provider_choices
 from imagegen.recipes import list_templates, make_spec
-from imagegen.records import ASPECT_RATIOS, BatchItemStatus, BatchStatus
+from imagegen.records import ASPECT_RATIOS, BatchStatus
+from ui.batch_review import batch_view, open_batch_dialog
 from ui.auth import require_page
-from ui.resources import thumbnail, workspace
-from ui.text import literal
-from ui.widgets import status_badge
+from ui.resources import workspace
 
 actor = require_page("curator")
 ws = workspace()
@@ -68,46 +66,5 @@ batch_id = st.selectbox("Batch", ids, format_func=labels.get, index=ids.index(st
 running = get_batch(ws, batch_id).status is BatchStatus.RUNNING
 
 
-def batch_view() -> None:
-    batch = get_batch(ws, batch_id)
-    items = batch_generations(ws, batch_id)
-    done = sum(i.status is not BatchItemStatus.PENDING for i, _ in items)
-    st.progress(done / max(1, len(items)), text=f"{done} of {len(items)} agents · {batch.status.value}")
-    c1, c2, c3 = st.columns(3)
-    if batch.status is BatchStatus.RUNNING and c1.button("Pause", key="batch_pause", icon=":material/pause:"):
-        set_batch_status(ws, batch_id, BatchStatus.PAUSED)
-    if batch.status is BatchStatus.PAUSED and c1.button("Resume", key="batch_resume", icon=":material/play_arrow:"):
-        set_batch_status(ws, batch_id, BatchStatus.RUNNING)
-        ws.jobs.submit_batch(batch_id)
-        st.rerun()
-    if batch.status in (BatchStatus.RUNNING, BatchStatus.PAUSED) and c2.button("Cancel", key="batch_cancel", icon=":material/stop:"):
-        set_batch_status(ws, batch_id, BatchStatus.CANCELED)
-    for item, gen in items:
-        with st.container(border=True):
-            agent = item.agent
-            head = st.columns([3, 1])
-            head[0].markdown(f"**{literal(agent.name)}** · {item.status.value}" + (f" · {item.error}" if item.error else ""))
-            if ws.get_agent(agent.slug).current_thumbnail:
-                head[1].badge("has a thumbnail", color="green", icon=":material/check:")
-            if gen is None:
-                continue
-            cols = st.columns(4)
-            for i, cand in enumerate(gen.candidates[:8]):
-                with cols[i % 4]:
-                    if cand.image_key:
-                        st.image(thumbnail(cand.image_key, 256), width="stretch")
-                        if st.button("Approve", key=f"batch_approve_{cand.id}", width="stretch"):
-                            try:
-                                approve_candidate(ws, cand.id, actor=actor)
-                                st.toast(f"Approved for {literal(agent.name)}")
-                            except ImagegenError as exc:
-                                st.error(str(exc))
-                    else:
-                        status_badge(cand.status)
-    if state.get("batch_was_running") and batch.status is not BatchStatus.RUNNING:
-        state["batch_was_running"] = False
-        st.rerun()
-    state["batch_was_running"] = batch.status is BatchStatus.RUNNING
-
-
-st.fragment(batch_view, run_every=1.0 if running else None)()
+st.fragment(batch_view, run_every=1.0 if running else None)(ws, batch_id)
+open_batch_dialog(ws)

@@ -30,8 +30,13 @@ def preview_and_import(rows: list[dict], key: str) -> None:
     updates = sum(p["action"] == "update" for p in preview)
     skips = [p for p in preview if p["action"] == "skip"]
     st.markdown(f"**{len(rows)} rows:** {adds} new, {updates} updates, {len(skips)} with errors")
-    st.dataframe(preview, hide_index=True, width="stretch", column_order=("row", "slug", "name", "action", "error"))
-    if st.button(f"Import {adds + updates} agents", type="primary", key=f"import_{key}", disabled=not adds + updates):
+    st.dataframe(
+        preview, hide_index=True, width="stretch",
+        column_order=("row", "image", "name", "sub_heading", "categories", "slug", "action", "error"),
+        column_config={"image": st.column_config.ImageColumn("store image"), "sub_heading": "sub-heading"},
+    )
+    wanted = adds + updates
+    if st.button(f"Import {wanted} agent{'s' if wanted != 1 else ''}", type="primary", key=f"import_{key}", disabled=not wanted):
         report = import_catalog(ws, rows, source=key, actor=actor)
         st.success(f"Imported: {report.added} added, {report.updated} updated" + (f", {report.skipped} skipped." if report.skipped else "."))
 
@@ -58,8 +63,12 @@ with store_tab:
         except ImagegenError as exc:  # e.g. a host not in IMAGEGEN_STORE_HOSTS
             st.error(str(exc), icon=":material/block:")
             rows, errors = [], []
-        for error in errors:
-            st.warning(f"Skipped {error}", icon=":material/warning:")
+        if errors and not rows:  # nothing came back: the address is wrong or the store is down
+            st.error(f"Could not read agents from {st.session_state['store_fetched'][0]}: {errors[0].split(': ', 1)[-1]}. "
+                     "Check the address (the store's base URL, without /api).", icon=":material/cloud_off:")
+        else:
+            for error in errors:
+                st.warning(f"Skipped {error}", icon=":material/warning:")
         if rows:
             preview_and_import(rows, "store")
 

@@ -25,10 +25,10 @@ from imagegen.palettes import PRESETS
 from imagegen.providers import provider_choices
 from imagegen.recipes import list_templates
 from imagegen.records import ASPECT_RATIOS
+from ui.resources import thumbnail_url, workspace
 from ui.auth import require_page
-from ui.resources import thumbnail, workspace
 from ui.text import literal
-from ui.widgets import status_badge
+from ui.widgets import cell_actions, status_badge
 
 actor = require_page("curator")
 ws = workspace()
@@ -90,8 +90,12 @@ running = any(not g.status.finished for g in experiment_generations(ws, exp.id))
 
 
 def experiment_grid() -> None:
+    message = state.pop("cell_message", None)
+    if message:
+        getattr(st, message[0])(message[1])
     rows, cols, cells = grid(ws, exp.id, rows_axis, cols_axis)
     gens = experiment_generations(ws, exp.id)
+    slugs = {g.id: g.agent.slug for g in gens}
     done = sum(g.status.finished for g in gens)
     st.progress(done / max(1, len(gens)), text=f"{done} of {len(gens)} cells finished")
     header = st.columns([1] + [2] * len(cols))
@@ -104,7 +108,8 @@ def experiment_grid() -> None:
             with line[j + 1]:
                 for cand in cells.get((row, col), [])[:4]:
                     if cand.image_key:
-                        st.image(thumbnail(cand.image_key, 256), width="stretch")
+                        st.image(thumbnail_url(cand.image_key, 320), width="stretch")
+                        cell_actions(cand, slugs[cand.generation_id])
                     else:
                         status_badge(cand.status)
     if state.get("exp_was_running") and done == len(gens):

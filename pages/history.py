@@ -13,9 +13,9 @@ from imagegen.records import CandidateStatus
 from ui.auth import require_page
 from ui.publishing import publish_state
 from ui.recipe_state import load_recipe
-from ui.resources import thumbnail, workspace
+from ui.resources import thumbnail_url, workspace
 from ui.text import literal
-from ui.widgets import status_badge
+from ui.widgets import review_matches, status_badge, verdict_badge
 
 actor = require_page("viewer")
 ws = workspace()
@@ -27,15 +27,17 @@ with ws.session() as s:
 slug = st.selectbox("Agent", list(agents), format_func=lambda s: agents[s].name,
                     index=list(agents).index(state["agent_slug"]) if state.get("agent_slug") in agents else 0, key="history_agent")
 
-filters = st.columns(3)
+filters = st.columns(4)
 provider = filters[0].selectbox("Provider", ["any", *(p.name for p in PROVIDERS)], key="history_provider")
 status = filters[1].selectbox("Candidate status", ["any", *(s.value for s in CandidateStatus)], key="history_status")
-approved_only = filters[2].toggle("Only generations with an approval", key="history_approved")
+review = filters[2].selectbox("Review", ["any", "starred", "rejected", "not rejected"], key="history_review")
+approved_only = filters[3].toggle("Only generations with an approval", key="history_approved")
 
 generations = agent_history(
     ws, slug, provider=None if provider == "any" else provider,
     status=None if status == "any" else CandidateStatus(status), approved_only=approved_only,
 )
+generations = [g for g in generations if any(review_matches(c, review) for c in g.candidates)]
 
 trail_col, compare_col = st.columns([1, 1], gap="large")
 with trail_col:
@@ -47,7 +49,7 @@ with trail_col:
     for approval in trail:
         with st.container(border=True):
             cols = st.columns([1, 2])
-            cols[0].image(thumbnail(approval.upload_key, 256), width="stretch")
+            cols[0].image(thumbnail_url(approval.upload_key, 256), width="stretch")
             cols[1].markdown(
                 f"**#{approval.id}** by {approval.approved_by}, {approval.approved_at:%Y-%m-%d %H:%M}  \n"
                 f"candidate #{approval.candidate_id}" + (f" · {approval.note}" if approval.note else "")
@@ -71,7 +73,7 @@ with compare_col:
     if len(picked) == 2:
         for col, cid in zip(st.columns(2), picked):
             cand, recipe = finished[cid]
-            col.image(thumbnail(cand.image_key, 640), width="stretch")
+            col.image(thumbnail_url(cand.image_key, 640), width="stretch")
             col.caption(f"{labels[cid]} · {recipe.provider} · {literal(recipe.template)}")
 
 st.subheader(f"{len(generations)} generation{'s' if len(generations) != 1 else ''}")
@@ -86,12 +88,14 @@ for gen in generations:
     ):
         st.code(recipe.prompt, language=None, wrap_lines=True)
         cols = st.columns(4)
-        for i, cand in enumerate(gen.candidates):
+        for i, cand in enumerate(c for c in gen.candidates if review_matches(c, review)):
             with cols[i % 4]:
                 if cand.image_key:
-                    st.image(thumbnail(cand.image_key), width="stretch")
+                    st.image(thumbnail_url(cand.image_key), width="stretch")
                 status_badge(cand.status)
-                st.caption(f"#{cand.id} · seed {cand.seed}" + (f" · {cand.error}" if cand.error else ""))
+                verdict_badge(cand)
+                st.caption(f"#{cand.id} · seed {cand.seed}" + (f" · {cand.error}" if cand.error else "")
+                           + (f" · note: {literal(cand.review_note)}" if cand.review_note else ""))
         if st.button("Use this recipe in the studio", key=f"use_{gen.id}", icon=":material/replay:"):
             load_recipe(state, gen.spec, slug)
             st.switch_page("pages/studio.py")

@@ -63,6 +63,30 @@ def test_errors_are_one_clear_line_without_a_traceback(tmp_path):
         assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], (args, result.stderr)
 
 
+def test_a_no_key_attempt_is_refused_in_one_line_and_not_recorded(tmp_path):
+    data = tmp_path / "data"
+    result = run_cli("generate", "--agent", "sql-sherpa", "--provider", "ideogram", "--out", "o", env={"IMAGEGEN_DATA_DIR": str(data)})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: The ideogram provider needs an API key: set IDEOGRAM_API_KEY in the environment, in .env or in .streamlit/secrets.toml."
+    ]
+    from imagegen.review import other_runs, studio_board
+    from imagegen.settings import Settings
+    from imagegen.jobs import open_workspace
+
+    ws = open_workspace(Settings(data_dir=data))
+    assert other_runs(ws, "sql-sherpa") == [] and studio_board(ws, "sql-sherpa") is None
+
+
+def test_a_cli_run_is_labelled_and_never_becomes_the_studio_board(tmp_path, capsys, ws):
+    assert main(["generate", "--agent", "sql-sherpa", "--count", "1", "--out", str(tmp_path / "o")]) == 0
+    from imagegen.review import other_runs, studio_board
+
+    [run] = other_runs(ws, "sql-sherpa")
+    assert run.source.value == "cli" and run.label.startswith(f"cli #{run.id} · 1 × local")
+    assert studio_board(ws, "sql-sherpa") is None
+
+
 def test_agents_lists_the_sample_catalog(capsys):
     assert main(["agents"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -131,3 +155,17 @@ def test_saved_templates_are_listed_and_used(tmp_path, capsys):
     assert main(["template", "bad", "A {price} tag"]) == 1
     assert "{price}" in capsys.readouterr().err
     assert main(["template", "pop-art", "{name}"]) == 1
+
+
+def test_batch_prints_candidate_ids_and_files_and_show_prints_a_generation(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["batch", "--slugs", "ai,sql-sherpa", "--count", "2", "--out", str(out)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    [ai, sql] = summary["items"]
+    assert [c["id"] for c in ai["candidates"]] == [1, 2] and all(Image.open(c["file"]).size for c in sql["candidates"])
+    assert main(["approve", str(sql["candidates"][1]["id"])]) == 0  # approvable from the terminal, no SQL needed
+    capsys.readouterr()
+    assert main(["show", str(sql["generation"]), "--out", str(tmp_path / "shown")]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["agent"], shown["source"], [c["id"] for c in shown["candidates"]]) == ("sql-sherpa", "batch", [3, 4])
+    assert len(list((tmp_path / "shown").iterdir())) == 2

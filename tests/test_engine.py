@@ -168,6 +168,7 @@ def test_closing_a_workspace_stops_its_runner(ws, monkeypatch):
 def test_concurrent_starts_cannot_pass_the_budget(isolated, monkeypatch):
     """Measured: five concurrent `generate --count 1` at $0.06 all ran against a $0.10 budget."""
     monkeypatch.setenv("IMAGEGEN_DAILY_BUDGET", "0.10")
+    monkeypatch.setenv("IDEOGRAM_API_KEY", "fake-key-for-a-test-that-calls-nobody")  # no key: refused before the budget
     workspaces = [open_workspace(Settings()) for _ in range(5)]  # five "processes": five engines
     spec = GenerationSpec(provider="ideogram", prompt="a lighthouse", count=1)
     started, refused = [], []
@@ -544,6 +545,7 @@ def test_resuming_an_interrupted_job_reserves_what_is_left_to_pay(isolated, monk
     from imagegen.generation import requeue_interrupted
 
     monkeypatch.setenv("IMAGEGEN_DAILY_BUDGET", "0.20")
+    monkeypatch.setenv("IDEOGRAM_API_KEY", "fake-key-for-a-test-that-calls-nobody")  # no key: refused before the budget
     ws = open_workspace(Settings())
     gen_id = start_generation(ws, "trend-radar", GenerationSpec(provider="ideogram", prompt="x", count=3))  # $0.18 reserved
     with ws.session() as s, s.begin():

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 
 from imagegen import providers
+from imagegen.errors import MissingKeyError
 from imagegen.generation import run_generation, start_generation
 from imagegen.recipes import make_spec
 from imagegen.records import Candidate, CandidateStatus, Generation, GenerationStatus, utcnow
@@ -85,13 +86,15 @@ def test_providers_that_return_several_images_get_one_call(ws, register):
     assert [c.status for c in gen.candidates] == [CandidateStatus.SUCCEEDED] * 5
 
 
-def test_a_provider_without_its_key_fails_with_the_variable_to_set(ws, register):
+def test_a_provider_without_its_key_is_refused_before_anything_is_recorded(ws, register):
     needy = scripted(["ok"], name="needy")
     needy.needs_key, needy.key_env_var = True, "NEEDY_API_KEY"
     register(needy)
-    gen = generate(ws, provider="needy", count=2, seed=0)
-    assert gen.status is GenerationStatus.FAILED
-    assert all("set NEEDY_API_KEY" in c.error for c in gen.candidates)
+    spec = make_spec(ws, ws.get_agent("trend-radar"), provider="needy", count=2, seed=0)
+    with pytest.raises(MissingKeyError, match="set NEEDY_API_KEY"):
+        start_generation(ws, "trend-radar", spec)
+    with ws.session() as s:  # refused before anything is written: no failed board replaces a good one
+        assert s.query(Generation).count() == 0
 
 
 def test_cancel_keeps_what_landed_and_cancels_the_rest(ws, register):

@@ -9,6 +9,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
+from ui.text import literal
 
 AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test-cookie-secret-not-real",
         "client_id": "thumbnail-studio", "client_secret": "test-client-secret-not-real",
@@ -118,10 +119,10 @@ def test_a_hostile_agent_name_never_becomes_a_link_on_the_showcase(app):
     import_catalog(ws, [{"slug": "evil", "name": hostile, "sub_heading": "**loud** :red[red]", "categories": ["[c](http://evil.test)"]}])
     approve_candidate(ws, generated(ws, "evil", 1, count=1).candidates[0].id)
     app.switch_page("pages/showcase.py").run()
-    assert hostile in [t.value for t in app.text] and "**loud** :red[red]" in [t.value for t in app.text]
     rendered = [m.value for m in app.markdown] + [s.value for s in app.subheader]
-    assert not any("](http://evil.test" in v for v in rendered)
-    assert "\\[c\\]\\(http\\:\\/\\/evil\\.test\\)" in [s.value for s in app.subheader]
+    unescaped = re.compile(r"(?<!\\)(\]\(http|<b>)")  # a link or a tag that Markdown would act on
+    assert not any(unescaped.search(v) for v in rendered), rendered
+    assert f"**{literal(hostile)}**" in rendered  # still there, readable, as text
 
 
 def test_history_shows_a_failed_publish_and_an_admin_retries_it(team, monkeypatch):
@@ -175,7 +176,7 @@ def test_a_hostile_agent_text_stays_text_in_the_studio(app):
                                             "sub_heading": "<img src=x onerror=alert(1)>", "categories": ["a](http://evil.test)"],
                                             "description": "**bold** [link](http://evil.test)"}])
     app.run()
-    app.radio(key="agent_slug").set_value("evil").run()
+    app.text_input(key="agent_query").input("evil").run()
     assert not app.exception
     rendered = [e.value for e in (*app.title, *app.caption, *app.markdown)]
     unescaped = re.compile(r"(?<!\\)(\]\(http|<img)")  # a link or a tag that Markdown would act on
@@ -192,7 +193,7 @@ def test_the_store_image_is_shown_as_now_in_the_store_and_left_to_the_browser(ap
     url = "https://media.store.test/agents/evil/current.png"  # nothing answers there: the server must not fetch it
     import_catalog(open_workspace(Settings()), [{"slug": "evil", "name": "Evil", "agent_image": url}])
     app.run()
-    app.radio(key="agent_slug").set_value("evil").run()
+    app.text_input(key="agent_query").input("evil").run()
     assert not app.exception
     images = [e for e in app.main if type(e).__name__ == "Image"]
     [shown] = [img for e in images for img in e.proto.imgs if img.caption == "now in the store"]
@@ -211,7 +212,7 @@ def test_the_studio_keeps_a_failed_publish_in_sight_with_retry(isolated, monkeyp
     st.cache_resource.clear()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.run()
-    at.radio(key="agent_slug").set_value("ai").run()
+    at.text_input(key="agent_query").input("ai").run()
     assert any("Publishing failed" in m.value for m in at.markdown)
     assert any("IMAGEGEN_STORE_API_URL" in t.value for t in at.text)
     assert [b.label for b in at.button if (b.key or "").startswith("retry_publish_")] == ["Retry"]

@@ -68,6 +68,19 @@ def test_history_lists_recipes_reverts_and_reuses_a_recipe(app):
     app.multiselect(key="history_compare").select(first.candidates[0].id).select(second.candidates[0].id).run()
     assert any("seed 11 · local · pop-art" in c.value for c in app.caption)
 
+    from imagegen.records import Verdict
+    from imagegen.review import set_verdict
+
+    set_verdict(ws, first.candidates[1].id, Verdict.STARRED, "keep the rays")
+    set_verdict(ws, second.candidates[0].id, Verdict.REJECTED)
+    app.selectbox(key="history_review").select("starred").run()
+    assert [e.label.split(" ·")[0] for e in app.expander if e.label.startswith("#")] == [f"#{first.id}"]
+    assert any(c.value.endswith("· note: keep the rays") for c in app.caption)
+    assert [c.value.split(" ·")[0] for c in app.caption if c.value.startswith("#")] == [f"#{first.candidates[1].id}"]
+    app.selectbox(key="history_review").select("rejected").run()
+    assert [e.label.split(" ·")[0] for e in app.expander if e.label.startswith("#")] == [f"#{second.id}"]
+    app.selectbox(key="history_review").select("any").run()
+
     app.button(key=f"use_{second.id}").click().run()
     assert app.title[0].value == "Trend Radar"
     assert app.text_area(key="prompt").value == second.recipe.prompt
@@ -86,10 +99,10 @@ def test_an_experiment_is_estimated_run_compared_exported_and_extended(app):
     run_until(app, lambda at: any("8 of 8 cells finished" in (p.proto.text or "") for p in at.get("progress")))
     app.selectbox(key="exp_rows").select("agent").run()
     app.selectbox(key="exp_cols").select("template").run()
-    assert {"**pop-art**", "**app-store**", "**bug-hunter**", "**sql-sherpa**"} <= {m.value for m in app.markdown}
+    assert {"**pop-art**", "**app-store**", "**Bug Hunter**", "**SQL Sherpa**"} <= {m.value for m in app.markdown}
 
     ws = open_workspace(Settings())
-    from imagegen.experiments import contact_sheet, result_rows
+    from imagegen.experiments import contact_sheet, result_rows, sheet_headings
 
     rows = result_rows(ws, 1)
     assert len(rows) == 8 and {r["axis_template"] for r in rows} == {"pop-art", "app-store"}
@@ -97,8 +110,17 @@ def test_an_experiment_is_estimated_run_compared_exported_and_extended(app):
     from PIL import Image
 
     sheet = Image.open(io.BytesIO(contact_sheet(ws, 1, "agent", "template")))
-    assert sheet.width > 2 * 256 and sheet.height > 2 * 144
+    assert sheet.width >= 2 * 480 + 300 and sheet.height >= 2 * 270  # two columns of print-size tiles
+    assert sheet_headings(ws, 1, "agent", "template") == (
+        "templates vs seeds", "Recipe: provider local, palette brand, aspect ratio 16x9 · 1 image a cell, the first shown",
+        "Rows: agent   ·   Columns: template")
+    (ROOT / "artifacts").mkdir(exist_ok=True)
+    sheet.save(ROOT / "artifacts" / "contact-sheet.png")  # looked at by a person, not by the test
 
+    first = result_rows(ws, 1)[0]
+    [open_link] = [b for b in app.get("link_button") if b.proto.url.startswith("/?agent=bug-hunter&generation=")][:1]
+    app.button(key=f"cell_approve_{first['candidate']}").click().run()
+    assert f"Approved candidate #{first['candidate']}." in [s.value for s in app.success]
     app.button(key="exp_sheet").click().run()
     assert [d for d in app.get("download_button") if "contact sheet" in d.proto.label]
 
@@ -117,10 +139,58 @@ def test_a_batch_runs_from_the_page_and_results_wait_for_review(app):
     run_until(app, lambda at: any("2 of 2 agents · done" in (p.proto.text or "") for p in at.get("progress")))
     ws = open_workspace(Settings())
     assert ws.get_agent("ai").current_thumbnail is None  # nothing approved unless asked
-    approve = [b for b in app.button if b.label == "Approve"]
+    approve = [b for b in app.button if b.label == "Approve" and b.key.startswith("batch_approve_")]
     assert len(approve) == 4
     approve[0].click().run()
     assert ws.get_agent("ai").current_thumbnail is not None
+    # The card says so at once, and the filters tell reviewed from unreviewed agents.
+    assert len([m for m in app.markdown if "Approved" in m.value and "verified" in m.value]) == 1
+    app.segmented_control(key="batch_show").set_value("Unreviewed").run()
+    assert [m.value.split(" · ")[0] for m in app.markdown if m.value.startswith("**")] == ["**Lingo Bridge**"]
+    app.segmented_control(key="batch_show").set_value("Reviewed").run()
+    assert [m.value.split(" · ")[0] for m in app.markdown if m.value.startswith("**")] == ["**Ai**"]
+
+
+def test_batch_bulk_approve_with_one_confirmation_and_a_large_view(app):
+    open_page(app, "batch")
+    app.segmented_control(key="batch_how").set_value("A list of slugs").run()
+    app.text_input(key="batch_slugs").input("ai, lingo-bridge, sql-sherpa").run()
+    app.button(key="batch_start").click().run()
+    # The picker says done, not running, once the batch is done (at the latest on the rerun after).
+    run_until(app, lambda at: any("3 of 3 agents · done" in (p.proto.text or "") for p in at.get("progress"))
+              and at.selectbox(key="batch_pick").options[0].endswith(" · done"))
+    ws = open_workspace(Settings())
+    from imagegen.batch import batch_generations
+
+    firsts = {item.agent.slug: gen.candidates[0].id for item, gen in batch_generations(ws, 1)}
+    app.button(key=f"batch_view_{firsts['ai']}").click().run()
+    assert any(c.value.startswith(f"Ai · candidate #{firsts['ai']} · seed") for c in app.caption)
+    app.checkbox(key=f"batch_select_{firsts['ai']}").check().run()
+    app.checkbox(key=f"batch_select_{firsts['sql-sherpa']}").check().run()
+    app.button(key="batch_bulk").click().run()
+    assert any("2 candidates become their agents' thumbnails: Ai, SQL Sherpa." in m.value for m in app.markdown)
+    assert ws.get_agent("ai").current_thumbnail is None  # nothing before the confirmation
+    app.button(key="batch_bulk_confirm").click().run()
+    assert "Approved 2 candidates." in [s.value for s in app.success], (app.exception, [e.value for e in app.error], ws.get_agent("ai").current_thumbnail)
+    assert ws.get_agent("ai").current_thumbnail and ws.get_agent("sql-sherpa").current_thumbnail
+    assert ws.get_agent("lingo-bridge").current_thumbnail is None
+    assert app.button(key="batch_bulk").label == "Approve the selected (0)"  # what was approved is no longer selected
+    # The keyboard bar: → moves the focus (wrapping round), X rejects the focused candidate.
+    def focus():
+        caption = next(c.value for c in app.caption if c.value.startswith("Focus: "))
+        return int(caption.split("(")[1].split(" of")[0]), int(caption.split("#")[1].split(" ")[0])
+
+    start, _ = focus()
+    app.button(key="kb_next").click().run()
+    position, focused = focus()
+    assert position == start % 6 + 1
+    app.button(key="kb_reject").click().run()
+    assert ws.get_candidate(focused).verdict.value == "rejected"
+    app.button(key="kb_prev").click().run()
+    assert focus()[0] == start
+    app.button(key=f"batch_star_{firsts['lingo-bridge']}").click().run()
+    app.segmented_control(key="batch_show").set_value("Starred").run()
+    assert [m.value.split(" · ")[0] for m in app.markdown if m.value.startswith("**")] == ["**Lingo Bridge**"]
 
 
 def test_catalog_imports_from_the_store_with_a_failing_page_and_edits_an_agent(app, shared_dir, monkeypatch):
@@ -180,10 +250,18 @@ def test_showcase_shows_approved_thumbnails_by_category_and_has_a_kiosk_mode(app
     assert any("No approved thumbnails yet" in i.value for i in app.info)
     ws = open_workspace(Settings())
     approve_candidate(ws, generated(ws, "podcast-clipper", 5, count=1).candidates[0].id)
+    approve_candidate(ws, generated(ws, "bug-hunter", 6, count=1).candidates[0].id)
+    approve_candidate(ws, generated(ws, "ai", 7, count=1).candidates[0].id)
     open_page(app, "showcase")
-    assert [s.value for s in app.subheader] == ["Creative", "Social"]
-    assert "Podcast Clipper" in [t.value for t in app.text]
-    assert not app.button and not app.text_input and not app.text_area  # no editing controls
+    names = [m.value for m in app.markdown if m.value.startswith("**")]
+    assert sorted(names) == ["**Ai**", "**Bug Hunter**", "**Podcast Clipper**"]  # each agent once, in one grid
+    assert ":violet-badge[creative] :violet-badge[social]" in [m.value for m in app.markdown]
+    assert ":violet-badge[ai]" in [m.value for m in app.markdown] and not app.subheader  # a tag, never a heading "Ai"
+    assert [b.label for b in app.button] == ["View"] * 3 and not app.text_input and not app.text_area  # no editing controls
+    app.button(key="showcase_view_podcast-clipper").click().run()
+    assert len([h for h in app.get("html") if "data:image/jpeg" in h.proto.body]) == 3 and len(app.get("image")) == 1  # the large view
+    app.pills(key="showcase_categories").set_value(["ai"]).run()
+    assert [m.value for m in app.markdown if m.value.startswith("**")] == ["**Bug Hunter**"]
 
     import streamlit as st
 
@@ -209,3 +287,71 @@ def test_a_recalled_recipe_fills_the_studio(app):
     assert app.title[0].value == "Café Crème Copywriter"
     assert app.selectbox(key="aspect").value == "1x1" and app.selectbox(key="palette_name").value == "custom"
     assert app.color_picker(key="palette_hex_0").value.upper() == "#112233" and app.number_input(key="seed").value == 300
+
+
+def test_reruns_of_history_and_showcase_open_no_image_once_thumbnails_exist(app, monkeypatch):
+    from PIL import Image
+
+    ws = open_workspace(Settings())
+    gens = [generated(ws, "trend-radar", seed, count=4) for seed in (1, 2, 3)]
+    approve_candidate(ws, gens[0].candidates[0].id)
+    approve_candidate(ws, generated(ws, "sql-sherpa", 4, count=1).candidates[0].id)
+    opened = []
+    real_open = Image.open
+    for page, setup in (("history", lambda at: at.selectbox(key="history_agent").select("trend-radar").run()), ("showcase", lambda at: at)):
+        open_page(app, page)
+        setup(app)
+        app.run()  # the first view makes the thumbnails
+        monkeypatch.setattr(Image, "open", lambda *a, **k: opened.append(page) or real_open(*a, **k))
+        app.run()
+        assert not app.exception and (app.get("image") or [h for h in app.get("html") if "data:image/jpeg" in h.proto.body])
+        monkeypatch.setattr(Image, "open", real_open)
+    assert opened == []
+
+
+def test_catalog_preview_shows_what_each_row_is_and_messages_read_right(app, monkeypatch):
+    rows = [
+        {"slug": "new-one", "agent_name": "New One", "sub_heading": "Does things", "categories": '["data", "ai"]',
+         "agent_image": '["https://store.example/img/new-one.png", "https://store.example/img/2.png"]'},
+        {"slug": "broken row"},
+    ]
+    ws = open_workspace(Settings())
+    with ws.session() as s:
+        first, broken = preview_import(s, rows)
+    assert (first["name"], first["sub_heading"], first["categories"], first["image"]) == (
+        "New One", "Does things", "data, ai", "https://store.example/img/new-one.png")
+    assert broken["name"] == "(no name)" and broken["action"] == "skip"
+
+    store = FakeStore([rows[0]])
+    # Allowed store hosts: one where nothing listens, and the fake store.
+    monkeypatch.setenv("IMAGEGEN_STORE_HOSTS", f"http://127.0.0.1:9,{store.base_url}")
+    st.cache_resource.clear()  # the workspace, and so its settings, is opened again
+    open_page(app, "catalog")
+    app.text_input(key="store_url").input("http://127.0.0.1:9").run()
+    app.number_input(key="store_page_size").set_value(5).run()
+    app.button(key="store_fetch").click().run()
+    [error] = [e.value for e in app.error]
+    assert error.startswith("Could not read agents from http://127.0.0.1:9: no agent store answered at that address")
+    assert not any("Skipped page 1" in w.value for w in app.warning)
+
+    try:
+        app.text_input(key="store_url").input(store.base_url).run()
+        app.button(key="store_fetch").click().run()
+        assert [b.label for b in app.button if b.key == "import_store"] == ["Import 1 agent"]
+    finally:
+        store.stop()
+
+
+def test_catalog_text_is_shown_as_written_never_as_markdown(app):
+    from imagegen.catalog import update_agent_text
+
+    ws = open_workspace(Settings())
+    with ws.session() as s, s.begin():
+        update_agent_text(s, "ai", name="[Win](http://evil.example) :red[Ai]", sub_heading="**bold**",
+                          description="", categories=["a:b[c]"], actor=local_admin(ws.settings))
+    approve_candidate(ws, generated(ws, "ai", 1, count=1).candidates[0].id)
+    app.run()
+    assert app.title[0].value == r"\[Win\]\(http\:\/\/evil\.example\) \:red\[Ai\]"  # renders as the text itself
+    assert r":violet-badge[a\:b\[c\]]" in [m.value for m in app.markdown]
+    open_page(app, "showcase")
+    assert r"**\[Win\]\(http\:\/\/evil\.example\) \:red\[Ai\]**" in [m.value for m in app.markdown]

@@ -13,7 +13,21 @@ def test_pop_art_names_the_agent_and_its_short_description():
 
 def test_pop_art_without_any_description_uses_just_the_name():
     prompt = render_prompt(POP_ART, agent_text("Ai"))
-    assert "depicts a Ai, along" in prompt
+    assert "depicts an Ai, along" in prompt and "function of an Ai." in prompt
+
+
+def test_the_article_agrees_with_the_name_in_any_template():
+    prompt = render_prompt("A {name} and a {subject}; not a {title}", agent_text("Unspirational Quotes"))
+    assert prompt == "An Unspirational Quotes and an Unspirational Quotes; not an Unspirational Quotes"
+    assert render_prompt("a {name}", agent_text("User Guide")) == "a User Guide"
+    assert render_prompt("a {name}", agent_text("Trend Radar")) == "a Trend Radar"
+
+
+def test_a_short_title_is_the_name_drawn_by_both_templates():
+    text = agent_text("The Extraordinarily Thorough Quarterly Report Generator", "Reports.", "", [], short_title="Quarterly Reports")
+    assert '"Quarterly Reports" in bold typography' in render_prompt(POP_ART, text)
+    assert "- **Name**: Quarterly Reports\n" in render_prompt(APP_STORE, text)
+    assert "depicts a The Extraordinarily Thorough" in render_prompt(POP_ART, text)  # the subject keeps the full name
 
 
 def test_app_store_prompt_has_name_and_description_lines():

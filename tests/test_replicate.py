@@ -254,7 +254,11 @@ def test_the_studio_prefills_flux_and_shows_each_models_options(fake, monkeypatc
     assert len([b for b in at.button if b.label == "Approve"]) == 3
     assert [c["input"]["num_outputs"] for c in fake.creates] == [3]
 
+    # Another model keeps the recipe on screen and offers its own (issue 11, point 4).
     at.selectbox(key="model_replicate").select(TURBO).run()
+    assert (at.selectbox(key="template_replicate").value, at.selectbox(key="aspect").value) == ("app-store", "4x3")
+    assert any("would use pop-art at 16x9" in i.value for i in at.info)
+    at.button(key="use_provider_defaults").click().run()
     assert (at.selectbox(key="template_replicate").value, at.selectbox(key="aspect").value) == ("pop-art", "16x9")
     st.cache_resource.clear()
 

@@ -26,7 +26,7 @@ def wait_until_landed(at, timeout=60):
 
 def pick(at, query):
     at.text_input(key="agent_query").input(query).run()
-    return at.radio(key="agent_slug").value
+    return at.selectbox(key="agent_pick").value
 
 
 def test_the_studio_opens_on_an_agent_with_no_candidates_yet(app):
@@ -34,7 +34,7 @@ def test_the_studio_opens_on_an_agent_with_no_candidates_yet(app):
     assert "No thumbnail yet." in [i.value for i in app.info]
     assert any("press Generate" in i.value for i in app.info)
     assert app.selectbox(key="provider").value == "local"
-    assert 'depicts a Ai, along' in app.text_area(key="prompt").value
+    assert 'depicts an Ai, along' in app.text_area(key="prompt").value
 
 
 def test_search_finds_by_name_slug_and_category_and_filters_missing(app):
@@ -42,7 +42,7 @@ def test_search_finds_by_name_slug_and_category_and_filters_missing(app):
     assert app.title[0].value == "Podcast Clipper"
     pick(app, "")
     app.selectbox(key="agent_category").select("data").run()
-    assert set(app.radio(key="agent_slug").options) == {
+    assert set(app.selectbox(key="agent_pick").options) == {
         "SQL Sherpa",
         "The Extraordinarily Thorough Quarterly Financial Report Generator for Small Businesses",
     }
@@ -76,7 +76,7 @@ def test_generate_compare_and_approve(app):
     assert [d.proto.label for d in app.get("download_button")] == ["Download"]
     assert ws.media.location(agent.current_thumbnail) not in str([e for e in app.main])
     assert "No thumbnail yet." not in [i.value for i in app.info]
-    assert app.radio(key="agent_slug").options == ["Podcast Clipper ✓"]
+    assert app.selectbox(key="agent_pick").options == ["Podcast Clipper ✓"]
 
 
 def test_the_prompt_follows_agent_and_template_and_edits_are_used(app):
@@ -149,3 +149,331 @@ def test_view_opens_the_full_image_with_its_details(app):
     [view] = [b for b in app.button if b.label == "View"]
     view.click().run()
     assert any(c.value.startswith("Candidate #1 · seed 5 · 1280x720") for c in app.caption)
+
+
+# --- issue 11: what a curator hit, and the review tools ----------------------------------------
+
+import json  # noqa: E402
+
+import pytest  # noqa: E402
+
+from imagegen.records import Candidate, CandidateStatus, Generation, GenerationStatus, Verdict  # noqa: E402
+
+
+def captions(at):
+    return [c.value for c in at.caption if c.value.startswith("#")]
+
+
+def generate(at, count=1, **widgets):
+    for key, value in widgets.items():
+        at.session_state[key] = value
+    at.slider(key="count").set_value(count).run()
+    at.button(key="generate").click().run()
+    assert not at.exception, at.exception
+    return wait_until_landed(at)
+
+
+def fresh_tab(**params):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def click(at, label):
+    [button] = [b for b in at.button if b.label == label]
+    button.click().run()
+    assert not at.exception, at.exception
+
+
+def test_after_approving_a_palette_change_stays_on_the_agent(app):
+    pick(app, "sql")
+    generate(app)
+    click(app, "Approve")
+    app.button(key="confirm_approve").click().run()
+    assert app.selectbox(key="agent_pick").value == "sql-sherpa"
+    app.selectbox(key="palette_name").select("EMBER").run()
+    assert app.title[0].value == "SQL Sherpa" and captions(app) == ["#1 · seed " + captions(app)[0].split("seed ")[1]]
+    app.toggle(key="only_missing").set_value(True).run()  # the approved agent no longer matches, and stays open
+    assert app.title[0].value == "SQL Sherpa"
+    app.selectbox(key="aspect").select("1x1").run()
+    assert app.title[0].value == "SQL Sherpa"
+
+
+def test_the_studio_keeps_its_own_board_and_labels_runs_from_elsewhere(app, capsys, tmp_path):
+    from imagegen.cli import main
+    from imagegen.experiments import save_experiment, start_missing_cells
+    from imagegen.generation import run_to_completion
+
+    pick(app, "sql")
+    generate(app, count=2)
+    own = captions(app)
+    assert main(["generate", "--agent", "sql-sherpa", "--count", "1", "--out", str(tmp_path / "o")]) == 0
+    ws = open_workspace(Settings())
+    exp = save_experiment(ws, "seeds", ["sql-sherpa"], {"seed": [5]}, {"provider": "local", "count": 1})
+    for gen_id in start_missing_cells(ws, exp):
+        run_to_completion(ws, gen_id)
+
+    refreshed = fresh_tab()
+    pick(refreshed, "sql")
+    assert captions(refreshed) == own  # the curator's candidates, not the CLI's or the experiment's
+    labels = refreshed.selectbox(key="board_pick").options
+    assert labels[0] == "Your studio board (#1)"
+    assert [label.split(" #")[0] for label in labels[1:]] == ["experiment", "cli"]
+    refreshed.selectbox(key="board_pick").select_index(2).run()
+    assert len(captions(refreshed)) == 1 and any(c.value.startswith("Showing cli #") for c in refreshed.caption)
+    refreshed.selectbox(key="board_pick").select_index(0).run()
+    assert captions(refreshed) == own
+
+
+def test_a_link_restores_the_agent_the_board_and_its_recipe(app):
+    pick(app, "sql")
+    app.selectbox(key="palette_name").select("EMBER").run()
+    app.toggle(key="fixed_seed").set_value(True).run()
+    app.number_input(key="seed").set_value(9).run()
+    generate(app, count=3)
+    assert dict(app.query_params) == {"agent": "sql-sherpa", "generation": "1"}
+    shown = captions(app)
+
+    linked = fresh_tab(agent="sql-sherpa", generation="1")
+    assert linked.title[0].value == "SQL Sherpa" and captions(linked) == shown
+    assert linked.selectbox(key="palette_name").value == "EMBER" and linked.slider(key="count").value == 3
+    assert (linked.toggle(key="fixed_seed").value, linked.number_input(key="seed").value) == (True, 9)
+
+
+def test_each_agent_remembers_its_last_recipe_in_the_database(app):
+    pick(app, "sql")
+    app.selectbox(key="palette_name").select("EMBER").run()
+    app.selectbox(key="aspect").select("1x1").run()
+    generate(app, count=2)
+    assert open_workspace(Settings()).get_agent("sql-sherpa").last_recipe["aspect_ratio"] == "1x1"
+
+    other = fresh_tab()  # a new session, opened on another agent, then on this one
+    assert other.title[0].value == "Ai" and other.selectbox(key="aspect").value == "16x9"
+    pick(other, "sql")
+    assert other.selectbox(key="palette_name").value == "EMBER" and other.selectbox(key="aspect").value == "1x1"
+    assert other.slider(key="count").value == 2 and other.toggle(key="fixed_seed").value is False  # random stays random
+
+
+def test_a_second_tab_picks_up_newer_results(app):
+    second = fresh_tab()
+    generate(second, count=2)
+    app.run()
+    assert captions(app) == captions(second)
+    assert app.button(key="generate").label == "Regenerate all"
+
+
+def test_switching_provider_keeps_template_and_ratio_and_says_what_it_would_change(isolated, monkeypatch):
+    import streamlit as st
+
+    monkeypatch.setenv("REPLICATE_API_TOKEN", "r8_test_not_a_real_token")
+    st.cache_resource.clear()
+    at = fresh_tab()
+    assert at.selectbox(key="provider").value == "replicate"
+    at.selectbox(key="provider").select("local").run()
+    at.selectbox(key="template_local").select("pop-art").run()
+    at.selectbox(key="aspect").select("1x1").run()
+    at.selectbox(key="provider").select("replicate").run()
+    assert at.selectbox(key="aspect").value == "1x1"
+    assert at.selectbox(key=f"template_replicate").value == "pop-art"
+    assert any("Kept the pop-art template at 1x1" in i.value and "app-store at 4x3" in i.value for i in at.info)
+    at.button(key="use_provider_defaults").click().run()
+    assert (at.selectbox(key="template_replicate").value, at.selectbox(key="aspect").value) == ("app-store", "4x3")
+    st.cache_resource.clear()
+
+
+def test_prompt_edits_survive_switching_agent_and_back_and_reset_restores_the_template(app):
+    pick(app, "sql")
+    app.text_area(key="prompt").input("A lighthouse made of SQL").run()
+    pick(app, "podcast")
+    assert app.text_area(key="prompt").value.startswith("Create a visually striking")
+    pick(app, "sql")
+    assert app.text_area(key="prompt").value == "A lighthouse made of SQL"
+    app.button(key="reset_prompt").click().run()
+    assert '"SQL Sherpa" in bold typography' in app.text_area(key="prompt").value
+
+
+def test_reroll_follows_the_candidates_own_provider(app):
+    generate(app)
+    app.selectbox(key="provider").select("ideogram").run()  # no key: Generate is off, the local card still rerolls
+    assert app.button(key="generate").disabled
+    assert not app.button(key="reroll_1").disabled
+
+    keyed = open_workspace(Settings(IDEOGRAM_API_KEY="not-a-real-key"))
+    from imagegen.generation import start_generation
+    from imagegen.recipes import make_spec
+
+    spec = make_spec(keyed, keyed.get_agent("ai"), provider="ideogram", count=1)
+    gen_id = start_generation(keyed, "ai", spec)
+    with keyed.session() as s, s.begin():  # what a run without the key used to leave behind
+        gen = s.get(Generation, gen_id)
+        gen.status = GenerationStatus.FAILED
+        for cand in gen.candidates:
+            cand.status, cand.error = CandidateStatus.FAILED, "The ideogram provider needs an API key"
+    at = fresh_tab(agent="ai", generation=str(gen_id))
+    [card_id] = [int(c.split(" ")[0][1:]) for c in captions(at)]
+    assert at.button(key=f"reroll_{card_id}").disabled
+
+
+@pytest.mark.parametrize("prompt, message", [
+    ("   ", "The prompt is empty: write one, or press Reset to template."),
+    ("", "The prompt is empty: write one, or press Reset to template."),
+    ("x" * 2001, "The prompt has 2,001 characters; Local renderer (offline) takes at most 2,000. Shorten it."),
+])
+def test_prompt_messages_are_one_clear_line_and_the_limit_is_shown(app, prompt, message):
+    assert any(c.value.endswith(" / 2,000 characters") for c in app.caption)
+    app.text_area(key="prompt").input(prompt).run()
+    assert [e.value for e in app.error] == [message]
+    assert app.button(key="generate").disabled
+    if len(prompt) > 2000:
+        assert "2,001 / 2,000 characters · too long for this provider" in [c.value for c in app.caption]
+
+
+def test_generate_shows_one_row_of_cards_and_cancel_in_the_same_run(app, monkeypatch):
+    from imagegen import providers
+    from tests.fakes import scripted
+
+    monkeypatch.setattr(providers, "PROVIDERS", providers.PROVIDERS + (scripted(["slow"]),))
+    app.run()
+    app.selectbox(key="provider").select("scripted").run()
+    app.slider(key="count").set_value(3).run()
+    app.button(key="generate").click().run()
+    assert [b.key for b in app.button if b.key == "cancel"] == ["cancel"]
+    assert len(badges(app)) == 3 and app.button(key="generate").disabled
+    app.button(key="cancel").click().run()
+    wait_until_landed(app)
+
+
+def test_a_rerun_opens_no_image_with_pillow_once_thumbnails_exist(app, monkeypatch):
+    from PIL import Image
+
+    generate(app, count=4)
+    app.button(key="approve_1").click().run()
+    app.button(key="confirm_approve").click().run()
+    app.run()
+    opened = []
+    real_open = Image.open
+    monkeypatch.setattr(Image, "open", lambda *a, **k: opened.append(a) or real_open(*a, **k))
+    app.run()
+    assert not app.exception and len(app.get("image")) == 5  # four candidates and the current thumbnail
+    assert opened == []
+
+
+def test_star_reject_and_a_note_are_kept_and_rejected_cards_fold_away(app):
+    generate(app, count=3)
+    app.button(key="star_1").click().run()
+    app.text_input(key="note_2").input("Title is cut off")
+    app.button(key="save_note_2").click().run()
+    app.button(key="reject_2").click().run()
+    ws = open_workspace(Settings())
+    first, second = ws.get_candidate(1), ws.get_candidate(2)
+    assert first.verdict is Verdict.STARRED and (second.verdict, second.review_note) == (Verdict.REJECTED, "Title is cut off")
+    assert any("Starred" in m.value for m in app.markdown)
+    [folded] = [e for e in app.expander if e.label.startswith("Rejected")]
+    assert folded.label == "Rejected (1)" and "Note: Title is cut off" in [c.value for c in folded.caption]
+    app.button(key="reject_2").click().run()  # Restore
+    assert ws.get_candidate(2).verdict is None and not [e for e in app.expander if e.label.startswith("Rejected")]
+
+
+def test_the_lightbox_steps_through_the_board_with_recipe_download_and_actions(app):
+    generate(app, count=2, fixed_seed=True, seed=5)
+    app.button(key="view_1").click().run()
+    assert any(c.value.startswith("Candidate #1 · seed 5 · 1280x720 · 1 of 2") for c in app.caption)
+    assert [d for d in app.get("download_button") if d.proto.label == "Download"]
+    assert any(json.loads(j.proto.body)["prompt"].startswith("Create a visually striking") for j in app.json)
+    app.button(key="kb_next").click().run()
+    assert any(c.value.startswith("Candidate #2 · seed 6 · 1280x720 · 2 of 2") for c in app.caption)
+    app.button(key="kb_star").click().run()
+    assert open_workspace(Settings()).get_candidate(2).verdict is Verdict.STARRED
+    app.button(key="kb_approve").click().run()
+    assert "It becomes the store thumbnail of **Ai**." in [m.value for m in app.markdown]
+
+
+def test_the_store_card_preview_shows_the_candidate_beside_its_neighbours(app):
+    from imagegen.approval import approve_candidate
+    from tests.test_pages import generated
+
+    ws = open_workspace(Settings())
+    approve_candidate(ws, generated(ws, "trend-radar", 1, count=1).candidates[0].id)  # marketing, like the café
+    approve_candidate(ws, generated(ws, "bug-hunter", 2, count=1).candidates[0].id)
+    pick(app, "café")
+    generate(app)
+    [card_id] = [int(c.split(" ")[0][1:]) for c in captions(app)]
+    app.button(key=f"view_{card_id}").click().run()
+    [cards] = [h.proto.body for h in app.get("html") if "outline:2px" in h.proto.body]
+    names = [part.split("</div>")[0] for part in cards.split('font-weight:700;color:#fff">')[1:]]
+    assert names == ["Café Crème Copywriter", "Trend Radar", "Bug Hunter"]  # same category first
+    assert "width:300px" in cards and cards.count("data:image/jpeg") == 3
+
+
+def test_compare_two_to_four_side_by_side_with_a_wipe_for_two(app):
+    generate(app, count=3)
+    app.checkbox(key="compare_1").check().run()
+    assert app.button(key="compare_open").disabled  # one is not a comparison
+    app.checkbox(key="compare_3").check().run()
+    app.button(key="compare_open").click().run()
+    assert app.slider(key="compare_split").value == 50
+    assert len([c for c in app.caption if c.value.startswith("Left: #1")]) == 1
+
+
+def test_the_agent_picker_stays_bounded_for_a_big_catalog(app):
+    from imagegen.catalog import import_agents
+
+    ws = open_workspace(Settings())
+    with ws.session() as s, s.begin():
+        import_agents(s, [{"slug": f"agent-{i:04d}", "name": f"Agent {i:04d}"} for i in range(300)])
+    app.run()
+    picker = app.selectbox(key="agent_pick")
+    assert picker.options[0] == "Ai" and len(picker.options) == 51 and picker.label == "312 agents"  # 50, and the one open
+    assert "Showing the first 50 of 312: type more of a name to narrow the list." in [c.value for c in app.caption]
+    assert pick(app, "agent 0299") == "agent-0299" and app.selectbox(key="agent_pick").label == "1 agent"
+
+
+def test_a_custom_palette_starts_from_the_preset_and_swatches_have_edges(app):
+    app.selectbox(key="palette_name").select("EMBER").run()
+    app.selectbox(key="palette_name").select("custom").run()
+    from imagegen.palettes import PRESETS
+
+    ember = PRESETS["EMBER"]
+    assert app.slider(key="palette_size").value == len(ember.colors)
+    assert app.color_picker(key="palette_hex_0").value.upper() == ember.colors[0].hex.upper()
+    swatch = [h for h in app.get("html") if "flex:" in h.proto.body][0].proto.body
+    assert swatch.count("border:1px solid") == len(ember.colors)
+
+
+def test_a_short_title_is_drawn_instead_of_a_long_name(app):
+    slug = "the-extraordinarily-thorough-quarterly-financial-report-generator"
+    pick(app, "extraordinarily")
+    app.text_input(key=f"short_title_{slug}").input("Quarterly Reports").run()
+    assert open_workspace(Settings()).get_agent(slug).short_title == "Quarterly Reports"
+    app.button(key="reset_prompt").click().run()
+    assert '"Quarterly Reports" in bold typography' in app.text_area(key="prompt").value
+
+
+def test_your_own_image_is_checked_and_added_as_a_candidate(app):
+    from tests.conftest import jpeg_bytes
+
+    from imagegen.errors import InvalidImage
+    from imagegen.review import add_own_image
+
+    ws = open_workspace(Settings())
+    with pytest.raises(InvalidImage):
+        add_own_image(ws, "ai", b"<html>not an image</html>", "x.png")
+    cid = add_own_image(ws, "ai", jpeg_bytes((800, 600)), "my-sketch.jpg")
+    own = ws.candidates([cid])[0]
+    assert (own.width, own.height, own.status) == (800, 600, CandidateStatus.SUCCEEDED)
+    at = fresh_tab(agent="ai")  # it is the newest studio board
+    assert captions(at) == [f"#{cid} · your own image"]
+    assert at.button(key=f"reroll_{cid}").disabled and not at.button(key=f"approve_{cid}").disabled
+
+
+def test_a_broken_link_says_so_in_one_line_and_opens_the_studio(app):
+    generate(app)  # generation 1 belongs to "ai"
+    wrong_agent = fresh_tab(agent="nobody")
+    assert [w.value for w in wrong_agent.warning] == ["The link names an agent 'nobody' that is not in the catalog."]
+    assert wrong_agent.title[0].value == "Ai"
+    wrong_pair = fresh_tab(agent="sql-sherpa", generation="1")
+    assert [w.value for w in wrong_pair.warning] == ["Generation 1 is not one of sql-sherpa's."]
+    assert wrong_pair.title[0].value == "SQL Sherpa" and not captions(wrong_pair)

@@ -17,6 +17,8 @@ def load_recipe(state: MutableMapping[str, Any], recipe: dict, agent_slug: str |
     if agent_slug:
         state["agent_slug"] = agent_slug
         state["agent_query"], state["agent_category"], state["only_missing"] = "", "All categories", False
+        state["filters_seen"] = ("", "All categories", False)  # cleared by us, not a new search
+    state["recipe_for"] = agent_slug or state.get("agent_slug")  # the studio keeps this recipe for that agent
     state["provider"] = p
     model = spec.model or next(iter(provider_class(p).models), "default")  # what the studio's model box will show
     state[f"model_{p}"] = model
@@ -26,9 +28,9 @@ def load_recipe(state: MutableMapping[str, Any], recipe: dict, agent_slug: str |
     state["aspect"] = spec.aspect_ratio
     palette = spec.palette
     if palette is not None and palette.name in PRESETS and PRESETS[palette.name] == palette:
-        state["palette_name"] = palette.name
+        state["palette_name"] = state["palette_shown"] = palette.name
     elif palette is not None:
-        state["palette_name"], state["palette_size"] = "custom", len(palette.colors)
+        state["palette_name"], state["palette_shown"], state["palette_size"] = "custom", "custom", len(palette.colors)
         for i, colour in enumerate(palette.colors):
             state[f"palette_hex_{i}"], state[f"palette_weight_{i}"] = colour.hex, colour.weight
     if spec.style:

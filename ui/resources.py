@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+
 import streamlit as st
 
 from imagegen.settings import Settings
 from imagegen.jobs import open_workspace
 from imagegen.workspace import Workspace
+
+# Thumbnail sizes, by where they are shown: a grid card is about 320 px wide in the wide
+# layout, a lightbox or compare view about 1,000.
+CARD = 384
+LARGE = 1280
 
 
 @st.cache_resource(show_spinner=False)
@@ -21,6 +28,14 @@ def workspace() -> Workspace:
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
-def thumbnail(key: str, max_side: int = 384) -> bytes:
+def thumbnail(key: str, max_side: int = CARD) -> bytes:
     """Small JPEG bytes for a media key; content-addressed, so it never goes stale."""
     return workspace().thumbnail(key, max_side)
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def thumbnail_url(key: str, max_side: int = CARD) -> str:
+    """The thumbnail as a data URL. `st.image` passes URLs straight to the browser, while bytes
+    are opened with Pillow on every rerun to sniff their format and size: a thumbnail that
+    exists is never decoded again."""
+    return "data:image/jpeg;base64," + base64.b64encode(thumbnail(key, max_side)).decode("ascii")

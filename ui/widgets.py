@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import html
+import re
 import types
 from typing import Literal, Union, get_args, get_origin
 
 import streamlit as st
 from pydantic import BaseModel
 
-from imagegen.records import CandidateStatus, Palette
+from imagegen.approval import approve_candidate
+from imagegen.errors import ImagegenError
+from imagegen.records import CandidateStatus, Palette, Verdict
+from ui.auth import current_actor
+from ui.text import literal
+from ui.resources import workspace
 
 BADGES: dict[CandidateStatus, tuple[str, str, str]] = {
     CandidateStatus.QUEUED: ("Queued", "gray", ":material/schedule:"),
@@ -22,18 +28,38 @@ BADGES: dict[CandidateStatus, tuple[str, str, str]] = {
 }
 
 
+# CommonMark lets any ASCII punctuation be backslash-escaped; escaping it all leaves no link,
+# emphasis, HTML, Streamlit directive (:red[...]) or autolink in catalog text.
+
+
 def status_badge(status: CandidateStatus) -> None:
     label, colour, icon = BADGES[status]
     st.badge(label, color=colour, icon=icon)
 
 
+def verdict_badge(candidate) -> None:
+    if candidate.verdict is Verdict.STARRED:
+        st.badge("Starred", color="yellow", icon=":material/star:")
+    elif candidate.verdict is Verdict.REJECTED:
+        st.badge("Rejected", color="gray", icon=":material/thumb_down:")
+
+
+def review_matches(candidate, review: str) -> bool:
+    """The Review filter of History: any, starred, rejected or not rejected."""
+    verdict = candidate.verdict.value if candidate.verdict else None
+    return review == "any" or verdict == review or (review == "not rejected" and verdict != "rejected")
+
+
 def swatches(palette: Palette) -> None:
     """The palette as a strip, each colour as wide as its weight."""
     cells = "".join(
-        f'<div title="{html.escape(c.hex)} · {c.weight:g}" style="flex:{c.weight};background:{html.escape(c.hex)};"></div>'
+        f'<div title="{html.escape(c.hex)} · {c.weight:g}" style="flex:{c.weight};background:{html.escape(c.hex)};'
+        'border:1px solid rgba(255,255,255,.45);border-radius:4px"></div>'
         for c in palette.colors
     )
-    st.html(f'<div style="display:flex;height:28px;border-radius:6px;overflow:hidden;border:1px solid #2E1A66">{cells}</div>')
+    # Each cell has its own light edge, so a colour close to the page background (#000030 on
+    # the dark theme) still shows.
+    st.html(f'<div style="display:flex;gap:2px;height:28px">{cells}</div>')
 
 
 def option_inputs(model: type[BaseModel] | None, key_prefix: str) -> dict:
@@ -55,14 +81,17 @@ def option_inputs(model: type[BaseModel] | None, key_prefix: str) -> dict:
         low = getattr(bounds.get("Ge"), "ge", None)
         high = getattr(bounds.get("Le"), "le", None)
         step = getattr(bounds.get("MultipleOf"), "multiple_of", None)
+        # The widget's default is its current value: a recalled recipe sets these keys, and a
+        # widget the browser re-creates must not fall back to another value.
+        current = st.session_state.setdefault(key, field.default)
         if get_origin(annotation) is Literal:
             choices = list(get_args(annotation))
-            values[name] = st.selectbox(label, choices, index=choices.index(field.default), key=key)
+            values[name] = st.selectbox(label, choices, index=choices.index(current) if current in choices else 0, key=key)
         elif annotation is bool:
-            values[name] = st.toggle(label, value=bool(field.default), key=key)
+            values[name] = st.toggle(label, value=bool(current), key=key)
         elif annotation in (int, float):
             values[name] = st.number_input(
-                label, min_value=low, max_value=high, value=field.default, step=step or (1 if annotation is int else 0.05),
+                label, min_value=low, max_value=high, value=current, step=step or (1 if annotation is int else 0.05),
                 key=key, placeholder="auto" if optional else None, help=field.description,
             )
         else:
@@ -70,3 +99,19 @@ def option_inputs(model: type[BaseModel] | None, key_prefix: str) -> dict:
         if extra.get("warning") and values[name]:
             st.warning(extra["warning"], icon=":material/warning:")
     return values
+
+
+def _approve_from_cell(candidate_id: int) -> None:
+    try:
+        approve_candidate(workspace(), candidate_id, actor=current_actor())
+        st.session_state["cell_message"] = ("success", f"Approved candidate #{candidate_id}.")
+    except ImagegenError as exc:
+        st.session_state["cell_message"] = ("error", str(exc))
+
+
+def cell_actions(candidate, slug: str) -> None:
+    """Under an experiment cell's image: approve it, or open its board in the studio (where
+    it can be viewed large and compared), labelled as an experiment run."""
+    a, b = st.columns(2)
+    a.button("Approve", key=f"cell_approve_{candidate.id}", width="stretch", on_click=_approve_from_cell, args=(candidate.id,))
+    b.link_button("Open", f"/?agent={slug}&generation={candidate.generation_id}", width="stretch")
