@@ -214,7 +214,12 @@ async def _run(ws: "Workspace", job: _Job, saving: set[asyncio.Task]) -> None:
     per_call = max(1, min(provider.images_per_call(spec.model), limit.capacity))
     recipe = {"agent": job.agent_slug, **spec.model_dump(mode="json")}  # what every image carries; never a key
     seeds = dict(job.candidates)
-    chunks = [job.candidates[i : i + per_call] for i in range(0, len(job.candidates), per_call)]
+    # As few calls as the per-call maximum allows, evenly sized (5 at 4 a call is 3 + 2, not 4 + 1),
+    # so no call makes more images, and takes longer, than it must.
+    calls = -(-len(job.candidates) // per_call)
+    size, extra = divmod(len(job.candidates), calls) if calls else (0, 0)
+    bounds = [i * size + min(i, extra) for i in range(calls + 1)]
+    chunks = [job.candidates[a:b] for a, b in zip(bounds, bounds[1:])]
 
     async def run_chunk(chunk: list[tuple[int, int]]) -> None:
         ids = [cid for cid, _ in chunk]
@@ -226,7 +231,9 @@ async def _run(ws: "Workspace", job: _Job, saving: set[asyncio.Task]) -> None:
                 magic_prompt=spec.magic_prompt, model=spec.model, options=spec.options, source_image=source_image,
             )
             try:
-                results = await provider.generate(request)
+                # The budget is held only until the answer is in: downloads and saves run after,
+                # so the next call (another candidate, job or batch agent) starts at once.
+                fetches = await provider.submit(request)
             except ImagegenError as exc:
                 await asyncio.to_thread(_finish_candidates, ws, ids, CandidateStatus.FAILED, str(exc))
                 return
@@ -234,14 +241,26 @@ async def _run(ws: "Workspace", job: _Job, saving: set[asyncio.Task]) -> None:
                 log.exception("provider %s crashed", spec.provider)
                 await asyncio.to_thread(_finish_candidates, ws, ids, CandidateStatus.FAILED, f"The provider failed unexpectedly ({type(exc).__name__}).")
                 return
-        if len(results) > len(ids):
-            log.warning("%s returned %d images for %d asked; the extra ones are ignored", spec.provider, len(results), len(ids))
+        if len(fetches) > len(ids):
+            log.warning("%s returned %d images for %d asked; the extra ones are ignored", spec.provider, len(fetches), len(ids))
+            for extra in fetches[len(ids):]:
+                extra.close()  # never awaited: close it rather than leak a coroutine
         missing = ProviderImage(error="The provider returned fewer images than asked for.")
-        padded = results[: len(ids)] + [missing] * (len(ids) - len(results))
-        # Shielded: a Cancel that arrives now must not lose an image that was paid for.
-        task = asyncio.ensure_future(asyncio.gather(*(
-            asyncio.to_thread(_save_result, ws, cid, result, {**recipe, "seed": seeds[cid]}) for cid, result in zip(ids, padded)
-        )))
+        padded = fetches[: len(ids)] + [None] * (len(ids) - len(fetches))
+
+        async def fetch_and_save(cid: int, fetch) -> None:
+            try:
+                result = missing if fetch is None else await fetch
+            except ImagegenError as exc:
+                result = ProviderImage(error=str(exc))
+            except Exception as exc:  # a provider bug costs this image only
+                log.exception("provider %s crashed while fetching an image", spec.provider)
+                result = ProviderImage(error=f"The provider failed unexpectedly ({type(exc).__name__}).")
+            await asyncio.to_thread(_save_result, ws, cid, result, {**recipe, "seed": seeds[cid]})
+
+        # Each image is stored as soon as it is downloaded. Shielded: a Cancel that arrives now
+        # must not lose an image that was paid for.
+        task = asyncio.ensure_future(asyncio.gather(*(fetch_and_save(cid, f) for cid, f in zip(ids, padded))))
         saving.add(task)
         await asyncio.shield(task)
 

@@ -51,8 +51,11 @@ class Settings(BaseSettings):
     provider_timeout: float = Field(120.0, alias="IMAGEGEN_PROVIDER_TIMEOUT", gt=0, le=600)
     provider_attempts: int = Field(4, alias="IMAGEGEN_PROVIDER_ATTEMPTS", ge=1, le=10)
     retry_max_wait: float = Field(30.0, alias="IMAGEGEN_RETRY_MAX_WAIT", ge=0, le=300)
+    # What the vendors limit: Ideogram, 10 images in flight per organisation; Replicate, the rate
+    # of creating predictions (600 a minute), so its in-flight cap only bounds one process's polling.
     ideogram_max_in_flight: int = Field(10, alias="IDEOGRAM_MAX_IN_FLIGHT", ge=1, le=100)
-    replicate_max_in_flight: int = Field(4, alias="REPLICATE_MAX_IN_FLIGHT", ge=1, le=100)
+    replicate_max_in_flight: int = Field(32, alias="REPLICATE_MAX_IN_FLIGHT", ge=1, le=100)
+    replicate_creates_per_minute: int = Field(600, alias="REPLICATE_CREATES_PER_MINUTE", ge=1, le=6000)
     replicate_models: str | None = Field(None, alias="REPLICATE_MODELS")  # extra owner/name slugs, comma-separated
     replicate_wait: int = Field(60, alias="REPLICATE_WAIT", ge=1, le=60)  # seconds of `Prefer: wait`
     replicate_poll_interval: float = Field(1.0, alias="REPLICATE_POLL_INTERVAL", gt=0, le=30)

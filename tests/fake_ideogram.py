@@ -64,6 +64,9 @@ class FakeIdeogram(LoopbackServer):
         self.problems: list[str] = []  # spec violations seen; tests assert this stays empty
         self.images: dict[str, bytes] = {}
         self.in_flight_images = self.peak_images = 0
+        self.download_delay = 0.0  # seconds each image download takes
+        self.downloads_in_flight = 0
+        self.downloads_at_post: list[int] = []  # downloads under way when each API call arrived
         self._ids = itertools.count(1)
 
     def take_fault(self) -> dict:
@@ -105,6 +108,13 @@ class _Handler(JsonHandler):
             return self._send(302, None, {"Location": f"https://evil.example/{image_id}.png"})
         if "expired=1" in self.path or image_id not in srv.images:
             return self._send(403, {"error": "URL expired"})
+        with srv.lock:
+            srv.downloads_in_flight += 1
+        try:
+            time.sleep(srv.download_delay)
+        finally:
+            with srv.lock:
+                srv.downloads_in_flight -= 1
         return self._send(200, srv.images[image_id], content_type="image/png")
 
     def do_POST(self) -> None:
@@ -156,6 +166,7 @@ class _Handler(JsonHandler):
         srv = self.server
         count = int(fields.get("num_images", 1)) + fault.get("extra", 0)  # "extra": more results than asked for
         with srv.lock:
+            srv.downloads_at_post.append(srv.downloads_in_flight)
             srv.in_flight_images += count
             srv.peak_images = max(srv.peak_images, srv.in_flight_images)
         try:

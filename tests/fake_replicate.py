@@ -7,6 +7,7 @@ model's input schema, and answers with spec-shaped predictions.
 
 Faults are queued on `server.faults`, one per create call: `{"status": 401|402|422|429|500}`,
 `{"outcome": "failed"|"canceled"|"aborted"|"never"|"slow"}` (a failure may carry `"error": TEXT`), `{"image": "bad-bytes"|"offlist"|"data-uri"}`.
+Set `server.delay` to make every create take that long; `peak` is the most creates it answered at once.
 It stops by itself after `max_requests` requests or `lifetime` seconds.
 """
 
@@ -17,6 +18,7 @@ import io
 import itertools
 import json
 import re
+import time
 
 import jsonschema
 from PIL import Image
@@ -86,6 +88,8 @@ class FakeReplicate(LoopbackServer):
         self.problems: list[str] = []
         self.predictions: dict[str, dict] = {}
         self.files: dict[str, bytes] = {}
+        self.delay = 0.0  # seconds each create takes before answering, like a model at work
+        self.in_flight = self.peak = 0  # creates being answered at once
         self.inputs = {**MODEL_INPUTS, **{m: {"type": "object", "required": ["prompt"]} for m in extra_models}}
         self._ids = itertools.count(1)
 
@@ -166,6 +170,7 @@ class _Handler(JsonHandler):
     def do_POST(self) -> None:
         srv = self.server
         srv.count_request()
+        arrived = time.monotonic()
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if not self._authorised():
             return
@@ -206,7 +211,15 @@ class _Handler(JsonHandler):
             title, detail = titles.get(fault["status"], ("Error", "fault"))
             return self._problem(fault["status"], title, detail)
         with srv.lock:
-            srv.creates.append({"model": model, "input": request["input"], "prefer": prefer})
+            srv.in_flight += 1
+            srv.peak = max(srv.peak, srv.in_flight)
+        try:
+            time.sleep(srv.delay)
+        finally:
+            with srv.lock:
+                srv.in_flight -= 1
+        with srv.lock:
+            srv.creates.append({"model": model, "input": request["input"], "prefer": prefer, "at": arrived})
             pid = f"p{next(srv._ids)}x"
             srv.predictions[pid] = state = {
                 "id": pid, "model": model, "version": "hidden", "input": request["input"], "output": None,

@@ -142,6 +142,12 @@ def test_in_flight_images_are_shared_between_jobs_by_weight(ws, register):
     assert fake.peak == 1  # 8 + 4 images exceed the 10-image budget, so the calls ran one after the other
 
 
+def test_a_job_is_split_into_even_calls(ws, register):
+    fake = register(scripted(["ok"], limit=10, per_call=4))
+    generate(ws, provider="scripted", count=5, seed=0)
+    assert sorted(fake.calls) == [2, 3]  # two calls either way; the last one is not a lone image
+
+
 def test_a_cancel_during_saving_keeps_every_image_already_paid_for(ws, register):
     """The provider answered with 4 images; Cancel arrives while they are being stored."""
     register(scripted(["ok"], per_call=4))

@@ -207,6 +207,21 @@ def test_the_in_flight_limit_holds_across_jobs(ws, fake, monkeypatch):
     assert fake.peak_images == 8  # never 16: the second job waited for the first one's images
 
 
+def test_the_in_flight_budget_is_released_once_the_answer_is_in_not_after_downloads(ws, fake):
+    """Issue 15: downloads, checks and saves happen after the budget is given back, so the next
+    request reaches Ideogram while the previous one's images are still downloading."""
+    fake.faults.extend([{"delay": 0.1}] * 2)
+    fake.download_delay = 0.5
+    ids = [start_generation(ws, "trend-radar", make_spec(ws, ws.get_agent("trend-radar"), provider="ideogram", count=8, seed=s)) for s in (1, 100)]
+    for gen_id in ids:
+        ws.jobs.submit(gen_id)
+    for gen_id in ids:
+        ws.jobs.wait(gen_id, timeout=30)
+    assert [statuses(ws.get_generation(i)) for i in ids] == [["succeeded"] * 8] * 2
+    assert fake.peak_images == 8  # the limit of 10 still holds
+    assert max(fake.downloads_at_post) > 0
+
+
 def test_without_a_key_ideogram_is_disabled_with_the_variable_named(monkeypatch):
     monkeypatch.delenv("IDEOGRAM_API_KEY", raising=False)
     choice = {c.cls.name: c for c in provider_choices(Settings())}["ideogram"]

@@ -71,6 +71,34 @@ def test_four_flux_pro_candidates_are_four_concurrent_predictions(ws, fake):
     assert sorted(c["input"]["seed"] for c in fake.creates) == [5, 6, 7, 8]
 
 
+@pytest.mark.parametrize("model, predictions", [(PRO, 8), (SCHNELL, 2)])
+def test_eight_candidates_are_all_in_flight_at_once_on_each_model(ws, fake, model, predictions):
+    """Measured (issue 14): a 4-image budget ran Flux Pro in two waves of four and queued
+    Schnell's second prediction behind the first. Replicate limits creation rate, not concurrency."""
+    fake.delay = 0.3
+    gen = generate(ws, model=model, count=8, aspect_ratio="1x1")
+    assert statuses(gen) == ["succeeded"] * 8
+    assert len(fake.creates) == predictions
+    assert fake.peak == predictions  # every prediction in flight at once: one round-trip
+
+
+def test_predictions_are_split_evenly_so_none_waits_for_a_short_one(ws, fake):
+    generate(ws, model=SCHNELL, count=5, aspect_ratio="1x1")
+    assert sorted(c["input"]["num_outputs"] for c in fake.creates) == [2, 3]  # not 4 then 1
+
+
+def test_creating_predictions_keeps_to_the_per_minute_rate(ws, fake, monkeypatch):
+    from imagegen.providers import replicate
+
+    monkeypatch.setattr(replicate, "RATE_WINDOW", 1.0)  # a minute, shortened for the test
+    monkeypatch.setenv("REPLICATE_CREATES_PER_MINUTE", "2")
+    gen = generate(open_workspace(Settings()), count=3)
+    assert statuses(gen) == ["succeeded"] * 3
+    first, second, third = sorted(c["at"] for c in fake.creates)
+    assert second - first < 0.9  # the first two go at once: a burst within the rate
+    assert third - first >= 0.9  # the third waited for the window to move on
+
+
 def test_custom_flux_sizes_are_checked_before_any_call(ws, fake):
     gen = generate(ws, options={"width": 1000, "height": 768})
     assert statuses(gen) == ["failed"] and "multiple of 32" in gen.candidates[0].error
@@ -84,7 +112,7 @@ def test_custom_flux_sizes_are_checked_before_any_call(ws, fake):
 def test_schnell_returns_several_outputs_from_one_prediction(ws, fake):
     gen = generate(ws, model=SCHNELL, count=6, aspect_ratio="1x1", options={"megapixels": "0.25", "go_fast": True})
     assert statuses(gen) == ["succeeded"] * 6
-    assert sorted(c["input"]["num_outputs"] for c in fake.creates) == [2, 4]
+    assert sorted(c["input"]["num_outputs"] for c in fake.creates) == [3, 3]
     assert {c["input"]["go_fast"] for c in fake.creates} == {True}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Awaitable, ClassVar
 
 from pydantic import BaseModel
 
@@ -81,5 +81,18 @@ class Provider:
     async def generate(self, request: ImageRequest) -> list[ProviderImage]:
         raise NotImplementedError
 
+    async def submit(self, request: ImageRequest) -> list[Awaitable[ProviderImage]]:
+        """Make the call and return one awaitable per image that fetches it.
+
+        The engine holds the in-flight budget only while this runs: what the vendor limits is
+        work on its side, and downloads need not keep the next call waiting. Providers whose
+        results arrive whole (local, fakes) just implement `generate`."""
+        images = await self.generate(request)
+        return [_ready(image) for image in images]
+
     async def aclose(self) -> None:
         """Release clients; called when the owner shuts down."""
+
+
+async def _ready(image: ProviderImage) -> ProviderImage:
+    return image

@@ -1,14 +1,15 @@
 """Ideogram: 3.0 through `POST /v1/ideogram-v3/generate` (multipart), V_2 and V_2_TURBO through `POST /generate`.
 
 Follows ../shared/specs/ideogram-openapi.json. Up to 8 images come from one request; their
-links expire, so each is downloaded at once. An unsafe image is a blocked candidate.
+links expire, so each is downloaded at once, in parallel, after the in-flight budget (10 images
+per organisation, counted while Ideogram works) is released. An unsafe image is a blocked candidate.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import Literal
+from typing import Awaitable, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -72,6 +73,10 @@ class IdeogramProvider(Provider):
         await self._downloads.aclose()
 
     async def generate(self, request: ImageRequest) -> list[ProviderImage]:
+        return list(await asyncio.gather(*await self.submit(request)))
+
+    async def submit(self, request: ImageRequest) -> list[Awaitable[ProviderImage]]:
+        """The API call; each image's download is returned to run after the budget is released."""
         model = request.model or "V_3"
         try:
             options = IdeogramOptions(**request.options)
@@ -91,7 +96,7 @@ class IdeogramProvider(Provider):
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             raise ProviderUnavailable("Ideogram answered in an unexpected shape (no list of images); try again.")
         items = keep_requested(items, request.count, "Ideogram")
-        return list(await asyncio.gather(*(self._fetch(item) for item in items)))
+        return [self._fetch(item) for item in items]
 
     def _v3_form(self, request: ImageRequest, options: IdeogramOptions) -> list[tuple[str, tuple]]:
         """Multipart fields as the spec documents them; the palette is a JSON part."""

@@ -3,7 +3,9 @@
 Follows ../shared/specs/replicate-openapi.json. A prediction is created with `Prefer: wait`;
 one still running when the wait ends is polled to completion under a deadline, and canceled
 on Replicate when the curator cancels or the deadline passes. The client never retries a
-POST, so a 429 or 5xx on create is retried here. Outputs (a URL, a list, `FileOutput`s or
+POST, so a 429 or 5xx on create is retried here. Replicate limits the rate of creating
+predictions, not how many run, so creates keep to REPLICATE_CREATES_PER_MINUTE and a job's
+predictions all run at once. Outputs (a URL, a list, `FileOutput`s or
 `data:` URIs) are fetched at once: Replicate deletes them after an hour.
 
 We call `predictions.async_create` and poll with `async_reload` rather than `async_run`,
@@ -15,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import collections
+import time
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Awaitable, Callable, Literal
 
 import httpx
 import pydantic.v1
@@ -40,6 +44,7 @@ from imagegen.providers.http import build_client, download, keep_requested, pars
 
 DELIVERY_HOSTS = ("replicate.delivery", "*.replicate.delivery")
 FINAL = ("succeeded", "failed", "canceled", "aborted")
+RATE_WINDOW = 60.0  # seconds: REPLICATE_CREATES_PER_MINUTE counts creates in any such window
 
 
 def colon_ratio(aspect: str) -> str:
@@ -163,6 +168,26 @@ def extra_models(text: str | None) -> tuple[str, ...]:
     return tuple(s.strip() for s in (text or "").split(",") if s.strip().count("/") == 1)
 
 
+class RateLimiter:
+    """At most `rate` calls in any `window` seconds: Replicate limits how fast predictions are
+    created (600 a minute), not how many run, and allows a burst of them at once."""
+
+    def __init__(self, rate: int, window: float):
+        self.rate, self.window = rate, window
+        self._times: collections.deque[float] = collections.deque()
+        self._lock = asyncio.Lock()  # callers queue in order; created lazily on the first loop that uses it
+
+    async def wait(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            while self._times and now - self._times[0] >= self.window:
+                self._times.popleft()
+            if len(self._times) >= self.rate:
+                await asyncio.sleep(self._times[0] + self.window - now)
+                self._times.popleft()
+            self._times.append(time.monotonic())
+
+
 class ReplicateProvider(Provider):
     name = "replicate"
     label = "Replicate (Flux)"
@@ -185,6 +210,7 @@ class ReplicateProvider(Provider):
         self._client.poll_interval = settings.replicate_poll_interval
         self._downloads = build_client(timeout=settings.provider_timeout, transport=transport)  # no token on downloads
         self._hosts = parse_hosts(settings.download_hosts, DELIVERY_HOSTS)
+        self._creates = RateLimiter(settings.replicate_creates_per_minute, RATE_WINDOW)
 
     @classmethod
     def model_choices(cls, settings) -> tuple[str, ...]:
@@ -210,6 +236,10 @@ class ReplicateProvider(Provider):
         await self._downloads.aclose()
 
     async def generate(self, request: ImageRequest) -> list[ProviderImage]:
+        return list(await asyncio.gather(*await self.submit(request)))
+
+    async def submit(self, request: ImageRequest) -> list[Awaitable[ProviderImage]]:
+        """Create and finish the prediction; each output's download is returned to run after."""
         model = model_for(request.model, self.settings.replicate_models)
         try:
             options = model.options(**request.options)
@@ -224,12 +254,13 @@ class ReplicateProvider(Provider):
         if not items or items == [None]:
             raise PredictionFailed("Replicate finished the prediction but returned no image.")
         items = keep_requested(items, request.count, "Replicate")
-        return list(await asyncio.gather(*(self._fetch(item, request.seed) for item in items)))
+        return [self._fetch(item, request.seed) for item in items]
 
     async def _create(self, slug: str, body: dict):
         owner, name = slug.split("/")
         async for attempt in retrying(self.settings.provider_attempts, self.settings.retry_max_wait):
             with attempt:
+                await self._creates.wait()  # each attempt is a create Replicate counts
                 return await self._call(
                     self._client.models.predictions.async_create(model=(owner, name), input=body, wait=self.settings.replicate_wait)
                 )
