@@ -1,5 +1,6 @@
 """One real browser run: Debian's Chromium, driven by Playwright, against `streamlit run app.py`."""
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -28,15 +29,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def server(isolated):
-    _chromium_or_skip()
-    port = _free_port()
-    env = {**os.environ, "IMAGEGEN_DATA_DIR": str(isolated / "data"), "PYTHONPATH": str(ROOT)}
+@contextlib.contextmanager
+def streamlit_server(port: int, env: dict, cwd):
+    """`streamlit run app.py` on 127.0.0.1:`port`, healthy within 60 s, stopped on exit."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -57,6 +56,14 @@ def server(isolated):
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture
+def server(isolated):
+    _chromium_or_skip()
+    env = {**os.environ, "IMAGEGEN_DATA_DIR": str(isolated / "data"), "PYTHONPATH": str(ROOT)}
+    with streamlit_server(_free_port(), env, ROOT) as url:
+        yield url
 
 
 def _launch(pw):

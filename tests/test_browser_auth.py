@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 
 import pytest
 
 from tests.conftest import ROOT
-from tests.test_browser import CHROMIUM, _chromium_or_skip, _free_port
+from tests.test_browser import CHROMIUM, _chromium_or_skip, _free_port, streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -53,29 +49,9 @@ def team_server(isolated, idp):
     )
     env = {**os.environ, "IMAGEGEN_DATA_DIR": str(isolated / "data"), "PYTHONPATH": str(ROOT),
            "IMAGEGEN_ADMINS": ADMIN, "IMAGEGEN_CURATORS": "@curators.test", "IMAGEGEN_VIEWERS": VIEWER}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=run_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{app_url}/_stcore/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            raise AssertionError("streamlit did not start within 60 s")
+    with streamlit_server(port, env, run_dir) as url:
+        assert url == app_url
         yield app_url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def sign_in(browser, app_url: str, email: str):
