@@ -27,6 +27,7 @@ from imagegen.records import (
     BatchItem,
     BatchItemStatus,
     BatchStatus,
+    Candidate,
     CandidateStatus,
     Generation,
     GenerationStatus,
@@ -193,6 +194,51 @@ async def run_batch(ws: "Workspace", batch_id: int, on_progress: Progress | None
     async with held(ws, Batch, batch_id):
         await asyncio.gather(*(worker() for _ in range(workers)))
         return await asyncio.to_thread(_end_batch, ws, batch_id)
+
+
+async def run_batch_item(ws: "Workspace", batch_id: int, item_id: int) -> None:
+    """Run one agent of a batch that was fanned out as one job per agent (workers on PostgreSQL).
+
+    Pause and Cancel are read before the agent starts; an agent already done is left alone, so
+    a job run twice (a worker retried after it died) does nothing the second time. The agent
+    that finishes last marks the batch done."""
+    if await asyncio.to_thread(_batch_status, ws, batch_id) is not BatchStatus.RUNNING:
+        return
+    item = await asyncio.to_thread(ws.fetch, BatchItem, item_id)
+    if item.status is not BatchItemStatus.PENDING:
+        return
+    batch = await asyncio.to_thread(get_batch, ws, batch_id)
+    actor = await asyncio.to_thread(_creator, ws, batch_id)
+    try:
+        await _run_item(ws, item_id, batch.choices, batch.auto_approve, actor)
+    except BudgetExceeded as exc:
+        await asyncio.to_thread(_set_item_error, ws, item_id, str(exc))
+        await asyncio.to_thread(set_batch_status, ws, batch_id, BatchStatus.PAUSED)
+        return
+    await asyncio.to_thread(_end_batch, ws, batch_id)
+
+
+def follow_batch(ws: "Workspace", batch_id: int, on_progress: Progress | None = None, poll: float = 0.5) -> BatchStatus:
+    """Watch a batch that workers run until it stops running, reporting progress from the database."""
+    progress: Throughput | None = None
+    while True:
+        with ws.session() as s:
+            status = s.scalar(select(Batch.status).where(Batch.id == batch_id))
+            rows = s.execute(select(BatchItem.status, func.count()).where(BatchItem.batch_id == batch_id).group_by(BatchItem.status)).all()
+            images = s.scalar(select(func.count()).select_from(BatchItem).join(Generation, Generation.id == BatchItem.generation_id)
+                              .join(Candidate, Candidate.generation_id == Generation.id)
+                              .where(BatchItem.batch_id == batch_id, Candidate.status == CandidateStatus.SUCCEEDED))
+        counts = dict(rows)
+        done, total = sum(counts.values()) - counts.get(BatchItemStatus.PENDING, 0), sum(counts.values())
+        if progress is None:
+            progress = Throughput(done, total, 0, time.monotonic(), done)
+            first_images = images
+        if on_progress and (done, images - first_images) != (progress.done, progress.images):
+            progress.done, progress.images = done, images - first_images
+            on_progress(progress, "")
+        if status is not BatchStatus.RUNNING:
+            return status
+        time.sleep(poll)
 
 
 def _end_batch(ws: "Workspace", batch_id: int) -> BatchStatus:

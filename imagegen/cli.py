@@ -17,10 +17,11 @@ from sqlalchemy.exc import OperationalError
 from imagegen.approval import approve_candidate
 from imagegen.auth import Actor, local_admin
 from imagegen.catalog import import_catalog, open_catalog_file
-from imagegen.errors import ImagegenError, InvalidInput
+from imagegen.errors import ConfigError, ImagegenError, InvalidInput
 from imagegen.export import write_export
 from imagegen.generation import run_to_completion, start_generation
-from imagegen.providers import default_provider
+from imagegen.providers import default_provider, provider_class
+from imagegen.queue import uses_workers
 from imagegen.publish import publications, retry_publishing, unpublished
 from imagegen.recipes import list_templates, make_spec, save_template
 from imagegen.records import Agent, GenerationSource, PublishStatus
@@ -88,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("--retry", action="store_true", help="publish every failed or unfinished approval again")
     pub.add_argument("approval_ids", nargs="*", type=int, metavar="APPROVAL_ID")
 
+    work = sub.add_parser("worker", help="run queued jobs (PostgreSQL): start one or more, on any machine")
+    work.add_argument("--concurrency", type=int, default=4, help="jobs run at once by this process (default 4)")
+    work.add_argument("--queues", default=None, help="comma-separated providers to serve, e.g. ideogram,local (default: all)")
+
     exp = sub.add_parser("export", help="the approved set as a zip: one image per agent, manifest.csv and manifest.json")
     exp.add_argument("--out", required=True, type=Path, metavar="FILE.zip")
 
@@ -131,7 +136,12 @@ def cmd_generate(ws: Workspace, args: argparse.Namespace) -> int:
         options=parse_options(args.option),
     )
     generation_id = start_generation(ws, agent.slug, spec, source=GenerationSource.CLI, actor=_actor(ws, args))
-    run_to_completion(ws, generation_id)
+    if uses_workers(ws.settings):  # PostgreSQL: only enqueue, and wait for a worker to finish it
+        ws.jobs.submit(generation_id)
+        print(f"generation {generation_id} queued on {provider!r}; waiting for a worker (python -m imagegen worker)", file=sys.stderr)
+        ws.jobs.wait(generation_id, timeout=float("inf"))
+    else:
+        run_to_completion(ws, generation_id)
     gen = ws.get_generation(generation_id)
     summary = candidate_summary(ws, gen, args.out)
     print(json.dumps({"generation": gen.id, "agent": agent.slug, "status": gen.status.value, "recipe": gen.spec, "candidates": summary}, indent=2, ensure_ascii=False))
@@ -169,7 +179,7 @@ def cmd_show(ws: Workspace, args) -> int:
 def cmd_batch(ws: Workspace, args) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from imagegen.batch import batch_generations, create_batch, get_batch, run_batch, select_agents, set_batch_status
+    from imagegen.batch import batch_generations, create_batch, follow_batch, get_batch, run_batch, select_agents, set_batch_status
     from imagegen.records import BatchItemStatus, BatchStatus
 
     if args.resume is not None:
@@ -209,7 +219,11 @@ def cmd_batch(ws: Workspace, args) -> int:
                 await ws.aclose_providers()
 
         try:
-            status = asyncio.run(run())
+            if uses_workers(ws.settings):  # PostgreSQL: one job per agent for the workers; this only watches
+                ws.jobs.submit_batch(batch_id)
+                status = follow_batch(ws, batch_id, progress)
+            else:
+                status = asyncio.run(run())
         except KeyboardInterrupt:
             set_batch_status(ws, batch_id, BatchStatus.PAUSED)
             print(f"error: paused; finished agents are kept. Resume with: python -m imagegen batch --resume {batch_id}", file=sys.stderr)
@@ -284,6 +298,22 @@ def cmd_publish(ws: Workspace, args) -> int:
     return 0 if all(p.status is PublishStatus.PUBLISHED for p in pubs) else 1
 
 
+def cmd_worker(ws: Workspace, args) -> int:
+    from imagegen.worker import run_worker
+
+    if ws.engine.dialect.name != "postgresql":
+        raise ConfigError("Workers need PostgreSQL: set IMAGEGEN_DATABASE_URL=postgresql+psycopg://... (with SQLite, the app and the CLI run jobs themselves).")
+    if args.concurrency < 1:
+        raise InvalidInput("--concurrency takes a number of jobs, 1 or more.")
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues else None
+    for name in queues or ():
+        provider_class(name)  # an unknown queue is one line, not a worker that waits forever
+    print(f"worker: {args.concurrency} at once, queues {', '.join(queues) if queues else 'all'}; stop with SIGTERM or Ctrl-C", file=sys.stderr)
+    run_worker(ws, concurrency=args.concurrency, queues=queues)
+    print("worker: stopped", file=sys.stderr)
+    return 0
+
+
 def cmd_export(ws: Workspace, args) -> int:
     count = write_export(ws, args.out)
     print(json.dumps({"file": str(args.out), "agents": count}))
@@ -292,7 +322,7 @@ def cmd_export(ws: Workspace, args) -> int:
 
 COMMANDS = {
     "generate": cmd_generate, "batch": cmd_batch, "agents": cmd_agents, "template": cmd_template,
-    "import": cmd_import, "approve": cmd_approve, "publish": cmd_publish, "export": cmd_export, "show": cmd_show,
+    "import": cmd_import, "approve": cmd_approve, "publish": cmd_publish, "export": cmd_export, "show": cmd_show, "worker": cmd_worker,
 }
 
 

@@ -3,7 +3,9 @@
 `open_workspace` is how the app, the CLI and scripts get a Workspace: it opens the
 resources, ends the jobs and pauses the batches whose lease expired, sweeps temporary media
 files whose owner holds no live lease, loads the sample agents into an empty catalog, and
-attaches a JobRunner. Nothing here looks at process ids.
+attaches the job queue: a JobRunner in this process, or on PostgreSQL a Procrastinate queue
+that `python -m imagegen worker` processes serve (see imagegen/queue.py). Nothing here looks
+at process ids.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from imagegen.batch import recover_batches, run_batch
 from imagegen.catalog import load_sample_agents
 from imagegen.generation import recover_expired, run_generation, start_generation
 from imagegen.leases import live_owners
+from imagegen.queue import ProcrastinateQueue, ensure_queue_schema, uses_workers
 from imagegen.records import Agent, GenerationSpec
 from imagegen.settings import Settings
 from imagegen.workspace import Workspace
@@ -28,12 +31,16 @@ log = logging.getLogger(__name__)
 
 def open_workspace(settings: Settings | None = None, *, load_samples: bool = True) -> Workspace:
     ws = Workspace(settings or Settings())
-    ws.interrupted_on_start, ws.paused_on_start, ws.swept_on_start = recover(ws)
+    workers = uses_workers(ws.settings)
+    if workers:
+        ensure_queue_schema(ws.engine)
+    # With workers, a batch's agents are queue jobs (retried by the queue), so no batch is paused here.
+    ws.interrupted_on_start, ws.paused_on_start, ws.swept_on_start = recover(ws, batches=not workers)
     if load_samples:
         with ws.session() as s, s.begin():
             if not s.scalar(select(func.count(Agent.id))):
                 load_sample_agents(s)
-    ws.jobs = JobRunner(ws)
+    ws.jobs = ProcrastinateQueue(ws) if workers else JobRunner(ws)
     return ws
 
 
@@ -44,16 +51,16 @@ def submit_generation(ws: Workspace, agent_slug: str, spec: GenerationSpec, **kw
     return generation_id
 
 
-def recover(ws: Workspace) -> tuple[int, int, int]:
+def recover(ws: Workspace, *, batches: bool = True) -> tuple[int, int, int]:
     """(jobs interrupted, batches paused, temporary files removed): only where leases expired."""
     interrupted = recover_expired(ws)
-    paused = recover_batches(ws)
+    paused = recover_batches(ws) if batches else 0
     swept = ws.media.remove_partial_files(live_owners(ws), min_age=ws.settings.lease_seconds)
     return interrupted, paused, swept
 
 
 class JobRunner:
-    """Runs generations and batches on one asyncio loop in a daemon thread, outside any UI
+    """The in-process JobQueue (SQLite, `make run`): runs generations and batches on one asyncio loop in a daemon thread, outside any UI
     script thread. Jobs belong to the runner, not to a browser session: a rerun, a refresh
     or a closed tab does not touch them. `cancel` stops one early; `stop` stops them all.
     An exception that escapes a job is logged, never dropped."""

@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
+import zlib
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import create_engine, event, select, text, update
 
 from imagegen.records import Batch, BatchStatus, Generation, GenerationStatus, utcnow
 
@@ -75,3 +77,70 @@ def live_owners(ws: "Workspace") -> set[str]:
             rows = s.execute(select(model.lease_owner, model.lease_until).where(model.status.in_(active), model.lease_owner.is_not(None)))
             owners |= {owner for owner, until in rows if not expired(until, now)}
     return owners
+
+
+class SharedImageLimiter:
+    """A provider's in-flight images counted across every process on one PostgreSQL database.
+
+    The budget is `capacity` advisory-lock slots; a call holds one slot per image it asks for,
+    each on a connection it keeps until the provider answers. Session advisory locks go with
+    their connection, so a killed worker's slots are free the moment its connections drop:
+    nothing to expire, nothing to recover. One acquirer per process polls at a time (in order),
+    so a process's waiting jobs cost one query loop, not one each."""
+
+    POLL_SECONDS = 0.02
+
+    def __init__(self, engine, provider: str, capacity: int):
+        self.capacity = max(1, capacity)
+        self._engine = engine
+        self._key = zlib.crc32(f"imagegen-in-flight:{provider}".encode()) & 0x7FFFFFFF  # one int4 lock space per provider
+        self._turn = asyncio.Lock()
+
+    def _try_take(self, images: int):
+        """A connection holding `images` slots, or None (nothing held) if that many are not free."""
+        conn = self._engine.connect()
+        taken = 0
+        try:
+            for slot in range(self.capacity):
+                if conn.scalar(text("SELECT pg_try_advisory_lock(:key, :slot)"), {"key": self._key, "slot": slot}):
+                    taken += 1
+                    if taken == images:
+                        return conn
+            conn.close()  # the pool's reset unlocks what was taken
+            return None
+        except BaseException:
+            conn.close()
+            raise
+
+    @contextlib.asynccontextmanager
+    async def hold(self, images: int):
+        images = min(images, self.capacity)
+        async with self._turn:
+            while True:
+                # Shielded: a cancel while the thread runs must still hand its connection back.
+                attempt = asyncio.ensure_future(asyncio.to_thread(self._try_take, images))
+                try:
+                    conn = await asyncio.shield(attempt)
+                except asyncio.CancelledError:
+                    attempt.add_done_callback(lambda t: t.result() and t.result().close())
+                    raise
+                if conn is not None:
+                    break
+                await asyncio.sleep(self.POLL_SECONDS * (1 + random.random()))
+        try:
+            yield
+        finally:
+            await asyncio.shield(asyncio.to_thread(conn.close))
+
+
+def in_flight_engine(url: str, pool_size: int):
+    """The engine SharedImageLimiter holds its slots on: autocommit (no transaction stays open
+    while a call is in flight), and every connection that goes back to the pool unlocks its slots."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+    @event.listens_for(engine, "reset")
+    def _unlock(dbapi_connection, _record, _state) -> None:
+        with dbapi_connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock_all()")
+
+    return engine

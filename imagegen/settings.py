@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     local_concurrency: int = Field(4, alias="IMAGEGEN_LOCAL_CONCURRENCY", ge=1, le=64)
     # How long a runner's claim on a job lasts without renewal; it renews every third of it.
     lease_seconds: float = Field(30.0, alias="IMAGEGEN_LEASE_SECONDS", gt=0, le=3600)
+    # Who runs jobs: "auto" = Procrastinate workers on PostgreSQL, this process on SQLite.
+    job_queue: Literal["auto", "in-process", "procrastinate"] = Field("auto", alias="IMAGEGEN_JOB_QUEUE")
     curator: str = Field("curator", alias="IMAGEGEN_CURATOR")
     prices: str | None = Field(None, alias="IMAGEGEN_PRICES")  # JSON file or text overriding the price table
     daily_budget: float | None = Field(None, alias="IMAGEGEN_DAILY_BUDGET", ge=0)

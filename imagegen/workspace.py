@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import uuid
 import weakref
 from contextlib import contextmanager
@@ -18,11 +19,14 @@ from sqlalchemy.orm import Session, selectinload
 
 from imagegen.errors import NotFound
 from imagegen.images import cached_thumbnail
-from imagegen.providers import Provider, build_provider
+from imagegen.leases import SharedImageLimiter, in_flight_engine
+from imagegen.providers import Provider, build_provider, provider_class
 from imagegen.records import Agent, Candidate, Generation
 from imagegen.settings import Settings
 from imagegen.storage.db import create_db_engine, migrate, session_factory
 from imagegen.storage.media import open_media_store
+
+_ENGINE_LOCK = threading.Lock()
 
 
 class Workspace:
@@ -37,6 +41,7 @@ class Workspace:
         self.jobs = None  # a JobRunner, attached by imagegen.jobs.open_workspace
         # Providers hold async clients and semaphores, which belong to one event loop each.
         self._per_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._slots_engine = None  # PostgreSQL only: the connections holding in-flight slots
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -56,8 +61,19 @@ class Workspace:
         """One limiter per provider and loop, shared by every job on that loop."""
         limits = self._loop_state()["limits"]
         if name not in limits:
-            limits[name] = ImageLimiter(self.provider(name).max_in_flight())
+            capacity = self.provider(name).max_in_flight()
+            if self.engine.dialect.name == "postgresql" and provider_class(name).needs_key:
+                # A vendor's limit is per account, not per process: count it across every worker.
+                limits[name] = SharedImageLimiter(self._in_flight_engine(), name, capacity)
+            else:
+                limits[name] = ImageLimiter(capacity)
         return limits[name]
+
+    def _in_flight_engine(self):
+        with _ENGINE_LOCK:
+            if self._slots_engine is None:
+                self._slots_engine = in_flight_engine(self.settings.resolved_database_url, pool_size=16)
+            return self._slots_engine
 
     async def aclose_providers(self) -> None:
         for provider in self._loop_state()["providers"].values():
@@ -103,6 +119,8 @@ class Workspace:
         """Stop the runner (its jobs end canceled, their leases released), then the database."""
         if self.jobs is not None:
             self.jobs.stop()
+        if self._slots_engine is not None:
+            self._slots_engine.dispose()
         self.engine.dispose()
 
 

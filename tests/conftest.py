@@ -72,6 +72,9 @@ def isolated(tmp_path, monkeypatch, database_url):
     monkeypatch.setenv("IMAGEGEN_DATA_DIR", str(tmp_path / "data"))
     if database_url:
         monkeypatch.setenv("IMAGEGEN_DATABASE_URL", database_url)
+    # Jobs run in the test's own process on both backends; tests/test_workers.py starts real
+    # workers and sets IMAGEGEN_JOB_QUEUE=procrastinate itself.
+    monkeypatch.setenv("IMAGEGEN_JOB_QUEUE", "in-process")
     return tmp_path
 
 

@@ -1,0 +1,163 @@
+"""Workers on Procrastinate: real `python -m imagegen worker` processes on PostgreSQL and S3.
+
+PostgreSQL only (workers need it): they skip visibly on SQLite, except the one-line refusal.
+Every child process is killed in a `finally`; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from select import select as readable
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from imagegen.jobs import open_workspace
+from imagegen.records import Batch, BatchItem, BatchStatus, Candidate, CandidateStatus, Generation, GenerationSpec, GenerationStatus
+from imagegen.settings import Settings
+from tests.conftest import BACKEND, ROOT
+
+postgresql_only = pytest.mark.skipif(BACKEND != "postgresql", reason="PostgreSQL only (IMAGEGEN_TEST_BACKEND=postgresql): workers need it")
+
+
+def wait_until(condition, timeout: float, what: str, poll: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@contextlib.contextmanager
+def started(*commands: list[str], logs: Path):
+    """Child processes of `python -m imagegen ...`, each logging to its own file; all killed on exit."""
+    procs = []
+    try:
+        for i, args in enumerate(commands):
+            log = open(logs / f"{args[0]}-{i}.log", "w")
+            procs.append(subprocess.Popen([sys.executable, "-m", "imagegen", *args], stdout=log, stderr=subprocess.STDOUT,
+                                          env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=logs))
+            log.close()
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=30)
+
+
+def log_of(logs: Path) -> str:
+    return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(logs.glob("*.log")))
+
+
+def slow_ideogram(latency: float):
+    """A fake Ideogram whose every call takes `latency` seconds, counting the images in flight on
+    connections still open (`peak_live`): a killed worker's abandoned call stops counting when its
+    connection drops, as its slots in PostgreSQL do."""
+    from tests.fake_ideogram import FakeIdeogram, _Handler
+
+    class Handler(_Handler):
+        def _answer(self, fault, fields, response_schema, upscale=False):
+            srv, images = self.server, int(fields.get("num_images", 1))
+            with srv.lock:
+                srv.live += images
+                srv.peak_live = max(srv.peak_live, srv.live)
+            try:
+                end = time.monotonic() + latency
+                while (left := end - time.monotonic()) > 0:
+                    if readable([self.connection], [], [], min(left, 0.01))[0] and not self.connection.recv(1, socket.MSG_PEEK):
+                        break  # the client is gone
+            finally:
+                with srv.lock:
+                    srv.live -= images
+            super()._answer(fault, fields, response_schema, upscale)
+
+    server = FakeIdeogram(max_requests=3000, lifetime=240)
+    server.RequestHandlerClass = Handler
+    server.live = server.peak_live = 0
+    return server
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    """A fake Ideogram whose every call takes 0.3 s and which records its concurrent images."""
+    from tests.fake_ideogram import KEY
+
+    server = slow_ideogram(0.3).start()
+    for name, value in {"IDEOGRAM_API_KEY": KEY, "IDEOGRAM_BASE_URL": server.base_url, "IMAGEGEN_DOWNLOAD_HOSTS": server.base_url}.items():
+        monkeypatch.setenv(name, value)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def cluster_env(isolated, fake, s3_env, monkeypatch):
+    """What every process of a several-machine setup shares: PostgreSQL, S3, the queue, short leases."""
+    monkeypatch.setenv("IMAGEGEN_MEDIA_URL", s3_env)
+    monkeypatch.setenv("IMAGEGEN_JOB_QUEUE", "procrastinate")
+    monkeypatch.setenv("IMAGEGEN_LEASE_SECONDS", "3")
+    monkeypatch.setenv("IDEOGRAM_MAX_IN_FLIGHT", "3")
+    logs = isolated / "logs"
+    logs.mkdir()
+    return logs
+
+
+def add_agents(ws, count: int, category: str) -> list[str]:
+    from imagegen.catalog import import_catalog
+
+    slugs = [f"{category}-{i:03d}" for i in range(count)]
+    import_catalog(ws, [{"slug": s, "name": f"Agent {s}", "categories": [category]} for s in slugs])
+    return slugs
+
+
+def paid_candidates(ws) -> list[Candidate]:
+    with ws.session() as s:
+        return list(s.scalars(select(Candidate).where(Candidate.status == CandidateStatus.SUCCEEDED)))
+
+
+@postgresql_only
+def test_a_batch_fans_out_over_two_workers_and_survives_one_killed(cluster_env, fake):
+    ws = open_workspace(Settings())
+    try:
+        slugs = add_agents(ws, 60, "fleet")
+        worker = ["worker", "--concurrency", "4", "--queues", "ideogram"]
+        with started(worker, worker, logs=cluster_env) as (one, two), \
+                started(["batch", "--category", "fleet", "--provider", "ideogram", "--count", "1"], logs=cluster_env) as (cli,):
+            wait_until(lambda: len(paid_candidates(ws)) >= 15, 60, "a quarter of the batch")
+            one.send_signal(signal.SIGKILL)
+            one.wait(timeout=10)
+            killed_at = len(fake.requests)
+            finished_at_kill = {c.seed for c in paid_candidates(ws)}
+            cli.wait(timeout=60)
+            two.send_signal(signal.SIGTERM)  # a clean stop: no job running, so it exits at once
+            assert two.wait(timeout=30) == 0, log_of(cluster_env)
+        assert cli.returncode == 0, log_of(cluster_env)
+        with ws.session() as s:
+            batch_id = s.scalar(select(func.max(Batch.id)))
+            per_agent = dict(s.execute(select(BatchItem.agent_id, func.count(Generation.id)).join(Generation, Generation.id == BatchItem.generation_id)
+                                       .where(BatchItem.batch_id == batch_id).group_by(BatchItem.agent_id)).all())
+            assert s.scalar(select(Batch.status).where(Batch.id == batch_id)) is BatchStatus.DONE
+        # Every agent has exactly one generation, and every image asked for landed in S3 and is kept.
+        assert len(per_agent) == 60 and set(per_agent.values()) == {1}
+        paid = paid_candidates(ws)
+        assert len(paid) == 60 and all(ws.media.exists(c.image_key) for c in paid)
+        # No provider request for a candidate that had already landed when the worker died.
+        seeds_after = [r.get("seed") for r in fake.requests[killed_at:]]
+        assert not finished_at_kill & set(seeds_after)
+        assert len(fake.requests) <= 60 + 3  # at most what was in flight at the kill is asked again
+        assert 1 < fake.peak_live <= 3  # the global in-flight limit, across both workers
+        assert not fake.problems
+    finally:
+        ws.close()
