@@ -161,3 +161,83 @@ def test_a_batch_fans_out_over_two_workers_and_survives_one_killed(cluster_env, 
         assert not fake.problems
     finally:
         ws.close()
+
+
+@postgresql_only
+def test_cancel_from_the_app_stops_a_job_running_on_a_worker(cluster_env, fake, monkeypatch):
+    from imagegen.jobs import submit_generation
+
+    monkeypatch.setenv("IDEOGRAM_MAX_IN_FLIGHT", "1")  # three one-image calls, one after another
+    fake.RequestHandlerClass = slow_ideogram(1.5).RequestHandlerClass
+    ws = open_workspace(Settings())
+    try:
+        with started(["worker", "--concurrency", "2"], logs=cluster_env):
+            gen_id = submit_generation(ws, "trend-radar", GenerationSpec(provider="ideogram", prompt="a lighthouse", count=3))
+            wait_until(lambda: paid_candidates(ws), 60, "the first candidate")
+            assert ws.jobs.cancel(gen_id)  # what the studio's Cancel button calls
+            wait_until(lambda: ws.get_generation(gen_id).status.finished, 20, "the worker to stop the job")
+        gen = ws.get_generation(gen_id)
+        assert gen.status is GenerationStatus.CANCELED, log_of(cluster_env)
+        statuses = sorted(c.status.value for c in gen.candidates)
+        assert statuses == ["canceled", "canceled", "succeeded"]  # the landed one is kept
+        assert ws.media.exists(next(c for c in gen.candidates if c.image_key).image_key)
+        assert len(fake.requests) == 2  # the third call was never made
+    finally:
+        ws.close()
+
+
+@postgresql_only
+def test_cancel_of_a_job_no_worker_has_taken_yet_ends_it_at_once(cluster_env):
+    from imagegen.jobs import submit_generation
+
+    ws = open_workspace(Settings())
+    try:
+        gen_id = submit_generation(ws, "trend-radar", GenerationSpec(provider="ideogram", prompt="a lighthouse", count=2))
+        assert ws.get_generation(gen_id).status is GenerationStatus.QUEUED  # nothing runs in this process
+        assert ws.jobs.cancel(gen_id)
+        gen = ws.get_generation(gen_id)
+        assert gen.status is GenerationStatus.CANCELED and {c.status for c in gen.candidates} == {CandidateStatus.CANCELED}
+        assert gen.reserved_usd == 0
+    finally:
+        ws.close()
+
+
+@postgresql_only
+def test_the_budget_holds_across_two_worker_processes(cluster_env, fake, monkeypatch):
+    monkeypatch.setenv("IMAGEGEN_DAILY_BUDGET", "0.30")  # five Ideogram images at $0.06
+    ws = open_workspace(Settings())
+    try:
+        add_agents(ws, 12, "thrifty")
+        worker = ["worker", "--concurrency", "4"]
+        with started(worker, worker, logs=cluster_env) as workers, \
+                started(["batch", "--category", "thrifty", "--provider", "ideogram", "--count", "1"], logs=cluster_env) as (cli,):
+            cli.wait(timeout=90)
+        assert cli.returncode == 1, log_of(cluster_env)  # paused by the budget, finished agents kept
+        with ws.session() as s:
+            spent = s.scalar(select(func.sum(Generation.cost_usd + Generation.reserved_usd)))
+            made = s.scalar(select(func.count(Generation.id)))
+            status = s.scalar(select(Batch.status))
+        assert made == 5 and len(fake.requests) == 5
+        assert spent <= 0.30 + 1e-9
+        assert status is BatchStatus.PAUSED
+    finally:
+        ws.close()
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="the refusal on SQLite")
+def test_a_worker_on_sqlite_is_refused_in_one_line(isolated):
+    done = subprocess.run([sys.executable, "-m", "imagegen", "worker"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()] and "need PostgreSQL" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_asking_for_the_procrastinate_queue_on_sqlite_is_one_clear_error(isolated, monkeypatch):
+    from imagegen.errors import ConfigError
+
+    if BACKEND != "sqlite":
+        pytest.skip("the refusal on SQLite")
+    monkeypatch.setenv("IMAGEGEN_JOB_QUEUE", "procrastinate")
+    with pytest.raises(ConfigError, match="need PostgreSQL"):
+        open_workspace(Settings())
