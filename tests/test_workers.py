@@ -241,3 +241,80 @@ def test_asking_for_the_procrastinate_queue_on_sqlite_is_one_clear_error(isolate
     monkeypatch.setenv("IMAGEGEN_JOB_QUEUE", "procrastinate")
     with pytest.raises(ConfigError, match="need PostgreSQL"):
         open_workspace(Settings())
+
+
+@postgresql_only
+def test_the_batch_page_only_enqueues_and_shows_the_workers_progress(cluster_env, fake, request):
+    from tests.test_pages import open_page
+
+    at = request.getfixturevalue("app")  # a web server (queue mode: this process runs no job)
+    open_page(at, "batch")
+    at.segmented_control(key="batch_how").set_value("A list of slugs").run()
+    at.text_input(key="batch_slugs").input("ai, lingo-bridge, sql-sherpa").run()
+    at.button(key="batch_start").click().run()
+    time.sleep(1.0)
+    at.run()
+    assert at.selectbox(key="batch_pick").options[0].endswith(" · running")
+    assert "0 of 3 agents" in str(at.get("progress")[0].proto)  # nothing ran here
+    with started(["worker", "--concurrency", "2"], logs=cluster_env):
+        def done() -> bool:
+            at.run()
+            return at.selectbox(key="batch_pick").options[0].endswith(" · done")
+
+        wait_until(done, 60, "the page to show the batch done", poll=0.5)
+    assert "3 of 3 agents" in str(at.get("progress")[0].proto), log_of(cluster_env)
+    assert len(fake.requests) == 3  # one call per agent, made by the worker
+
+
+@postgresql_only
+def test_sigterm_lets_the_running_job_finish_then_the_worker_exits(cluster_env, fake, monkeypatch):
+    from imagegen.jobs import submit_generation
+
+    monkeypatch.setenv("IDEOGRAM_MAX_IN_FLIGHT", "1")
+    fake.RequestHandlerClass = slow_ideogram(1.0).RequestHandlerClass
+    ws = open_workspace(Settings())
+    try:
+        with started(["worker"], logs=cluster_env) as (worker,):
+            gen_id = submit_generation(ws, "trend-radar", GenerationSpec(provider="ideogram", prompt="a lighthouse", count=2))
+            wait_until(lambda: ws.get_generation(gen_id).status is GenerationStatus.RUNNING, 60, "the worker to take the job")
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=30) == 0, log_of(cluster_env)
+        gen = ws.get_generation(gen_id)
+        assert gen.status is GenerationStatus.SUCCEEDED and [c.status for c in gen.candidates] == [CandidateStatus.SUCCEEDED] * 2
+    finally:
+        ws.close()
+
+
+@postgresql_only
+def test_shared_slots_never_exceed_the_limit_and_a_dropped_connection_frees_its_slots(ws):
+    """Two processes' limiters (two engines) with weighted calls; then a holder whose connection dies."""
+    from imagegen.leases import SharedImageLimiter, in_flight_engine
+
+    engines = [in_flight_engine(ws.settings.resolved_database_url, pool_size=8) for _ in range(2)]
+    held, peak = [0], [0]
+
+    async def call(limiter, images: int) -> None:
+        async with limiter.hold(images):
+            held[0] += images
+            peak[0] = max(peak[0], held[0])
+            await asyncio.sleep(0.05)
+            held[0] -= images
+
+    async def run() -> None:
+        limiters = [SharedImageLimiter(e, "ideogram", 5) for e in engines]
+        await asyncio.gather(*(call(limiters[i % 2], 1 + i % 3) for i in range(30)))
+
+    try:
+        asyncio.run(run())
+        assert peak[0] == 5  # full use of the budget, never more
+        # A holder that dies mid-call (its connection dropped) gives its slots back.
+        limiter = SharedImageLimiter(engines[0], "ideogram", 2)
+        conn = limiter._try_take(2)
+        assert conn is not None and limiter._try_take(1) is None
+        conn.invalidate()  # like a killed worker: the server ends the session
+        taken = limiter._try_take(2)
+        assert taken is not None
+        taken.close()
+    finally:
+        for engine in engines:
+            engine.dispose()
