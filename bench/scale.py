@@ -199,5 +199,91 @@ def main() -> None:
         print(f"{name:<{width}}  {value:<28}  {target:<22}  {verdict}")
 
 
+
+# --- Batch throughput on Procrastinate workers (the "workers" part of issue 13) -------------
+#     .venv/bin/python bench/scale.py batch     # starts a throwaway PostgreSQL server of its own
+# A fake Ideogram answers every call in 300 ms; the global in-flight limit is 10 images.
+# Each worker runs 5 jobs at once, so one worker can fill half the limit and two can fill it:
+# targets: two workers at least 1.8x one worker's images/s; achieved in-flight at least 0.9 x 10.
+
+def batch_throughput_run(cluster, template: str, workers: int, agents: int) -> tuple[float, float]:
+    """(images per second, average images in flight) for one batch of `agents` x 1 image."""
+    import threading
+
+    from imagegen.batch import create_batch, follow_batch, select_agents
+    from imagegen.jobs import open_workspace
+    from tests.fake_ideogram import KEY, FakeIdeogram
+
+    fake = FakeIdeogram(max_requests=4 * agents, lifetime=600).start()
+    fake.faults.extend([{"delay": 0.3}] * (2 * agents))
+    url = cluster.fresh_database(template)
+    env = {"IMAGEGEN_DATABASE_URL": url, "IMAGEGEN_DATA_DIR": tempfile.mkdtemp(prefix="scale-workers-"),
+           "IMAGEGEN_JOB_QUEUE": "procrastinate", "IDEOGRAM_API_KEY": KEY, "IDEOGRAM_BASE_URL": fake.base_url,
+           "IMAGEGEN_DOWNLOAD_HOSTS": fake.base_url, "IDEOGRAM_MAX_IN_FLIGHT": "10"}
+    os.environ.update(env)
+    ws = open_workspace(Settings(), load_samples=False)
+    procs = []
+    try:
+        with ws.session() as s, s.begin():
+            s.execute(insert(Agent), [{"slug": f"w-{i:05d}", "name": f"Agent {i}", "categories": ["bench"]} for i in range(agents)])
+        procs = [subprocess.Popen([sys.executable, "-m", "imagegen", "worker", "--concurrency", "5"], cwd=ROOT,
+                                  env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.DEVNULL) for _ in range(workers)]
+        time.sleep(4)  # let the workers start (imports, pools) so their start-up is not timed
+        batch_id = create_batch(ws, select_agents(ws), {"provider": "ideogram", "count": 1})
+        samples: list[int] = []
+        done = threading.Event()
+
+        def sample() -> None:  # what the provider sees in flight, every 5 ms once the first call arrived
+            while not done.wait(0.005):
+                if fake.requests:
+                    samples.append(fake.in_flight_images)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        ws.jobs.submit_batch(batch_id)
+        started = time.monotonic()
+        follow_batch(ws, batch_id, poll=0.05)
+        seconds = time.monotonic() - started
+        done.set()
+        sampler.join()
+        return agents / seconds, statistics.mean(samples) if samples else 0.0
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait(timeout=30)
+        ws.close()
+        fake.stop()
+        cluster.drop(url)
+
+
+def batch_throughput_main(agents: int = 200) -> None:
+    from imagegen.storage.db import migrate
+    from tests import pg
+
+    try:
+        import tests.fake_ideogram as fake_ideogram
+        fake_ideogram.require(fake_ideogram.SPEC)
+    except BaseException as exc:  # pytest's Skipped when ../shared is missing
+        print(f"batch throughput: skipped ({exc})")
+        return
+    cluster = pg.PgCluster().start()
+    try:
+        template = cluster.create_template(migrate)
+        one, one_in_flight = batch_throughput_run(cluster, template, 1, agents)
+        two, two_in_flight = batch_throughput_run(cluster, template, 2, agents)
+    finally:
+        cluster.stop()
+    print(f"batch throughput on PostgreSQL workers: {agents} agents x 1 image, fake Ideogram 300 ms, limit 10 in flight, "
+          f"5 jobs per worker; shared 2-core machine, figures are noisy")
+    rows = [
+        ("1 worker, images/s", f"{one:.1f} (in flight {one_in_flight:.1f})", "", None),
+        ("2 workers, images/s", f"{two:.1f} (in flight {two_in_flight:.1f})", "", None),
+        ("2 workers / 1 worker", f"{two / one:.2f}x", ">= 1.8x", two / one >= 1.8),
+        ("2 workers: achieved in flight / limit", f"{two_in_flight / 10:.2f}", ">= 0.9", two_in_flight / 10 >= 0.9),
+    ]
+    for name, value, target, ok in rows:
+        print(f"{name:<40}  {value:<28}  {target:<10}  {'' if ok is None else 'ok' if ok else 'MISSED'}")
+
+
 if __name__ == "__main__":
-    main()
+    batch_throughput_main() if sys.argv[1:] == ["batch"] else main()

@@ -202,15 +202,18 @@ async def run_batch_item(ws: "Workspace", batch_id: int, item_id: int) -> None:
     Pause and Cancel are read before the agent starts; an agent already done is left alone, so
     a job run twice (a worker retried after it died) does nothing the second time. The agent
     that finishes last marks the batch done."""
-    if await asyncio.to_thread(_batch_status, ws, batch_id) is not BatchStatus.RUNNING:
+    def read() -> tuple | None:  # one short read, not the batch with all its items
+        with ws.session() as s:
+            row = s.execute(select(Batch.status, Batch.choices, Batch.auto_approve, Batch.created_by).where(Batch.id == batch_id)).one()
+            item_status = s.scalar(select(BatchItem.status).where(BatchItem.id == item_id))
+        return row if row.status is BatchStatus.RUNNING and item_status is BatchItemStatus.PENDING else None
+
+    row = await asyncio.to_thread(read)
+    if row is None:
         return
-    item = await asyncio.to_thread(ws.fetch, BatchItem, item_id)
-    if item.status is not BatchItemStatus.PENDING:
-        return
-    batch = await asyncio.to_thread(get_batch, ws, batch_id)
-    actor = await asyncio.to_thread(_creator, ws, batch_id)
+    actor = Actor(row.created_by or ws.settings.curator, Role.CURATOR)  # as `_creator` says
     try:
-        await _run_item(ws, item_id, batch.choices, batch.auto_approve, actor)
+        await _run_item(ws, item_id, row.choices, row.auto_approve, actor)
     except BudgetExceeded as exc:
         await asyncio.to_thread(_set_item_error, ws, item_id, str(exc))
         await asyncio.to_thread(set_batch_status, ws, batch_id, BatchStatus.PAUSED)
