@@ -203,10 +203,11 @@ def main() -> None:
 # --- Batch throughput on Procrastinate workers (the "workers" part of issue 13) -------------
 #     .venv/bin/python bench/scale.py batch     # starts a throwaway PostgreSQL server of its own
 # A fake Ideogram answers every call in 300 ms; the global in-flight limit is 10 images.
-# Each worker runs 5 jobs at once, so one worker can fill half the limit and two can fill it:
+# Each worker runs 10 jobs at once; a job spends about as long recording and storing as waiting
+# for the provider, so one worker keeps about half the limit busy, and two can fill it:
 # targets: two workers at least 1.8x one worker's images/s; achieved in-flight at least 0.9 x 10.
 
-def batch_throughput_run(cluster, template: str, workers: int, agents: int) -> tuple[float, float]:
+def batch_throughput_run(cluster, template: str, workers: int, agents: int, concurrency: int = 10) -> tuple[float, float]:
     """(images per second, average images in flight) for one batch of `agents` x 1 image."""
     import threading
 
@@ -226,7 +227,7 @@ def batch_throughput_run(cluster, template: str, workers: int, agents: int) -> t
     try:
         with ws.session() as s, s.begin():
             s.execute(insert(Agent), [{"slug": f"w-{i:05d}", "name": f"Agent {i}", "categories": ["bench"]} for i in range(agents)])
-        procs = [subprocess.Popen([sys.executable, "-m", "imagegen", "worker", "--concurrency", "5"], cwd=ROOT,
+        procs = [subprocess.Popen([sys.executable, "-m", "imagegen", "worker", "--concurrency", str(concurrency)], cwd=ROOT,
                                   env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.DEVNULL) for _ in range(workers)]
         time.sleep(4)  # let the workers start (imports, pools) so their start-up is not timed
         batch_id = create_batch(ws, select_agents(ws), {"provider": "ideogram", "count": 1})
@@ -274,7 +275,7 @@ def batch_throughput_main(agents: int = 200) -> None:
     finally:
         cluster.stop()
     print(f"batch throughput on PostgreSQL workers: {agents} agents x 1 image, fake Ideogram 300 ms, limit 10 in flight, "
-          f"5 jobs per worker; shared 2-core machine, figures are noisy")
+          f"10 jobs per worker; shared 2-core machine, figures are noisy")
     rows = [
         ("1 worker, images/s", f"{one:.1f} (in flight {one_in_flight:.1f})", "", None),
         ("2 workers, images/s", f"{two:.1f} (in flight {two_in_flight:.1f})", "", None),

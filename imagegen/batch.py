@@ -218,6 +218,8 @@ async def run_batch_item(ws: "Workspace", batch_id: int, item_id: int) -> None:
         await asyncio.to_thread(_set_item_error, ws, item_id, str(exc))
         await asyncio.to_thread(set_batch_status, ws, batch_id, BatchStatus.PAUSED)
         return
+    except ImagegenError as exc:  # e.g. this worker has no key for the provider: the agent says why
+        await asyncio.to_thread(_finish_item, ws, item_id, BatchItemStatus.FAILED, str(exc))
     await asyncio.to_thread(_end_batch, ws, batch_id)
 
 

@@ -79,6 +79,9 @@ def live_owners(ws: "Workspace") -> set[str]:
     return owners
 
 
+_TAKE_SLOTS = text("SELECT slot FROM generate_series(0, :capacity - 1) AS slot WHERE pg_try_advisory_lock(:key, slot) LIMIT :images")
+
+
 class SharedImageLimiter:
     """A provider's in-flight images counted across every process on one PostgreSQL database.
 
@@ -99,13 +102,11 @@ class SharedImageLimiter:
     def _try_take(self, images: int):
         """A connection holding `images` slots, or None (nothing held) if that many are not free."""
         conn = self._engine.connect()
-        taken = 0
         try:
-            for slot in range(self.capacity):
-                if conn.scalar(text("SELECT pg_try_advisory_lock(:key, :slot)"), {"key": self._key, "slot": slot}):
-                    taken += 1
-                    if taken == images:
-                        return conn
+            # One round trip: the scan stops at the LIMIT, so at most `images` free slots are taken.
+            taken = conn.execute(_TAKE_SLOTS, {"key": self._key, "capacity": self.capacity, "images": images}).all()
+            if len(taken) == images:
+                return conn
             conn.close()  # the pool's reset unlocks what was taken
             return None
         except BaseException:

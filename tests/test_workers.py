@@ -318,3 +318,27 @@ def test_shared_slots_never_exceed_the_limit_and_a_dropped_connection_frees_its_
     finally:
         for engine in engines:
             engine.dispose()
+
+
+@postgresql_only
+def test_a_worker_without_the_providers_key_fails_the_agent_in_one_line(cluster_env, fake, monkeypatch):
+    ws = open_workspace(Settings())
+    try:
+        add_agents(ws, 2, "keyless")
+        env = {k: v for k, v in os.environ.items() if k != "IDEOGRAM_API_KEY"}
+        with started(["batch", "--category", "keyless", "--provider", "ideogram", "--count", "1"], logs=cluster_env) as (cli,):
+            log = open(cluster_env / "keyless-worker.log", "w")
+            worker = subprocess.Popen([sys.executable, "-m", "imagegen", "worker"], stdout=log, stderr=subprocess.STDOUT,
+                                      env={**env, "PYTHONPATH": str(ROOT)}, cwd=cluster_env)
+            try:
+                cli.wait(timeout=60)
+            finally:
+                worker.kill()
+                worker.wait(timeout=30)
+                log.close()
+        with ws.session() as s:
+            errors = list(s.scalars(select(BatchItem.error)))
+        assert len(errors) == 2 and all(e and "IDEOGRAM_API_KEY" in e and "\n" not in e for e in errors), log_of(cluster_env)
+        assert cli.returncode == 1 and not fake.requests
+    finally:
+        ws.close()
