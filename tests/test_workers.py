@@ -342,3 +342,23 @@ def test_a_worker_without_the_providers_key_fails_the_agent_in_one_line(cluster_
         assert cli.returncode == 1 and not fake.requests
     finally:
         ws.close()
+
+
+@postgresql_only
+def test_a_job_that_waited_in_the_queue_past_its_lease_still_runs_once(cluster_env, fake):
+    from imagegen.jobs import submit_generation
+
+    ws = open_workspace(Settings())
+    try:
+        gen_id = submit_generation(ws, "trend-radar", GenerationSpec(provider="ideogram", prompt="a lighthouse", count=2))
+        time.sleep(3.5)  # past IMAGEGEN_LEASE_SECONDS with no worker running
+        open_workspace(Settings()).close()  # another web server starting recovers what expired
+        assert ws.get_generation(gen_id).status is GenerationStatus.INTERRUPTED
+        with started(["worker"], logs=cluster_env):
+            wait_until(lambda: ws.get_generation(gen_id).status.finished and ws.get_generation(gen_id).status is not GenerationStatus.INTERRUPTED,
+                       60, "a worker to run the job")
+        gen = ws.get_generation(gen_id)
+        assert gen.status is GenerationStatus.SUCCEEDED, log_of(cluster_env)
+        assert [c.status for c in gen.candidates] == [CandidateStatus.SUCCEEDED] * 2 and len(fake.requests) == 1
+    finally:
+        ws.close()
