@@ -245,7 +245,7 @@ def test_asking_for_the_procrastinate_queue_on_sqlite_is_one_clear_error(isolate
 
 @postgresql_only
 def test_the_batch_page_only_enqueues_and_shows_the_workers_progress(cluster_env, fake, request):
-    from tests.test_pages import open_page
+    from tests.test_pages import _picked_batch_label, open_page
 
     at = request.getfixturevalue("app")  # a web server (queue mode: this process runs no job)
     open_page(at, "batch")
@@ -254,15 +254,15 @@ def test_the_batch_page_only_enqueues_and_shows_the_workers_progress(cluster_env
     at.button(key="batch_start").click().run()
     time.sleep(1.0)
     at.run()
-    assert at.selectbox(key="batch_pick").options[0].endswith(" · running")
-    assert "0 of 3 agents" in str(at.get("progress")[0].proto)  # nothing ran here
+    assert _picked_batch_label(at).endswith(" · running")
+    assert "0 of 3 agents" in at.get("progress")[0].proto.text  # nothing ran here
     with started(["worker", "--concurrency", "2"], logs=cluster_env):
         def done() -> bool:
             at.run()
-            return at.selectbox(key="batch_pick").options[0].endswith(" · done")
+            return _picked_batch_label(at).endswith(" · done")
 
         wait_until(done, 60, "the page to show the batch done", poll=0.5)
-    assert "3 of 3 agents" in str(at.get("progress")[0].proto), log_of(cluster_env)
+    assert "3 of 3 agents · done" in at.get("progress")[0].proto.text, log_of(cluster_env)
     assert len(fake.requests) == 3  # one call per agent, made by the worker
 
 
