@@ -2,6 +2,7 @@
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -320,3 +321,22 @@ def test_a_batch_keeps_the_providers_in_flight_budget_full_and_never_passes_it(w
     batch_id = create_batch(ws, agents, {"provider": "ideogram", "count": 2, "seed": 4})
     assert asyncio.run(run_batch(ws, batch_id)) is BatchStatus.DONE
     assert fake.peak_images == Settings().ideogram_max_in_flight == 10
+
+
+def test_ideogram_settings_live_with_the_provider_under_the_same_variables(monkeypatch):
+    import imagegen.settings
+    from imagegen.providers.ideogram import IdeogramSettings
+    from tests.conftest import ENV_VARS
+
+    own = {f.alias for f in IdeogramSettings.model_fields.values()}
+    assert own == {"IDEOGRAM_API_KEY", "IDEOGRAM_BASE_URL", "IDEOGRAM_MAX_IN_FLIGHT"}
+    assert own <= set(ENV_VARS)  # the test fixture still clears each of them
+    assert "IDEOGRAM" not in Path(imagegen.settings.__file__).read_text()  # declared once, in the provider's module
+    monkeypatch.setenv("IDEOGRAM_API_KEY", "ideo-secret-from-env")
+    monkeypatch.setenv("IDEOGRAM_MAX_IN_FLIGHT", "3")
+    settings = Settings()
+    assert settings.ideogram_api_key.get_secret_value() == "ideo-secret-from-env" and settings.ideogram_max_in_flight == 3
+    assert "ideo-secret-from-env" not in repr(settings) + str(settings.model_dump())
+    assert IdeogramSettings().ideogram_max_in_flight == 3  # usable on its own too
+    monkeypatch.setenv("IDEOGRAM_API_KEY", "  ")
+    assert Settings().ideogram_api_key is None  # blank is no key: the studio says which variable to set

@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, ClassVar
+from typing import TYPE_CHECKING, Any, Awaitable, ClassVar
 
 from pydantic import BaseModel
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from imagegen.prompts import AgentText
 from imagegen.records import Palette
-from imagegen.settings import Settings
+
+if TYPE_CHECKING:  # Settings is composed from the providers' own settings classes below
+    from imagegen.settings import Settings
+
+
+def blank_key_is_no_key(value):
+    """An empty or blank key variable means "no key", so the provider shows as needing one."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+class ProviderSettings(BaseSettings):
+    """What one provider reads from the environment, under the vendor's own variable names.
+    Each remote provider declares a subclass in its module; `Settings` inherits them all, so a
+    provider's fields live with it while every caller still reads `settings.<field>`."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
 
 @dataclass(frozen=True)

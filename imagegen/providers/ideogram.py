@@ -12,10 +12,10 @@ import json
 from typing import Awaitable, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from imagegen.errors import ImagegenError, InvalidInput, ProviderTimeout, ProviderUnavailable, from_response
-from imagegen.providers.base import ImageRequest, Provider, ProviderImage
+from imagegen.providers.base import ImageRequest, Provider, ProviderImage, ProviderSettings, blank_key_is_no_key
 from imagegen.providers.http import build_client, download, keep_requested, parse_hosts, retry_after_seconds, retrying, vendor_message
 from imagegen.records import Palette
 
@@ -23,6 +23,20 @@ DELIVERY_HOSTS = ("ideogram.ai", "*.ideogram.ai")
 V3_STYLES = ("AUTO", "GENERAL", "REALISTIC", "DESIGN", "FICTION")
 LEGACY_STYLES = ("AUTO", "GENERAL", "REALISTIC", "DESIGN", "RENDER_3D", "ANIME")
 LEGACY_ASPECTS = ("10x16", "16x10", "9x16", "16x9", "3x2", "2x3", "4x3", "3x4", "1x1", "1x3", "3x1")
+
+
+class IdeogramSettings(ProviderSettings):
+    """Ideogram's own settings; composed into `imagegen.settings.Settings`."""
+
+    ideogram_api_key: SecretStr | None = Field(None, alias="IDEOGRAM_API_KEY")
+    ideogram_base_url: str = Field("https://api.ideogram.ai", alias="IDEOGRAM_BASE_URL")
+    # Ideogram allows 10 images in flight per organisation.
+    ideogram_max_in_flight: int = Field(10, alias="IDEOGRAM_MAX_IN_FLIGHT", ge=1, le=100)
+
+    @field_validator("ideogram_api_key", mode="before")
+    @classmethod
+    def _no_ideogram_key_when_blank(cls, value):
+        return blank_key_is_no_key(value)
 
 
 class IdeogramOptions(BaseModel):

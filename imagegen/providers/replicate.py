@@ -25,7 +25,7 @@ from typing import Any, Awaitable, Callable, Literal
 import httpx
 import pydantic.v1
 import replicate
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from replicate.exceptions import ReplicateError
 from replicate.helpers import transform_output
 
@@ -39,12 +39,31 @@ from imagegen.errors import (
     from_response,
     redact,
 )
-from imagegen.providers.base import ImageRequest, Provider, ProviderImage
+from imagegen.providers.base import ImageRequest, Provider, ProviderImage, ProviderSettings, blank_key_is_no_key
 from imagegen.providers.http import build_client, download, keep_requested, parse_hosts, retrying
 
 DELIVERY_HOSTS = ("replicate.delivery", "*.replicate.delivery")
 FINAL = ("succeeded", "failed", "canceled", "aborted")
 RATE_WINDOW = 60.0  # seconds: REPLICATE_CREATES_PER_MINUTE counts creates in any such window
+
+
+class ReplicateSettings(ProviderSettings):
+    """Replicate's own settings; composed into `imagegen.settings.Settings`."""
+
+    replicate_api_token: SecretStr | None = Field(None, alias="REPLICATE_API_TOKEN")
+    replicate_base_url: str = Field("https://api.replicate.com", alias="REPLICATE_BASE_URL")
+    replicate_models: str | None = Field(None, alias="REPLICATE_MODELS")  # extra owner/name slugs, comma-separated
+    # Replicate limits the rate of creating predictions (600 a minute), so the in-flight cap
+    # only bounds one process's polling.
+    replicate_max_in_flight: int = Field(32, alias="REPLICATE_MAX_IN_FLIGHT", ge=1, le=100)
+    replicate_creates_per_minute: int = Field(600, alias="REPLICATE_CREATES_PER_MINUTE", ge=1, le=6000)
+    replicate_wait: int = Field(60, alias="REPLICATE_WAIT", ge=1, le=60)  # seconds of `Prefer: wait`
+    replicate_poll_interval: float = Field(1.0, alias="REPLICATE_POLL_INTERVAL", gt=0, le=30)
+
+    @field_validator("replicate_api_token", mode="before")
+    @classmethod
+    def _no_replicate_key_when_blank(cls, value):
+        return blank_key_is_no_key(value)
 
 
 def colon_ratio(aspect: str) -> str:
