@@ -16,7 +16,7 @@ from streamlit_shortcuts import add_shortcuts
 
 from imagegen.approval import approve_candidate
 from imagegen.errors import ImagegenError
-from imagegen.generation import reroll_candidate, upscale_candidate
+from imagegen.generation import reroll_candidate, upscale_candidate, vary_candidate, vary_refusal
 from imagegen.providers import has_key, provider_class
 from imagegen.records import Agent, Candidate, Verdict
 from imagegen.review import add_own_image, generation_of_agent, is_upload, other_runs, set_verdict, store_neighbours, studio_board
@@ -110,6 +110,27 @@ def _upscale(ws: Workspace, slug: str, candidate_id: int) -> None:
     state["seen_latest"][slug] = studio_board(ws, slug)
 
 
+def _vary(ws: Workspace, slug: str, candidate_id: int) -> bool:
+    """A new set near one candidate becomes the board on screen (and the agent's newest)."""
+    state = st.session_state
+    try:
+        generation_id = vary_candidate(ws, candidate_id, actor=current_actor())
+    except ImagegenError as exc:
+        state["board_message"] = str(exc)
+        return False
+    ws.jobs.submit(generation_id)
+    set_board(slug, generation_id, [c.id for c in ws.get_generation(generation_id).candidates], latest=True)
+    state["app_rerun"] = True
+    return True
+
+
+def vary_button(ws: Workspace, slug: str, candidate: Candidate, key: str) -> bool:
+    """"Vary", off with the reason where the candidate's provider or model cannot vary."""
+    refusal = vary_refusal(candidate.generation.recipe)
+    return st.button("Vary", key=key, icon=":material/auto_awesome:", width="stretch", disabled=refusal is not None,
+                     help=refusal or "A new set near this one, as many as its recipe made.")
+
+
 def can_reroll(ws: Workspace, candidate: Candidate) -> bool:
     """From the candidate's own recipe: a local card rerolls while a no-key provider is picked
     above, and a card whose provider has no key never offers a reroll that can only fail."""
@@ -131,7 +152,10 @@ def candidate_card(ws: Workspace, slug: str, candidate: Candidate) -> None:
         status_badge(candidate.status)
         if candidate.verdict is Verdict.STARRED:
             st.badge("Starred", color="yellow", icon=":material/star:")
-        st.caption(f"#{cid} · " + ("your own image" if is_upload(candidate.generation.recipe) else f"seed {candidate.seed}"))
+        recipe = candidate.generation.recipe
+        parent = recipe.options.get("vary_of")
+        st.caption(f"#{cid} · " + ("your own image" if is_upload(recipe) else f"seed {candidate.seed}")
+                   + (f" · a variation of #{parent}" if parent else ""))
         if candidate.error:
             st.caption(candidate.error)
         if candidate.review_note:
@@ -157,6 +181,8 @@ def candidate_card(ws: Workspace, slug: str, candidate: Candidate) -> None:
             st.text_input("A note on this candidate", value=candidate.review_note or "", key=f"note_{cid}", max_chars=500)
             st.button("Save note", key=f"save_note_{cid}", on_click=_save_note, args=(ws, cid))
         if candidate.image_key:
+            if vary_button(ws, slug, candidate, f"vary_{cid}"):
+                _vary(ws, slug, cid)
             st.checkbox("Compare", key=f"compare_{cid}")
             if provider_class(candidate.generation.recipe.provider).supports_upscale:
                 st.button("Upscale", key=f"upscale_{cid}", icon=":material/zoom_out_map:", width="stretch",
@@ -322,6 +348,9 @@ def lightbox(ws: Workspace, agent: Agent) -> None:
     # map per browser tab, and an entry whose button is gone would swallow the key.
     add_shortcuts(kb_prev="arrowleft", kb_next="arrowright", kb_approve="a", kb_star="s", kb_reject="x")
     st.caption("Keys: ← → move · A approve · S star · X reject")
+    if vary_button(ws, agent.slug, candidate, "lb_vary") and _vary(ws, agent.slug, candidate.id):
+        _close_dialog()
+        st.rerun()  # the whole page, onto the new board
     if candidate.review_note:
         st.caption(f"Note: {literal(candidate.review_note)}")
     if candidate.provider_prompt and candidate.provider_prompt != candidate.generation.recipe.prompt:

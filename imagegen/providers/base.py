@@ -43,7 +43,7 @@ class ImageRequest:
     magic_prompt: str | None = None
     model: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
-    source_image: bytes | None = None  # set for operations on an existing image, such as upscale
+    source_image: bytes | None = None  # the candidate an upscale or a variation starts from
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ class Provider:
     supports_negative_prompt: ClassVar[bool] = False
     supports_magic_prompt: ClassVar[bool] = False
     supports_upscale: ClassVar[bool] = False
+    varies: ClassVar[tuple[str, ...]] = ()  # models that can make a new set near an existing candidate
     options_model: ClassVar[type[BaseModel] | None] = None  # provider-specific options, shown in the studio
     default_template: ClassVar[str] = "pop-art"
 
@@ -82,6 +83,10 @@ class Provider:
     def recipe_defaults(cls, model: str | None) -> dict[str, str]:
         """What the studio prefills for this provider and model."""
         return {"template": cls.default_template, "aspect_ratio": "16x9"}
+
+    @classmethod
+    def can_vary(cls, model: str | None) -> bool:
+        return (model or (cls.models[0] if cls.models else "")) in cls.varies
 
     @classmethod
     def options_for(cls, model: str | None) -> type[BaseModel] | None:

@@ -81,6 +81,8 @@ class FluxProOptions(BaseModel):
     output_quality: int = Field(90, ge=0, le=100)
     safety_tolerance: int = Field(2, ge=1, le=6)
     prompt_upsampling: bool = False
+    # Vary only: the candidate sent as `image_prompt`, which steers the new set towards it.
+    vary_of: int | None = Field(None, json_schema_extra={"hidden": True})
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> "FluxProOptions":
@@ -117,10 +119,20 @@ class ReplicateModel:
     aspect_ratio: str = "4x3"
 
 
+def data_uri(data: bytes) -> str:
+    """An image as a `data:` URI, which Replicate accepts wherever a file URL goes."""
+    kind = "png" if data.startswith(b"\x89PNG") else "webp" if data[8:12] == b"WEBP" else "jpeg"
+    return f"data:image/{kind};base64,{base64.b64encode(data).decode()}"
+
+
 def _flux_pro_input(request: ImageRequest, o: FluxProOptions) -> dict:
     body = {"prompt": request.prompt, "seed": request.seed, "output_format": o.output_format,
             "output_quality": o.output_quality, "safety_tolerance": o.safety_tolerance,
             "prompt_upsampling": o.prompt_upsampling}
+    if o.vary_of is not None:
+        if request.source_image is None:
+            raise InvalidInput("The candidate's image is missing, so there is nothing to vary.")
+        body["image_prompt"] = data_uri(request.source_image)
     if o.width is not None:
         body.update(aspect_ratio="custom", width=o.width, height=o.height)
     elif request.aspect_ratio == "4x3":
@@ -215,6 +227,7 @@ class ReplicateProvider(Provider):
     max_images_per_call = 4
     models = tuple(MODELS)
     supports_magic_prompt = False
+    varies = ("black-forest-labs/flux-1.1-pro",)  # its image_prompt; the other models take no image
     default_template = "app-store"
 
     def __init__(self, settings, transport: httpx.AsyncBaseTransport | None = None):
