@@ -51,7 +51,7 @@ PAID = (CandidateStatus.SUCCEEDED, CandidateStatus.BLOCKED)  # every image the p
 def start_generation(
     ws: "Workspace", agent_slug: str, spec: GenerationSpec, *, experiment_id: int | None = None,
     cell: dict | None = None, batch_item_id: int | None = None, source: GenerationSource | None = None,
-    actor: Actor | None = None, seeds: list[int] | None = None,
+    actor: Actor | None = None, seeds: list[int] | None = None, board_id: int | None = None, replaces_id: int | None = None,
 ) -> int:
     """Record a queued job with one queued candidate per image; returns the generation id.
 
@@ -59,7 +59,8 @@ def start_generation(
     written (a refused attempt leaves no board behind). The budget check and the reservation
     of the estimate happen in one write transaction, so concurrent processes cannot pass the
     daily budget. The job is leased to this runner. `actor` defaults to the local admin (the
-    CLI, open mode). `seeds` gives each candidate its own seed (a local variation's layout)."""
+    CLI, open mode). `seeds` gives each candidate its own seed (a local variation's layout);
+    `board_id` adds the job to that board, in place of candidate `replaces_id` if given."""
     actor = require(actor or local_admin(ws.settings), "generate")
     cls = provider_class(spec.provider)
     if not has_key(cls, ws.settings):
@@ -75,6 +76,7 @@ def start_generation(
         gen = Generation(
             agent_id=agent.id, spec=spec.model_dump(mode="json"), experiment_id=experiment_id, cell=cell, source=source,
             reserved_usd=cost, lease_owner=ws.owner, lease_until=lease_until(ws), created_by=actor.email,
+            board_id=board_id, replaces_id=replaces_id,
         )
         s.add(gen)
         s.flush()
@@ -135,8 +137,9 @@ def reroll_candidate(ws: "Workspace", candidate_id: int, *, actor: Actor | None 
             raise NotFound(f"No candidate {candidate_id}.")
         gen = cand.generation
         spec = gen.recipe.model_copy(update={"count": 1, "seed": None})
-        slug = gen.agent.slug
-    new_generation = start_generation(ws, slug, spec, actor=actor)
+        slug, board = gen.agent.slug, gen.board_id or gen.id
+    # It joins the card's board in its place, so that board is the agent's newest and holds it.
+    new_generation = start_generation(ws, slug, spec, actor=actor, board_id=board, replaces_id=candidate_id)
     return ws.get_generation(new_generation).candidates[0].id
 
 
@@ -150,8 +153,8 @@ def upscale_candidate(ws: "Workspace", candidate_id: int, *, actor: Actor | None
         if not provider_class(gen.recipe.provider).supports_upscale:
             raise InvalidInput(f"The {gen.recipe.provider} provider cannot upscale.")
         spec = gen.recipe.model_copy(update={"count": 1, "seed": cand.seed, "options": {**gen.recipe.options, "upscale_of": candidate_id}})
-        slug = gen.agent.slug
-    return start_generation(ws, slug, spec, actor=actor)
+        slug, board = gen.agent.slug, gen.board_id or gen.id
+    return start_generation(ws, slug, spec, actor=actor, board_id=board)
 
 
 def vary_candidate(ws: "Workspace", candidate_id: int, *, actor: Actor | None = None) -> int:

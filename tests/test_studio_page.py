@@ -157,6 +157,7 @@ import json  # noqa: E402
 
 import pytest  # noqa: E402
 
+from imagegen.errors import NotFound  # noqa: E402
 from imagegen.records import Candidate, CandidateStatus, Generation, GenerationStatus, Verdict  # noqa: E402
 
 
@@ -523,3 +524,34 @@ def test_vary_in_the_lightbox_and_its_reason_where_a_candidate_cannot_vary(app):
     at = fresh_tab(agent="ai")
     button = at.button(key=f"vary_{own}")
     assert button.disabled and button.help == "Your own image has no recipe to vary."
+
+
+def test_a_reroll_joins_its_board_which_a_refresh_and_a_new_session_then_show(app):
+    generate(app, count=2)
+    ws = open_workspace(Settings())
+    first, second = ws.get_generation(1).candidates
+    app.button(key=f"reroll_{first.id}").click().run()
+    wait_until_landed(app)
+    shown = captions(app)
+    assert shown[0].startswith("#3 ") and shown[1] == f"#{second.id} · seed {second.seed}"
+    assert dict(app.query_params) == {"agent": "ai", "generation": "1"}
+    assert captions(fresh_tab(**app.query_params)) == shown  # a refresh of that link
+    assert captions(fresh_tab()) == shown  # a new session: the newest studio board holds the reroll
+    app.button(key="reroll_3").click().run()  # a reroll of a reroll takes its place again
+    wait_until_landed(app)
+    assert [c.split(" ")[0] for c in captions(fresh_tab())] == ["#4", f"#{second.id}"]
+
+
+def test_your_own_image_joins_the_board_on_screen_which_becomes_the_newest(app):
+    from imagegen.review import add_own_image
+    from tests.conftest import jpeg_bytes
+
+    generate(app, count=2)
+    generate(fresh_tab(), count=1)  # a newer board (generation 2) made in another tab
+    ws = open_workspace(Settings())
+    cid = add_own_image(ws, "ai", jpeg_bytes((320, 180)), "sketch.jpg", board=1)  # what "Use your own image" does on board 1
+    shown = captions(fresh_tab())
+    assert len(shown) == 3 and shown[2] == f"#{cid} · your own image"  # board 1 with the file is the newest again
+    assert captions(fresh_tab(agent="ai", generation="1")) == shown
+    with pytest.raises(NotFound):
+        add_own_image(ws, "sql-sherpa", jpeg_bytes((320, 180)), "x.jpg", board=1)  # not that agent's board

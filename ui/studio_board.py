@@ -19,7 +19,16 @@ from imagegen.errors import ImagegenError
 from imagegen.generation import reroll_candidate, upscale_candidate, vary_candidate, vary_refusal
 from imagegen.providers import has_key, provider_class
 from imagegen.records import Agent, Candidate, Verdict
-from imagegen.review import add_own_image, generation_of_agent, is_upload, other_runs, set_verdict, store_neighbours, studio_board
+from imagegen.review import (
+    add_own_image,
+    board_candidates,
+    generation_of_agent,
+    is_upload,
+    other_runs,
+    set_verdict,
+    store_neighbours,
+    studio_board,
+)
 from imagegen.workspace import Workspace
 from ui.resources import CARD, LARGE, thumbnail_url
 from ui.auth import current_actor
@@ -54,13 +63,12 @@ def current_board(ws: Workspace, slug: str) -> Board:
     if linked is not None:
         try:
             gen = generation_of_agent(ws, slug, linked)
-            set_board(slug, gen.id, [c.id for c in gen.candidates])
+            set_board(slug, *board_candidates(ws, gen.id))
             seen[slug] = latest
         except ImagegenError as exc:
             state["link_problem"] = str(exc)
     if slug not in boards or (latest is not None and latest != seen.get(slug)):
-        candidates = [c.id for c in ws.get_generation(latest).candidates] if latest else []
-        set_board(slug, latest, candidates, latest=True)
+        set_board(slug, *(board_candidates(ws, latest) if latest else (None, [])), latest=True)
     return Board(**boards[slug])
 
 
@@ -90,11 +98,11 @@ def _reroll(ws: Workspace, slug: str, candidate_id: int) -> None:
     except ImagegenError as exc:
         state["board_message"] = str(exc)
         return
-    ws.jobs.submit(ws.get_candidate(new_id).generation_id)
+    generation_id = ws.get_candidate(new_id).generation_id
+    ws.jobs.submit(generation_id)
     state["app_rerun"] = True  # the page turns on the fast poll for the new card
-    board = state["boards"][slug]
-    board["candidates"] = [new_id if c == candidate_id else c for c in board["candidates"]]
-    state["seen_latest"][slug] = studio_board(ws, slug)  # our own reroll, not another tab's board
+    # The reroll joined the card's board in its place, which is now the agent's newest board.
+    set_board(slug, *board_candidates(ws, generation_id), latest=True)
 
 
 def _upscale(ws: Workspace, slug: str, candidate_id: int) -> None:
@@ -106,8 +114,7 @@ def _upscale(ws: Workspace, slug: str, candidate_id: int) -> None:
         return
     ws.jobs.submit(generation_id)
     state["app_rerun"] = True
-    state["boards"][slug]["candidates"].append(ws.get_generation(generation_id).candidates[0].id)
-    state["seen_latest"][slug] = studio_board(ws, slug)
+    set_board(slug, *board_candidates(ws, generation_id), latest=True)
 
 
 def _vary(ws: Workspace, slug: str, candidate_id: int) -> bool:
@@ -247,24 +254,19 @@ def _watch_for_newer(ws: Workspace, slug: str) -> None:
         st.rerun()
 
 
-def _pick_run(slug: str, runs: dict) -> None:
-    choice = st.session_state["board_pick"]
-    gen_id, ids = runs[choice]
-    set_board(slug, gen_id, ids)
-
-
 def _add_own_image(ws: Workspace, slug: str) -> None:
     state = st.session_state
     upload = state.get("own_image")
     if upload is None:
         return
     try:
-        candidate_id = add_own_image(ws, slug, upload.getvalue(), upload.name, actor=current_actor())
+        candidate_id = add_own_image(ws, slug, upload.getvalue(), upload.name, board=state["boards"][slug]["generation"],
+                                     actor=current_actor())
     except ImagegenError as exc:
         state["board_message"] = f"That file was not added: {exc}"
         return
-    state["boards"][slug]["candidates"].append(candidate_id)
-    state["seen_latest"][slug] = studio_board(ws, slug)
+    # It joined the board on screen (or started one), which is now the agent's newest board.
+    set_board(slug, *board_candidates(ws, ws.get_candidate(candidate_id).generation_id), latest=True)
 
 
 def board_section(ws: Workspace, agent: Agent, board: Board, busy: bool) -> None:
@@ -274,7 +276,7 @@ def board_section(ws: Workspace, agent: Agent, board: Board, busy: bool) -> None
     runs = other_runs(ws, slug)
     if runs:
         own = studio_board(ws, slug)
-        options = {"studio": (own, [c.id for c in ws.get_generation(own).candidates] if own else [])}
+        options = {"studio": (own, board_candidates(ws, own)[1] if own else [])}
         labels = {"studio": f"Your studio board (#{own})" if own else "Your studio board (empty)"}
         for run in runs:
             key = f"run-{run.id}"
@@ -286,7 +288,7 @@ def board_section(ws: Workspace, agent: Agent, board: Board, busy: bool) -> None
         def resolve(choice: str) -> None:
             gen_id, ids = options[choice]
             if ids is None:
-                ids = [c.id for c in ws.get_generation(gen_id).candidates]
+                gen_id, ids = board_candidates(ws, gen_id)
             set_board(slug, gen_id, ids)
 
         pick.selectbox("Board", list(options), format_func=labels.__getitem__, key="board_pick",
