@@ -12,7 +12,6 @@ import html
 from dataclasses import dataclass, field
 
 import streamlit as st
-from streamlit_shortcuts import add_shortcuts
 
 from imagegen.approval import approve_candidate
 from imagegen.errors import ImagegenError
@@ -33,7 +32,7 @@ from imagegen.workspace import Workspace
 from ui.resources import CARD, LARGE, thumbnail_url
 from ui.auth import current_actor
 from ui.text import literal
-from ui.widgets import status_badge
+from ui.widgets import review_keys, status_badge
 
 PER_ROW = 4
 FAST_POLL = 0.2  # seconds between grid refreshes while candidates are running
@@ -346,9 +345,7 @@ def lightbox(ws: Workspace, agent: Agent) -> None:
     extension = candidate.image_key.rsplit(".", 1)[-1]
     nav[5].download_button("Download", data=lambda: ws.media.get(candidate.image_key), file_name=f"{agent.slug}-{candidate.id}.{extension}",
                            key="lb_download", icon=":material/download:", width="stretch", on_click="ignore")
-    # The same button keys as the batch review's keyboard bar: streamlit-shortcuts keeps one
-    # map per browser tab, and an entry whose button is gone would swallow the key.
-    add_shortcuts(kb_prev="arrowleft", kb_next="arrowright", kb_approve="a", kb_star="s", kb_reject="x")
+    review_keys()
     st.caption("Keys: ← → move · A approve · S star · X reject")
     if vary_button(ws, agent.slug, candidate, "lb_vary") and _vary(ws, agent.slug, candidate.id):
         _close_dialog()
