@@ -555,3 +555,15 @@ def test_your_own_image_joins_the_board_on_screen_which_becomes_the_newest(app):
     assert captions(fresh_tab(agent="ai", generation="1")) == shown
     with pytest.raises(NotFound):
         add_own_image(ws, "sql-sherpa", jpeg_bytes((320, 180)), "x.jpg", board=1)  # not that agent's board
+
+
+def test_the_controls_come_back_from_the_board_after_another_page(app):
+    """Measured in Chromium: after a reload that resumed the session, Streamlit had dropped the
+    widgets' values, and the studio showed the default recipe beside a board made with EMBER."""
+    app.selectbox(key="palette_name").select("EMBER").run()
+    app.selectbox(key="aspect").select("1x1").run()
+    generate(app, count=1)
+    app.switch_page("pages/history.py").run()
+    app.switch_page("pages/studio.py").run()
+    assert not app.exception
+    assert (app.selectbox(key="palette_name").value, app.selectbox(key="aspect").value) == ("EMBER", "1x1")
