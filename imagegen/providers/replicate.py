@@ -203,20 +203,21 @@ class RateLimiter:
     """At most `rate` calls in any `window` seconds: Replicate limits how fast predictions are
     created (600 a minute), not how many run, and allows a burst of them at once."""
 
-    def __init__(self, rate: int, window: float):
+    def __init__(self, rate: int, window: float, *, clock=time.monotonic, sleep=asyncio.sleep):
         self.rate, self.window = rate, window
+        self._clock, self._sleep = clock, sleep
         self._times: collections.deque[float] = collections.deque()
         self._lock = asyncio.Lock()  # callers queue in order; created lazily on the first loop that uses it
 
     async def wait(self) -> None:
         async with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             while self._times and now - self._times[0] >= self.window:
                 self._times.popleft()
             if len(self._times) >= self.rate:
-                await asyncio.sleep(self._times[0] + self.window - now)
+                await self._sleep(self._times[0] + self.window - now)
                 self._times.popleft()
-            self._times.append(time.monotonic())
+            self._times.append(self._clock())
 
 
 class ReplicateProvider(Provider):
