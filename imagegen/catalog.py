@@ -280,7 +280,7 @@ def load_sample_agents(session: Session) -> ImportReport:
 def find_agents(session: Session, query: str = "", *, only_missing: bool = False, category: str | None = None) -> list[Agent]:
     """Every agent matching, filtered in SQL. Pages that list agents should use
     `imagegen.listings.search_agents`, which returns one page at a time."""
-    return list(session.scalars(agent_query(query, category=category, only_missing=only_missing)))
+    return list(session.scalars(agent_query(query, dialect=session.get_bind().dialect.name, category=category, only_missing=only_missing)))
 
 
 def all_categories(session: Session) -> list[str]:

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from sqlalchemy import Select, Text, cast, exists, func, or_, select
+from sqlalchemy import Select, Text, cast, column, exists, func, or_, select, table
 from sqlalchemy.orm import Session, raiseload
 
 from imagegen.records import (
@@ -64,16 +64,48 @@ def _in_categories(category: str):
     return cast(Agent.categories, Text).contains(json.dumps(category), autoescape=True)
 
 
-def agent_query(query: str = "", *, category: str | None = None, only_missing: bool = False, with_thumbnail: bool = False) -> Select:
-    """Agents whose name, slug or categories contain `query` (any case), by name."""
+# The search index the migration 0008 builds (SQLite: an FTS5 trigram table; PostgreSQL: a
+# pg_trgm GIN index on the expressions below). Alembic is told to leave these alone.
+SEARCH_TABLE = "agents_search"
+SEARCH_SCHEMA = frozenset({SEARCH_TABLE, *(f"{SEARCH_TABLE}_{part}" for part in ("data", "idx", "docsize", "config")),
+                           "ix_agents_search"})
+_fts = table(SEARCH_TABLE, column("rowid"), column(SEARCH_TABLE))
+TRIGRAM = 3  # the shortest needle a trigram index can look up
+
+
+def include_in_autogenerate(name, _type, _parents) -> bool:
+    """Alembic's `include_name`: the search index is written by hand in its migration, not
+    declared on the models, so comparing the schema with the models leaves it out."""
+    return name not in SEARCH_SCHEMA
+
+
+def _mentions(needle: str, dialect: str):
+    """Agents whose name, slug or categories contain `needle` (already lower-case), any case.
+
+    Both backends answer from their trigram index, with the same results: a substring match,
+    case-insensitive, inside one field (never across name and slug)."""
+    if dialect == "sqlite" and len(needle) >= TRIGRAM:
+        # An FTS5 phrase of trigrams is a substring match; inside quotes only `"` is special.
+        phrase = '"' + needle.replace('"', '""') + '"'
+        return Agent.id.in_(select(_fts.c.rowid).where(_fts.c[SEARCH_TABLE].match(phrase)))
+    # PostgreSQL's pg_trgm reads these very expressions from its index (a needle shorter than a
+    # trigram is a scan on both backends; it matches so many agents that the first page comes fast).
+    return or_(
+        func.lower(Agent.name).contains(needle, autoescape=True),
+        Agent.slug.contains(needle, autoescape=True),
+        func.lower(cast(Agent.categories, Text)).contains(needle, autoescape=True),
+    )
+
+
+def agent_query(
+    query: str = "", *, dialect: str, category: str | None = None, only_missing: bool = False, with_thumbnail: bool = False,
+) -> Select:
+    """Agents whose name, slug or categories contain `query` (any case), by name. `dialect` is
+    the session's (`session.get_bind().dialect.name`): each backend has its own search index."""
     stmt = select(Agent).order_by(Agent.name, Agent.id)
     needle = query.strip().lower()
     if needle:
-        stmt = stmt.where(or_(
-            func.lower(Agent.name).contains(needle, autoescape=True),
-            Agent.slug.contains(needle, autoescape=True),
-            func.lower(cast(Agent.categories, Text)).contains(needle, autoescape=True),
-        ))
+        stmt = stmt.where(_mentions(needle, dialect))
     if category:
         stmt = stmt.where(_in_categories(category))
     if only_missing:
@@ -88,7 +120,8 @@ def search_agents(
     with_thumbnail: bool = False, offset: int = 0, limit: int = 50,
 ) -> Page[Agent]:
     """One page of `agent_query`: what the studio picker, the catalog and the showcase show."""
-    stmt = agent_query(query, category=category, only_missing=only_missing, with_thumbnail=with_thumbnail)
+    stmt = agent_query(query, dialect=session.get_bind().dialect.name, category=category, only_missing=only_missing,
+                       with_thumbnail=with_thumbnail)
     return paged(session, stmt, offset=offset, limit=limit)
 
 
