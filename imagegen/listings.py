@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, Sequence, TypeVar
 
 from sqlalchemy import Select, Text, cast, column, exists, func, or_, select, table
 from sqlalchemy.orm import Session, raiseload
 
 from imagegen.records import (
-    Agent, Approval, Batch, BatchItem, BatchItemStatus, Candidate, CandidateStatus, Category, Generation,
+    Agent, Approval, Batch, BatchItem, BatchItemStatus, Candidate, CandidateStatus, Category, Generation, Verdict,
 )
 
 T = TypeVar("T")
@@ -98,16 +98,20 @@ def _mentions(needle: str, dialect: str):
 
 
 def agent_query(
-    query: str = "", *, dialect: str, category: str | None = None, only_missing: bool = False, with_thumbnail: bool = False,
+    query: str = "", *, dialect: str, category: str | None = None, any_category: Sequence[str] = (),
+    only_missing: bool = False, with_thumbnail: bool = False,
 ) -> Select:
-    """Agents whose name, slug or categories contain `query` (any case), by name. `dialect` is
-    the session's (`session.get_bind().dialect.name`): each backend has its own search index."""
+    """Agents whose name, slug or categories contain `query` (any case), by name; in `category`
+    and in any of `any_category` when given. `dialect` is the session's
+    (`session.get_bind().dialect.name`): each backend has its own search index."""
     stmt = select(Agent).order_by(Agent.name, Agent.id)
     needle = query.strip().lower()
     if needle:
         stmt = stmt.where(_mentions(needle, dialect))
     if category:
         stmt = stmt.where(_in_categories(category))
+    if any_category:
+        stmt = stmt.where(or_(*(_in_categories(c) for c in any_category)))
     if only_missing:
         stmt = stmt.where(Agent.current_thumbnail.is_(None))
     if with_thumbnail:
@@ -116,13 +120,21 @@ def agent_query(
 
 
 def search_agents(
-    session: Session, query: str = "", *, category: str | None = None, only_missing: bool = False,
-    with_thumbnail: bool = False, offset: int = 0, limit: int = 50,
+    session: Session, query: str = "", *, category: str | None = None, any_category: Sequence[str] = (),
+    only_missing: bool = False, with_thumbnail: bool = False, offset: int = 0, limit: int = 50,
 ) -> Page[Agent]:
-    """One page of `agent_query`: what the studio picker, the catalog and the showcase show."""
-    stmt = agent_query(query, dialect=session.get_bind().dialect.name, category=category, only_missing=only_missing,
-                       with_thumbnail=with_thumbnail)
+    """One page of `agent_query`: what the agent pickers, the catalog and the showcase show."""
+    stmt = agent_query(query, dialect=session.get_bind().dialect.name, category=category, any_category=any_category,
+                       only_missing=only_missing, with_thumbnail=with_thumbnail)
     return paged(session, stmt, offset=offset, limit=limit)
+
+
+def agents_named(session: Session, slugs: Sequence[str]) -> dict[str, str]:
+    """slug -> name for the agents a picker already holds (one statement), so they stay listed
+    beside a page of search results."""
+    if not slugs:
+        return {}
+    return dict(session.execute(select(Agent.slug, Agent.name).where(Agent.slug.in_(list(slugs)))).all())
 
 
 def category_names(session: Session) -> list[str]:
@@ -133,16 +145,24 @@ def category_names(session: Session) -> list[str]:
 # --- history ------------------------------------------------------------------------------
 
 
+REVIEWS = ("starred", "rejected", "not rejected")  # History's Review filter, besides "any"
+
+
 def history_page(
     session: Session, agent_id: int, *, provider: str | None = None, status: CandidateStatus | None = None,
-    approved_only: bool = False, offset: int = 0, limit: int = 20,
+    review: str | None = None, approved_only: bool = False, offset: int = 0, limit: int = 20,
 ) -> Page[Generation]:
-    """An agent's generations, newest first, with their candidates (three statements)."""
+    """An agent's generations, newest first, with their candidates (three statements). A
+    generation matches `review` when one of its candidates does (one of REVIEWS)."""
     stmt = select(Generation).where(Generation.agent_id == agent_id).order_by(Generation.id.desc())
     if provider:
         stmt = stmt.where(Generation.spec["provider"].as_string() == provider)
     if status:
         stmt = stmt.where(Generation.candidates.any(Candidate.status == status))
+    if review == "not rejected":
+        stmt = stmt.where(Generation.candidates.any(or_(Candidate.verdict.is_(None), Candidate.verdict != Verdict.REJECTED)))
+    elif review:
+        stmt = stmt.where(Generation.candidates.any(Candidate.verdict == Verdict(review)))
     if approved_only:
         approved = select(Approval.id).join(Candidate, Candidate.id == Approval.candidate_id)
         stmt = stmt.where(exists(approved.where(Candidate.generation_id == Generation.id)))

@@ -4,7 +4,7 @@ import re
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, func, insert, select, text, update
+from sqlalchemy import Engine, event, func, insert, select, text, update
 
 from imagegen.auth import local_admin
 from imagegen.batch import create_batch
@@ -294,3 +294,53 @@ def test_a_typed_search_looks_agents_up_in_the_index_instead_of_reading_them_all
     else:
         assert "ix_agents_search" in plan, plan
         assert "Seq Scan" not in plan and "ix_agents_name_id" not in plan, plan
+
+
+# --- the pages themselves, rerun through AppTest -------------------------------------------
+
+
+def approve_and_show_everywhere(ws, every: int, seed: int = 1) -> None:
+    """Approve a real image for trend-radar and make it the thumbnail of every `every`-th bulk
+    agent too (a page must be able to show it)."""
+    from imagegen.approval import approve_candidate
+    from tests.test_pages import generated
+
+    upload = approve_candidate(ws, generated(ws, "trend-radar", seed, count=1).candidates[0].id).upload_key
+    with ws.session() as s, s.begin():
+        s.execute(update(Agent).where(Agent.slug.like("agent-%"), Agent.id % every == 0).values(current_thumbnail=upload))
+
+
+def rerun_reads(app) -> tuple[int, int]:
+    """The SQL statements and the agents loaded by one rerun of the page `app` is on (caches
+    warm, as a rerun finds them)."""
+    app.run()
+    with count_statements(Engine) as statements, loaded_rows() as loaded:
+        app.run()
+    assert not app.exception, app.exception
+    return len(statements), loaded.count("Agent")
+
+
+def test_showcase_and_history_pages_need_the_same_statements_at_100_and_at_10000_agents(ws, app):
+    """The pages as Streamlit runs them: the picker, the filters, the grid, the trail."""
+    from tests.test_pages import generated, open_page
+
+    grow_catalog(ws, 100)
+    for seed in range(2, 6):
+        generated(ws, "trend-radar", seed, count=2)
+    approve_and_show_everywhere(ws, 2)
+
+    def counts() -> dict[str, tuple[int, int]]:
+        open_page(app, "showcase")
+        showcase = rerun_reads(app)
+        open_page(app, "history")
+        app.text_input(key="history_agent_query").input("trend rad").run()  # a new search opens its first match
+        assert app.selectbox(key="history_agent").value == "trend-radar"
+        return {"showcase": showcase, "history": rerun_reads(app)}
+
+    small = counts()
+    grow_catalog(ws, 10_000)
+    for seed in range(6, 10):  # History's approvals trail grows too: no statement per approval
+        approve_and_show_everywhere(ws, 2, seed)
+    large = counts()
+    assert small == large, (small, large)  # statements, and agents loaded (never the whole catalog)
+    assert all(statements <= 12 and agents <= 60 for statements, agents in large.values()), large
