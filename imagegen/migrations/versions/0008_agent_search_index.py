@@ -1,7 +1,7 @@
 """typed agent search through an index: trigrams of name, slug and categories
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0009
 
 A search box matches any part of a name, slug or category, so a B-tree cannot serve it.
 PostgreSQL: pg_trgm's GIN index on the three expressions `imagegen.listings.agent_query`
@@ -15,7 +15,7 @@ these triggers; create them again after one (tests/test_listings.py notices).
 from alembic import op
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
