@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from imagegen.auth import Actor, local_admin, require
 from imagegen.errors import InvalidInput, NotAllowed, ProviderError, ProviderUnavailable
-from imagegen.listings import agent_query, category_names
+from imagegen.listings import category_names
 from imagegen.providers.http import build_client, parse_hosts, retrying
 from imagegen.records import Agent, CatalogImport, Category, utcnow
 
@@ -275,12 +275,6 @@ def import_catalog(ws: "Workspace", rows: Iterable[dict], *, source: str = "", a
 
 def load_sample_agents(session: Session) -> ImportReport:
     return import_agents(session, json.loads(SAMPLES.read_text(encoding="utf-8")))
-
-
-def find_agents(session: Session, query: str = "", *, only_missing: bool = False, category: str | None = None) -> list[Agent]:
-    """Every agent matching, filtered in SQL. Pages that list agents should use
-    `imagegen.listings.search_agents`, which returns one page at a time."""
-    return list(session.scalars(agent_query(query, category=category, only_missing=only_missing)))
 
 
 def all_categories(session: Session) -> list[str]:

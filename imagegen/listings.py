@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, Sequence, TypeVar
 
-from sqlalchemy import Select, Text, cast, exists, func, or_, select
+from sqlalchemy import Select, Text, cast, column, exists, func, or_, select, table
 from sqlalchemy.orm import Session, raiseload
 
 from imagegen.records import (
-    Agent, Approval, Batch, BatchItem, BatchItemStatus, Candidate, CandidateStatus, Category, Generation,
+    Agent, Approval, Batch, BatchItem, BatchItemStatus, Candidate, CandidateStatus, Category, Generation, Verdict,
 )
 
 T = TypeVar("T")
@@ -64,18 +64,54 @@ def _in_categories(category: str):
     return cast(Agent.categories, Text).contains(json.dumps(category), autoescape=True)
 
 
-def agent_query(query: str = "", *, category: str | None = None, only_missing: bool = False, with_thumbnail: bool = False) -> Select:
-    """Agents whose name, slug or categories contain `query` (any case), by name."""
+# The search index the migration 0008 builds (SQLite: an FTS5 trigram table; PostgreSQL: a
+# pg_trgm GIN index on the expressions below). Alembic is told to leave these alone.
+SEARCH_TABLE = "agents_search"
+SEARCH_SCHEMA = frozenset({SEARCH_TABLE, *(f"{SEARCH_TABLE}_{part}" for part in ("data", "idx", "docsize", "config")),
+                           "ix_agents_search"})
+_fts = table(SEARCH_TABLE, column("rowid"), column(SEARCH_TABLE))
+TRIGRAM = 3  # the shortest needle a trigram index can look up
+
+
+def include_in_autogenerate(name, _type, _parents) -> bool:
+    """Alembic's `include_name`: the search index is written by hand in its migration, not
+    declared on the models, so comparing the schema with the models leaves it out."""
+    return name not in SEARCH_SCHEMA
+
+
+def _mentions(needle: str, dialect: str):
+    """Agents whose name, slug or categories contain `needle` (already lower-case), any case.
+
+    Both backends answer from their trigram index, with the same results: a substring match,
+    case-insensitive, inside one field (never across name and slug)."""
+    if dialect == "sqlite" and len(needle) >= TRIGRAM:
+        # An FTS5 phrase of trigrams is a substring match; inside quotes only `"` is special.
+        phrase = '"' + needle.replace('"', '""') + '"'
+        return Agent.id.in_(select(_fts.c.rowid).where(_fts.c[SEARCH_TABLE].match(phrase)))
+    # PostgreSQL's pg_trgm reads these very expressions from its index (a needle shorter than a
+    # trigram is a scan on both backends; it matches so many agents that the first page comes fast).
+    return or_(
+        func.lower(Agent.name).contains(needle, autoescape=True),
+        Agent.slug.contains(needle, autoescape=True),
+        func.lower(cast(Agent.categories, Text)).contains(needle, autoescape=True),
+    )
+
+
+def agent_query(
+    query: str = "", *, dialect: str, category: str | None = None, any_category: Sequence[str] = (),
+    only_missing: bool = False, with_thumbnail: bool = False,
+) -> Select:
+    """Agents whose name, slug or categories contain `query` (any case), by name; in `category`
+    and in any of `any_category` when given. `dialect` is the session's
+    (`session.get_bind().dialect.name`): each backend has its own search index."""
     stmt = select(Agent).order_by(Agent.name, Agent.id)
     needle = query.strip().lower()
     if needle:
-        stmt = stmt.where(or_(
-            func.lower(Agent.name).contains(needle, autoescape=True),
-            Agent.slug.contains(needle, autoescape=True),
-            func.lower(cast(Agent.categories, Text)).contains(needle, autoescape=True),
-        ))
+        stmt = stmt.where(_mentions(needle, dialect))
     if category:
         stmt = stmt.where(_in_categories(category))
+    if any_category:
+        stmt = stmt.where(or_(*(_in_categories(c) for c in any_category)))
     if only_missing:
         stmt = stmt.where(Agent.current_thumbnail.is_(None))
     if with_thumbnail:
@@ -84,12 +120,21 @@ def agent_query(query: str = "", *, category: str | None = None, only_missing: b
 
 
 def search_agents(
-    session: Session, query: str = "", *, category: str | None = None, only_missing: bool = False,
-    with_thumbnail: bool = False, offset: int = 0, limit: int = 50,
+    session: Session, query: str = "", *, category: str | None = None, any_category: Sequence[str] = (),
+    only_missing: bool = False, with_thumbnail: bool = False, offset: int = 0, limit: int = 50,
 ) -> Page[Agent]:
-    """One page of `agent_query`: what the studio picker, the catalog and the showcase show."""
-    stmt = agent_query(query, category=category, only_missing=only_missing, with_thumbnail=with_thumbnail)
+    """One page of `agent_query`: what the agent pickers, the catalog and the showcase show."""
+    stmt = agent_query(query, dialect=session.get_bind().dialect.name, category=category, any_category=any_category,
+                       only_missing=only_missing, with_thumbnail=with_thumbnail)
     return paged(session, stmt, offset=offset, limit=limit)
+
+
+def agents_named(session: Session, slugs: Sequence[str]) -> dict[str, str]:
+    """slug -> name for the agents a picker already holds (one statement), so they stay listed
+    beside a page of search results."""
+    if not slugs:
+        return {}
+    return dict(session.execute(select(Agent.slug, Agent.name).where(Agent.slug.in_(list(slugs)))).all())
 
 
 def category_names(session: Session) -> list[str]:
@@ -100,16 +145,24 @@ def category_names(session: Session) -> list[str]:
 # --- history ------------------------------------------------------------------------------
 
 
+REVIEWS = ("starred", "rejected", "not rejected")  # History's Review filter, besides "any"
+
+
 def history_page(
     session: Session, agent_id: int, *, provider: str | None = None, status: CandidateStatus | None = None,
-    approved_only: bool = False, offset: int = 0, limit: int = 20,
+    review: str | None = None, approved_only: bool = False, offset: int = 0, limit: int = 20,
 ) -> Page[Generation]:
-    """An agent's generations, newest first, with their candidates (three statements)."""
+    """An agent's generations, newest first, with their candidates (three statements). A
+    generation matches `review` when one of its candidates does (one of REVIEWS)."""
     stmt = select(Generation).where(Generation.agent_id == agent_id).order_by(Generation.id.desc())
     if provider:
         stmt = stmt.where(Generation.spec["provider"].as_string() == provider)
     if status:
         stmt = stmt.where(Generation.candidates.any(Candidate.status == status))
+    if review == "not rejected":
+        stmt = stmt.where(Generation.candidates.any(or_(Candidate.verdict.is_(None), Candidate.verdict != Verdict.REJECTED)))
+    elif review:
+        stmt = stmt.where(Generation.candidates.any(Candidate.verdict == Verdict(review)))
     if approved_only:
         approved = select(Approval.id).join(Candidate, Candidate.id == Approval.candidate_id)
         stmt = stmt.where(exists(approved.where(Candidate.generation_id == Generation.id)))

@@ -6,8 +6,9 @@ import asyncio
 
 import streamlit as st
 
-from imagegen.catalog import fetch_store_catalog, find_agents, import_catalog, parse_catalog, preview_import, update_agent_text
+from imagegen.catalog import fetch_store_catalog, import_catalog, parse_catalog, preview_import, update_agent_text
 from imagegen.errors import ImagegenError
+from ui.agent_search import pick_agent
 from ui.auth import require_page
 from ui.resources import workspace
 
@@ -73,10 +74,10 @@ with store_tab:
             preview_and_import(rows, "store")
 
 with edit_tab:
-    with ws.session() as s:
-        agents = {a.slug: a for a in find_agents(s)}
-    slug = st.selectbox("Agent", list(agents), format_func=lambda s: f"{agents[s].name} ({s})", key="edit_agent")
-    agent = agents[slug]
+    slug = pick_agent(ws, "edit_agent")
+    if slug is None:
+        st.stop()
+    agent = ws.get_agent(slug)
     with st.form(f"edit_{slug}"):
         name = st.text_input("Name", agent.name)
         sub_heading = st.text_input("Sub-heading", agent.sub_heading)

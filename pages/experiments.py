@@ -6,7 +6,6 @@ import json
 
 import streamlit as st
 
-from imagegen.catalog import find_agents
 from imagegen.errors import ImagegenError
 from imagegen.experiments import (
     AXES,
@@ -25,6 +24,7 @@ from imagegen.palettes import PRESETS
 from imagegen.providers import provider_choices
 from imagegen.recipes import list_templates
 from imagegen.records import ASPECT_RATIOS
+from ui.agent_search import pick_agents
 from ui.resources import thumbnail_url, workspace
 from ui.auth import require_page
 from ui.text import literal
@@ -42,8 +42,6 @@ choice = st.selectbox("Experiment", [None, *saved], format_func=lambda i: "New e
 current = saved.get(choice)
 axes0 = current.axes if current else {}
 
-with ws.session() as s:
-    agents = {a.slug: a.name for a in find_agents(s)}
 provider_values = [
     name if len(c.cls.model_choices(ws.settings)) <= 1 else f"{name}:{model}"
     for name, c in ((c.cls.name, c) for c in provider_choices(ws.settings) if c.enabled)
@@ -52,7 +50,7 @@ provider_values = [
 provider_values = list(dict.fromkeys(provider_values))
 
 name = st.text_input("Name", current.name if current else "", key=f"exp_name_{choice}")
-chosen_agents = st.multiselect("Agents", list(agents), default=current.agent_slugs if current else list(agents)[:2], format_func=agents.get, key=f"exp_agents_{choice}")
+chosen_agents = pick_agents(ws, f"exp_agents_{choice}", default=current.agent_slugs if current else None)
 c1, c2 = st.columns(2)
 templates = c1.multiselect("Templates", list(list_templates(ws)), default=axes0.get("template", ["pop-art"]), key=f"exp_templates_{choice}")
 palettes = c2.multiselect("Palettes", list(PRESETS), default=axes0.get("palette", ["brand"]), key=f"exp_palettes_{choice}")

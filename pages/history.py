@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from imagegen.catalog import find_agents
 from imagegen.costs import spend_by_day
 from imagegen.errors import ImagegenError
-from imagegen.history import agent_history, approvals, revert_to
+from imagegen.history import revert_to
+from imagegen.listings import REVIEWS, approvals_page, history_page
 from imagegen.providers import PROVIDERS
+from imagegen.publish import publications
 from imagegen.records import CandidateStatus
+from ui.agent_search import pick_agent
 from ui.auth import require_page
 from ui.publishing import publish_state
 from ui.recipe_state import load_recipe
@@ -21,32 +23,47 @@ actor = require_page("viewer")
 ws = workspace()
 state = st.session_state
 
+PAGE = 20  # generations per page
+TRAIL = 10  # approvals shown
+
+
+def _first_page() -> None:
+    state["history_offset"] = 0
+
+
 st.title("History")
-with ws.session() as s:
-    agents = {a.slug: a for a in find_agents(s)}
-slug = st.selectbox("Agent", list(agents), format_func=lambda s: agents[s].name,
-                    index=list(agents).index(state["agent_slug"]) if state.get("agent_slug") in agents else 0, key="history_agent")
+slug = pick_agent(ws, "history_agent", default=state.get("agent_slug"))  # the studio's agent first
+if slug is None:
+    st.info("No agent matches. Clear the search.")
+    st.stop()
 
 filters = st.columns(4)
-provider = filters[0].selectbox("Provider", ["any", *(p.name for p in PROVIDERS)], key="history_provider")
-status = filters[1].selectbox("Candidate status", ["any", *(s.value for s in CandidateStatus)], key="history_status")
-review = filters[2].selectbox("Review", ["any", "starred", "rejected", "not rejected"], key="history_review")
-approved_only = filters[3].toggle("Only generations with an approval", key="history_approved")
+provider = filters[0].selectbox("Provider", ["any", *(p.name for p in PROVIDERS)], key="history_provider", on_change=_first_page)
+status = filters[1].selectbox("Candidate status", ["any", *(s.value for s in CandidateStatus)], key="history_status", on_change=_first_page)
+review = filters[2].selectbox("Review", ["any", *REVIEWS], key="history_review", on_change=_first_page)
+approved_only = filters[3].toggle("Only generations with an approval", key="history_approved", on_change=_first_page)
+if state.get("history_offset_agent") != slug:  # another agent opens on its newest generations
+    state["history_offset_agent"], state["history_offset"] = slug, 0
 
-generations = agent_history(
-    ws, slug, provider=None if provider == "any" else provider,
-    status=None if status == "any" else CandidateStatus(status), approved_only=approved_only,
-)
-generations = [g for g in generations if any(review_matches(c, review) for c in g.candidates)]
+with ws.session() as s:  # one page of each, filtered and counted in SQL
+    agent = ws.get_agent(slug, session=s)
+    page = history_page(
+        s, agent.id, provider=None if provider == "any" else provider, status=None if status == "any" else CandidateStatus(status),
+        review=None if review == "any" else review, approved_only=approved_only, offset=state.get("history_offset", 0), limit=PAGE,
+    )
+    trail = approvals_page(s, agent.id, limit=TRAIL)
+generations = page.items
 
 trail_col, compare_col = st.columns([1, 1], gap="large")
 with trail_col:
     st.subheader("Approvals")
-    trail = approvals(ws, slug)
-    if not trail:
+    if not trail.items:
         st.caption("Nothing approved yet.")
-    current = agents[slug].current_thumbnail
-    for approval in trail:
+    elif trail.has_next:
+        st.caption(f"The latest {len(trail.items)} of {trail.total:,}.")
+    current = agent.current_thumbnail
+    published = publications(ws, [a.id for a in trail.items])
+    for approval in trail.items:
         with st.container(border=True):
             cols = st.columns([1, 2])
             cols[0].image(thumbnail_url(approval.upload_key, 256), width="stretch")
@@ -57,7 +74,7 @@ with trail_col:
                 + ("  \nreplaced an earlier thumbnail" if approval.previous_thumbnail else "")
             )
             with cols[1]:
-                publish_state(approval, actor)
+                publish_state(approval, actor, slug=slug, known=published)
             if actor.can("revert") and approval.upload_key != current and cols[1].button("Revert to this", key=f"revert_{approval.id}", icon=":material/undo:"):
                 try:
                     revert_to(ws, approval.id, actor=actor)
@@ -76,7 +93,9 @@ with compare_col:
             col.image(thumbnail_url(cand.image_key, 640), width="stretch")
             col.caption(f"{labels[cid]} · {recipe.provider} · {literal(recipe.template)}")
 
-st.subheader(f"{len(generations)} generation{'s' if len(generations) != 1 else ''}")
+st.subheader(f"{page.total:,}{'' if page.total_exact else '+'} generation{'s' if page.total != 1 else ''}")
+if page.has_next or page.has_previous:
+    st.caption(f"{page.offset + 1:,}-{page.offset + len(generations):,}, newest first")
 for gen in generations:
     recipe = gen.recipe
     palette = recipe.palette.name if recipe.palette else "none"
@@ -99,6 +118,13 @@ for gen in generations:
         if st.button("Use this recipe in the studio", key=f"use_{gen.id}", icon=":material/replay:"):
             load_recipe(state, gen.spec, slug)
             st.switch_page("pages/studio.py")
+
+if page.has_next or page.has_previous:
+    back, forward = st.columns(2)
+    back.button("Newer", key="history_newer", icon=":material/chevron_left:", disabled=not page.has_previous,
+                on_click=state.__setitem__, args=("history_offset", max(0, page.offset - PAGE)))
+    forward.button("Older", key="history_older", icon=":material/chevron_right:", disabled=not page.has_next,
+                   on_click=state.__setitem__, args=("history_offset", page.offset + PAGE))
 
 with st.expander("Spend by day (all agents)"):
     days = spend_by_day(ws)

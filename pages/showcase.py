@@ -7,21 +7,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from imagegen.catalog import find_agents
 from imagegen.export import export_zip
 from ui.auth import in_kiosk, require_page
 from ui.resources import workspace
-from ui.showcase_gallery import gallery
+from ui.showcase_gallery import approved_page, gallery
 
 actor = require_page("viewer", showcase=True)
 ws = workspace()
 st.title("Showcase")
-with ws.session() as s:
-    approved = [a for a in find_agents(s) if a.current_thumbnail]
-if not approved:
+page, categories = approved_page(ws)
+if not page.items and not st.session_state.get("showcase_categories"):
     st.info("No approved thumbnails yet. Approve one in the studio and it appears here.", icon=":material/photo_library:")
     st.stop()
 if actor is not None and not in_kiosk():  # a stakeholder screen offers no downloads
     st.download_button("Download the approved set", data=lambda: export_zip(ws), file_name="approved-thumbnails.zip",
                        mime="application/zip", key="download_set", icon=":material/download:", on_click="ignore")
-gallery(approved)
+gallery(page, categories)

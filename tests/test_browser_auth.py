@@ -65,7 +65,9 @@ def sign_in(browser, app_url: str, email: str):
     page.locator("input[name=sub]").fill(email)  # the provider's own form
     page.get_by_role("button", name="Authorize").click()
     page.wait_for_url(f"{app_url}/**")
-    expect(page.get_by_text(email).first).to_be_visible()
+    # A new session's first page is the slowest to settle; a loaded CI machine takes more than
+    # expect's 5 s default (seen at load 8 on 2 cores), so wait as long as the page's own timeout.
+    expect(page.get_by_text(email).first).to_be_visible(timeout=60_000)
     return page
 
 

@@ -360,3 +360,69 @@ def test_catalog_text_is_shown_as_written_never_as_markdown(app):
     assert r":violet-badge[a\:b\[c\]]" in [m.value for m in app.markdown]
     open_page(app, "showcase")
     assert r"**\[Win\]\(http\:\/\/evil\.example\) \:red\[Ai\]**" in [m.value for m in app.markdown]
+
+
+def test_showcase_pages_through_approved_agents_and_filters_categories_in_sql(app):
+    from tests.test_listings import approve_and_show_everywhere, grow_catalog
+
+    ws = open_workspace(Settings())
+    grow_catalog(ws, 90)
+    approve_and_show_everywhere(ws, 1)  # 90 bulk agents and Trend Radar share one approved image
+
+    def tiles():
+        return [m.value.strip("*") for m in app.markdown if m.value.startswith("**")]
+
+    open_page(app, "showcase")
+    assert tiles() == [f"Agent {i:06d}" for i in range(1, 41)]
+    assert any(c.value == "1-40 of 91 agents with an approved thumbnail" for c in app.caption)
+    assert app.button(key="showcase_previous").disabled
+    app.button(key="showcase_next").click().run()
+    assert tiles() == [f"Agent {i:06d}" for i in range(41, 81)]
+    app.button(key="showcase_next").click().run()
+    assert tiles() == [f"Agent {i:06d}" for i in range(81, 91)] + ["Trend Radar"] and app.button(key="showcase_next").disabled
+    app.pills(key="showcase_categories").set_value(["group-3", "group-5"]).run()  # back to the first page
+    assert tiles() == [f"Agent {i:06d}" for i in range(1, 91) if i % 7 in (3, 5)]
+    assert any(c.value == "26 agents with an approved thumbnail in these categories" for c in app.caption)
+    assert not [b for b in app.button if b.key in ("showcase_previous", "showcase_next")]  # one page: no pager
+
+
+def test_history_finds_its_agent_by_search_and_pages_generations(app):
+    from imagegen.records import Verdict
+    from imagegen.review import set_verdict
+    from tests.test_listings import grow_catalog
+
+    ws = open_workspace(Settings())
+    grow_catalog(ws, 300)
+    gens = [generated(ws, "trend-radar", seed, count=1) for seed in range(25)]
+    open_page(app, "history")
+    options = app.selectbox(key="history_agent").options
+    assert options[0] == "Ai" and len(options) == 51  # the studio's agent, then one page of 312 agents, not all
+    assert any(c.value.startswith("The first 50 of 312 matches") for c in app.caption)
+    app.text_input(key="history_agent_query").input("TREND").run()
+    assert app.selectbox(key="history_agent").value == "trend-radar"
+
+    def shown():
+        return [int(e.label.split(" ·")[0][1:]) for e in app.expander if e.label.startswith("#")]
+
+    assert app.subheader[-1].value == "25 generations" and shown() == [g.id for g in reversed(gens[5:])]
+    app.button(key="history_older").click().run()
+    assert shown() == [g.id for g in reversed(gens[:5])] and app.button(key="history_older").disabled
+    set_verdict(ws, gens[3].candidates[0].id, Verdict.STARRED)
+    app.selectbox(key="history_review").select("starred").run()  # filtered in SQL, from the first page
+    assert shown() == [gens[3].id] and app.subheader[-1].value == "1 generation"
+
+
+def test_experiments_pick_agents_by_search_and_keep_the_picked_ones(app):
+    from tests.test_listings import grow_catalog
+
+    ws = open_workspace(Settings())
+    grow_catalog(ws, 300)
+    open_page(app, "experiments")
+    picker = app.multiselect(key="exp_agents_None")
+    assert len(picker.options) == 50 and picker.value == ["agent-000001", "agent-000002"]
+    app.text_input(key="exp_agents_None_query").input("sherpa").run()
+    picker = app.multiselect(key="exp_agents_None")
+    assert len(picker.options) == 3 and picker.value == ["agent-000001", "agent-000002"]  # the picked stay listed
+    picker.select("sql-sherpa").run()
+    assert app.multiselect(key="exp_agents_None").value == ["agent-000001", "agent-000002", "sql-sherpa"]
+    assert any("**6 images**" in c.value for c in app.caption)  # 3 agents x 2 seeds

@@ -8,7 +8,7 @@ from imagegen.auth import Actor
 from imagegen.errors import ImagegenError
 from imagegen.history import approvals
 from imagegen.publish import publications, retry_publishing
-from imagegen.records import Agent, Approval, PublishStatus
+from imagegen.records import Agent, Approval, Publication, PublishStatus
 from ui.resources import workspace
 
 BADGES = {
@@ -19,10 +19,13 @@ BADGES = {
 }
 
 
-def publish_state(approval: Approval, actor: Actor | None) -> None:
-    """The outcome of one approval's publishing, with Retry when it failed and a download."""
+def publish_state(approval: Approval, actor: Actor | None, *, slug: str | None = None,
+                  known: dict[int, Publication] | None = None) -> None:
+    """The outcome of one approval's publishing, with Retry when it failed and a download.
+    A list of approvals passes its agent's `slug` and `known` (one `publications` call for the
+    whole list), so it costs no statement per approval."""
     ws = workspace()
-    pub = publications(ws, [approval.id]).get(approval.id)
+    pub = (publications(ws, [approval.id]) if known is None else known).get(approval.id)
     if pub is not None:
         label, colour, icon = BADGES[pub.status]
         st.badge(label, color=colour, icon=icon)
@@ -37,8 +40,9 @@ def publish_state(approval: Approval, actor: Actor | None) -> None:
                 except ImagegenError as exc:
                     st.error(str(exc))
                 st.rerun()
-    with ws.session() as s:
-        slug = s.get(Agent, approval.agent_id).slug
+    if slug is None:
+        with ws.session() as s:
+            slug = s.get(Agent, approval.agent_id).slug
     ext = approval.upload_key.rsplit(".", 1)[-1]
     st.download_button("Download", data=lambda: ws.media.get(approval.upload_key), file_name=f"{slug}.{ext}",
                        key=f"download_{approval.id}", icon=":material/download:", on_click="ignore")

@@ -1,16 +1,19 @@
 """The showcase gallery: a dense grid, each agent once with its categories as tags, category
-filters, a large view, and pages of thumbnails so a big catalog stays light."""
+filters, a large view, and pages of thumbnails read from the database one page at a time, so
+a big catalog stays light."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from imagegen.listings import Page, category_names, search_agents
 from imagegen.records import Agent
+from imagegen.workspace import Workspace
 from ui.resources import LARGE, thumbnail_url
 from ui.text import literal
 
 PER_ROW = 5
-PAGE = 40  # thumbnails sent per page view; "Show more" adds the next page
+PAGE = 40  # thumbnails read and sent per page; Previous and Next turn pages
 
 
 def _tags(categories: list[str]) -> str:
@@ -28,16 +31,38 @@ def large_view(agent: Agent) -> None:
         st.markdown(_tags(agent.categories))
 
 
-def gallery(approved: list[Agent]) -> None:
+def approved_page(ws: Workspace) -> tuple[Page[Agent], list[str]]:
+    """The page of approved agents the category filter and the pager ask for, and every category
+    in use: filtered, paged and counted in SQL (three statements whatever the catalog's size)."""
     state = st.session_state
-    categories = sorted({c for a in approved for c in a.categories})
-    picked = st.pills("Categories", categories, selection_mode="multi", key="showcase_categories", format_func=str.lower)
-    shown = [a for a in approved if not picked or set(picked) & set(a.categories)]
-    st.caption(f"{len(shown)} of {len(approved)} agent{'s' if len(approved) != 1 else ''} with an approved thumbnail")
-    limit = state.setdefault("showcase_limit", PAGE)
-    by_slug = {a.slug: a for a in shown}
-    for start in range(0, min(limit, len(shown)), PER_ROW):
-        for col, agent in zip(st.columns(PER_ROW), shown[start:start + PER_ROW]):
+    with ws.session() as s:
+        categories = category_names(s)
+        # A category no agent has any more is dropped before the pills are drawn with it.
+        picked = [c for c in state.get("showcase_categories") or [] if c in categories]
+        state["showcase_categories"] = picked
+        page = search_agents(s, with_thumbnail=True, any_category=picked, offset=state.get("showcase_offset", 0), limit=PAGE)
+        if not page.items and page.offset:  # the catalog shrank under this page: back to the first
+            state["showcase_offset"] = 0
+            page = search_agents(s, with_thumbnail=True, any_category=picked, limit=PAGE)
+    return page, categories
+
+
+def _turn(offset: int) -> None:
+    st.session_state["showcase_offset"] = max(0, offset)
+    st.session_state.pop("showcase_open", None)
+
+
+def gallery(page: Page[Agent], categories: list[str]) -> None:
+    state = st.session_state
+    st.pills("Categories", categories, selection_mode="multi", key="showcase_categories", format_func=str.lower,
+             on_change=_turn, args=(0,))
+    total = f"{page.total:,}" + ("" if page.total_exact else "+")
+    shown = f"{page.offset + 1:,}-{page.offset + len(page.items):,} of " if page.has_next or page.has_previous else ""
+    st.caption(f"{shown}{total} agent{'s' if page.total != 1 else ''} with an approved thumbnail"
+               + (" in these categories" if state.get("showcase_categories") else ""))
+    by_slug = {a.slug: a for a in page.items}
+    for start in range(0, len(page.items), PER_ROW):
+        for col, agent in zip(st.columns(PER_ROW), page.items[start:start + PER_ROW]):
             with col:
                 # One tile shape for every agent, whatever the ratio (letterboxed, never cropped: the
                 # title drawn in the image must stay whole), so the grid stays even.
@@ -48,8 +73,11 @@ def gallery(approved: list[Agent]) -> None:
                     st.markdown(_tags(agent.categories))
                 st.button("View", key=f"showcase_view_{agent.slug}", icon=":material/zoom_in:", type="tertiary",
                           on_click=state.__setitem__, args=("showcase_open", agent.slug))
-    if len(shown) > limit:
-        st.button(f"Show more ({len(shown) - limit} left)", key="showcase_more",
-                  on_click=state.__setitem__, args=("showcase_limit", limit + PAGE))
+    if page.has_previous or page.has_next:
+        back, forward = st.columns(2)
+        back.button("Previous", key="showcase_previous", icon=":material/chevron_left:", disabled=not page.has_previous,
+                    on_click=_turn, args=(page.offset - PAGE,))
+        forward.button("Next", key="showcase_next", icon=":material/chevron_right:", disabled=not page.has_next,
+                       on_click=_turn, args=(page.offset + PAGE,))
     if state.get("showcase_open") in by_slug:
         large_view(by_slug[state["showcase_open"]])

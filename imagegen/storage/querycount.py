@@ -10,8 +10,10 @@ from sqlalchemy import Engine, event
 
 
 @contextmanager
-def count_statements(engine: Engine) -> Iterator[list[str]]:
-    """Yields a list that fills with every statement the engine sends while the block runs."""
+def count_statements(engine: Engine | type[Engine]) -> Iterator[list[str]]:
+    """Yields a list that fills with every statement the engine sends while the block runs.
+    Given the `Engine` class, it counts every engine of the process (a page run through
+    AppTest opens its own)."""
     statements: list[str] = []
 
     def record(_conn, _cursor, statement, _parameters, _context, _executemany) -> None:
