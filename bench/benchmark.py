@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -38,7 +39,7 @@ from imagegen.batch import create_batch, select_agents  # noqa: E402
 from imagegen.generation import run_to_completion, start_generation  # noqa: E402
 from imagegen.jobs import open_workspace  # noqa: E402
 from imagegen.palettes import BRAND  # noqa: E402
-from imagegen.providers.local import shutdown_render_pool  # noqa: E402
+from imagegen.providers.local import render_pool, shutdown_render_pool  # noqa: E402
 from imagegen.recipes import make_spec  # noqa: E402
 from imagegen.records import Candidate  # noqa: E402
 from imagegen.render import render_png  # noqa: E402
@@ -92,32 +93,53 @@ def fan_out() -> None:
     replicate.stop()
 
 
+def cpu_seconds(pids) -> float:
+    """User + system CPU seconds of these processes so far, from /proc (pool workers are not our children)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process
+    return usage.ru_utime + usage.ru_stime
+
+
 def batch_throughput(agents: int, rounds: int = 3) -> None:
     """Images a second of a local batch (the CLI's default 4 per agent) vs render_png alone on 2 processes.
 
-    Raw and batch runs alternate, `rounds` times, and the verdict is on the median of the
-    rounds' ratios: on a shared machine the load moves between two long runs."""
+    Raw and batch runs alternate, `rounds` times; the figure is the median round. Two ratios:
+    wall time, and CPU seconds an image (the batch's process and its render workers vs the raw
+    workers). On a shared machine the wall ratio flatters the batch, whose extra threads win
+    a larger share of the cores; the CPU ratio says what it would be with both cores free."""
     colours = [(c.rgb, c.weight) for c in BRAND.colors]
     images = 4 * agents
-    ratios: list[tuple[float, float]] = []
+    rounds_seen: list[tuple[float, float, float]] = []  # wall ratio, cpu ratio, batch images/s
     with ProcessPoolExecutor(2, mp_context=get_context("forkserver")) as pool, tempfile.TemporaryDirectory() as tmp:
         list(pool.map(render_png, ["Warm Up"] * 4, [colours] * 4, [(1280, 720)] * 4, range(4), ["video"] * 4))
         ws = workspace_with_agents(tmp, agents)
         warm = create_batch(ws, select_agents(ws)[:4], {"provider": "local", "count": 1, "seed": 1})
         run(ws, warm)  # starts the app's render pool outside the timing
         for r in range(rounds):
-            start = time.perf_counter()
+            raw_pids = list(pool._processes)
+            cpu, start = cpu_seconds(raw_pids), time.perf_counter()
             list(pool.map(render_png, [f"Agent {i}" for i in range(images)], [colours] * images, [(1280, 720)] * images, range(images), ["video"] * images))
-            raw = images / (time.perf_counter() - start)
+            raw_wall, raw_cpu = time.perf_counter() - start, cpu_seconds(raw_pids) - cpu
             batch_id = create_batch(ws, select_agents(ws), {"provider": "local", "count": 4, "seed": 1 + 10 * r, "aspect_ratio": "16x9"})
-            start = time.perf_counter()
+            app_pids = list(render_pool()._processes)
+            cpu, start = cpu_seconds(app_pids) + own_cpu(), time.perf_counter()
             run(ws, batch_id)
-            ratios.append((images / (time.perf_counter() - start), raw))
+            batch_wall, batch_cpu = time.perf_counter() - start, cpu_seconds(app_pids) + own_cpu() - cpu
+            rounds_seen.append((raw_wall / batch_wall, raw_cpu / batch_cpu, images / batch_wall))
         ws.close()
-    batch, raw = sorted(ratios, key=lambda br: br[0] / br[1])[len(ratios) // 2]  # the median round
-    each = ", ".join(f"{b / r:.2f}" for b, r in ratios)
-    row(f"local batch vs raw renderer, {agents} agents x 4, median of {rounds} alternating runs", f"{batch:.1f} vs {raw:.1f} images/s = {batch / raw:.2f} (runs: {each})",
-        ">= 0.9", batch / raw >= 0.9)
+    wall = statistics.median(r[0] for r in rounds_seen)
+    cpu = statistics.median(r[1] for r in rounds_seen)
+    rate = statistics.median(r[2] for r in rounds_seen)
+    row(f"local batch vs raw renderer, {agents} agents x 4, median of {rounds} alternating runs",
+        f"wall {wall:.2f}, CPU an image {cpu:.2f} ({rate:.1f} images/s)", ">= 0.9", wall >= 0.9 and cpu >= 0.9)
 
 
 def per_agent(big: int) -> None:
@@ -160,8 +182,7 @@ def browser_landing(rounds: int = 4) -> None:
         print(f"browser: skipped ({CHROMIUM} is missing)")
         return
     with tempfile.TemporaryDirectory() as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("IDEOGRAM_", "REPLICATE_", "IMAGEGEN_"))}
-        env.update(IMAGEGEN_DATA_DIR=tmp, PYTHONPATH=str(ROOT))
+        env = {**app_env(), "IMAGEGEN_DATA_DIR": tmp}
         with streamlit_server(_free_port(), env, ROOT) as url, sync_playwright() as pw:
             browser = _launch(pw)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -187,16 +208,22 @@ def browser_landing(rounds: int = 4) -> None:
         "<= 300 ms", worst <= 300)
 
 
+def app_env() -> dict:
+    """The environment for the app in its own process: none of the fakes' keys or addresses set above."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IDEOGRAM_", "REPLICATE_", "IMAGEGEN_"))}
+    return {**env, "PYTHONPATH": str(ROOT)}
+
+
 def aware(at):
     return at if at.tzinfo else at.replace(tzinfo=timezone.utc)  # SQLite hands back naive UTC
 
 
 def pillow_opens() -> None:
     """The studio's rerun with 8 candidates (bench/studio_rerun.py, in its own process: it owns its data folder)."""
-    out = subprocess.run([sys.executable, str(ROOT / "bench" / "studio_rerun.py")], capture_output=True, text=True, timeout=900).stdout
-    found = re.search(r"full-size images opened in reruns\s+(\d+).*\((\d+) thumbnail headers", out)
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "studio_rerun.py")], capture_output=True, text=True, timeout=900, env=app_env())
+    found = re.search(r"full-size images opened in reruns\s+(\d+).*\((\d+) thumbnail headers", done.stdout)
     if not found:
-        print(f"studio rerun: no figure ({out.strip()[-200:]})")
+        print(f"studio rerun: no figure ({(done.stdout + done.stderr).strip()[-300:]})")
         return
     full, headers = map(int, found.groups())
     row("Pillow opens in 130 studio reruns, 8 candidates (History, Showcase: pinned by tests/test_pages.py)",
