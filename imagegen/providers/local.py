@@ -63,6 +63,7 @@ class LocalProvider(Provider):
     label = "Local renderer (offline)"
     models = ("popart-1",)
     draws_locally = True
+    max_images_per_call = 4
 
     def __init__(self, settings):
         super().__init__(settings)
