@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import streamlit as st
 
 from imagegen.batch import create_batch, get_batch, list_batches, select_agents
@@ -51,7 +53,7 @@ with st.expander("New batch", expanded=not state.get("batch_id")):
             batch_id = create_batch(ws, agents, recipe, name=name, auto_approve=auto,
                                     selection={"how": how, "category": category, "slugs": slugs}, actor=actor)
             ws.jobs.submit_batch(batch_id)
-            state["batch_id"] = batch_id
+            state["batch_id"] = state["batch_selected"] = batch_id
             st.rerun()
     except ImagegenError as exc:
         st.warning(str(exc))
@@ -62,9 +64,13 @@ if not batches:
     st.stop()
 ids = [b.id for b in batches]
 labels = {b.id: f"#{b.id} {b.name} · {b.status.value}" for b in batches}
-batch_id = st.selectbox("Batch", ids, format_func=labels.get, index=ids.index(state["batch_id"]) if state.get("batch_id") in ids else 0, key="batch_pick")
-running = get_batch(ws, batch_id).status is BatchStatus.RUNNING
-
-
-st.fragment(batch_view, run_every=1.0 if running else None)(ws, batch_id)
+# The browser keeps showing the label a selectbox's value was first sent with, so a batch going from
+# "running" to "done" needs a new widget: its key carries the labels, and the pick is kept beside it.
+if state.get("batch_selected") not in ids:
+    state["batch_selected"] = state["batch_id"] if state.get("batch_id") in ids else ids[0]
+pick_key = f"batch_pick_{zlib.crc32(repr(labels).encode())}"
+batch_id = st.selectbox("Batch", ids, format_func=labels.get, index=ids.index(state["batch_selected"]), key=pick_key,
+                        on_change=lambda: state.update(batch_selected=state[pick_key]))
+status = get_batch(ws, batch_id).status
+st.fragment(batch_view, run_every=1.0 if status is BatchStatus.RUNNING else None)(ws, batch_id, status)
 open_batch_dialog(ws)

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -30,12 +31,19 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(port: int, env: dict, cwd):
-    """`streamlit run app.py` on 127.0.0.1:`port`, healthy within 60 s, stopped on exit."""
+def streamlit_server(port: int, env: dict, cwd, log_name: str = "streamlit"):
+    """`streamlit run app.py` on 127.0.0.1:`port`, healthy within 60 s, stopped on exit.
+
+    The server's output goes to artifacts/<log_name>.log: a pipe nobody reads fills up after
+    64 KiB of log lines and then freezes the server mid-test."""
+    log_path = ROOT / "artifacts" / f"{log_name}.log"
+    log_path.parent.mkdir(exist_ok=True)
+    log = open(log_path, "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],  # a test server never reloads its source
+        cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -56,6 +64,8 @@ def streamlit_server(port: int, env: dict, cwd):
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait(timeout=20)
+        log.close()
 
 
 @pytest.fixture
@@ -75,11 +85,22 @@ def _launch(pw):
 
 
 def _select(page, label, option):
-    """Pick an option in a Streamlit selectbox by its label."""
+    """Pick an option in a Streamlit selectbox by its label, as a curator would: a rerun still
+    redrawing the page after the previous change can close the list, and then it is opened again."""
+    from playwright.sync_api import Error, expect
+
     box = page.get_by_role("combobox", name=label)
-    box.click()
-    box.fill(option)
-    page.get_by_role("option", name=option, exact=True).click()
+    for attempt in range(3):
+        try:
+            box.click()
+            box.fill(option)
+            page.get_by_role("option", name=option, exact=True).click(timeout=10_000)
+            expect(box).to_have_value(option, timeout=10_000)
+            return
+        except (Error, AssertionError):
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
 
 
 def test_a_curators_day_in_chromium(server, isolated):
@@ -166,9 +187,13 @@ def test_a_curators_day_in_chromium(server, isolated):
             page.get_by_label("Slugs, comma-separated").press("Enter")
             page.get_by_role("button", name="Start batch").click()
             expect(page.get_by_text("2 of 2 agents · done")).to_be_visible(timeout=60_000)
-            page.get_by_text("Select", exact=True).nth(0).click()
-            expect(page.get_by_role("button", name="Approve the selected (1)")).to_be_visible()  # the rerun is done
-            page.get_by_text("Select", exact=True).nth(2).click()
+            # The picker relabels on the full rerun that follows the last agent, and then the page stops
+            # polling: the selections below are not made while the page is being redrawn.
+            expect(page.get_by_role("combobox", name="Batch")).to_have_value(re.compile(r"· done$"))
+            for box, selected in ((0, 1), (2, 2)):  # the first candidate of each agent (two each)
+                page.get_by_text("Select", exact=True).nth(box).click()
+                expect(page.get_by_role("checkbox", name="Select").nth(box)).to_be_checked()
+                expect(page.get_by_role("button", name=f"Approve the selected ({selected})")).to_be_visible()
             page.get_by_role("button", name="Approve the selected (2)").click()
             page.get_by_role("button", name="Approve all of them").click()
             expect(page.get_by_text("Approved 2 candidates.")).to_be_visible()

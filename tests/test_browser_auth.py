@@ -49,7 +49,7 @@ def team_server(isolated, idp):
     )
     env = {**os.environ, "IMAGEGEN_DATA_DIR": str(isolated / "data"), "PYTHONPATH": str(ROOT),
            "IMAGEGEN_ADMINS": ADMIN, "IMAGEGEN_CURATORS": "@curators.test", "IMAGEGEN_VIEWERS": VIEWER}
-    with streamlit_server(port, env, run_dir) as url:
+    with streamlit_server(port, env, run_dir, log_name="streamlit-auth") as url:
         assert url == app_url
         yield app_url
 

@@ -92,7 +92,10 @@ def keyboard_bar(ws: Workspace, cards: list[tuple[Candidate, str]]) -> int | Non
     return candidate.id
 
 
-def batch_view(ws: Workspace, batch_id: int) -> None:
+def batch_view(ws: Workspace, batch_id: int, page_status: BatchStatus) -> None:
+    """The batch's progress and review cards. `page_status` is the status the page's last full run
+    showed (a fragment reruns with the arguments of that run): when the batch has moved on since,
+    the whole page reruns, so the picker's label and the polling follow."""
     state = st.session_state
     batch = get_batch(ws, batch_id)
     items = batch_generations(ws, batch_id)
@@ -165,9 +168,7 @@ def batch_view(ws: Workspace, batch_id: int) -> None:
                     s = st.columns(2)
                     s[0].button("Star", key=f"batch_star_{cand.id}", width="stretch", on_click=_verdict, args=(ws, cand, Verdict.STARRED))
                     s[1].button("Reject", key=f"batch_reject_{cand.id}", width="stretch", on_click=_verdict, args=(ws, cand, Verdict.REJECTED))
-    changed = state.get("batch_status_seen", batch.status) is not batch.status
-    state["batch_status_seen"] = batch.status
-    if changed or state.pop("batch_app_rerun", False):
+    if batch.status is not page_status or state.pop("batch_app_rerun", False):
         st.rerun()  # a changed status relabels the picker; dialogs open from the page, not this fragment
 
 

@@ -12,7 +12,9 @@ import asyncio
 import atexit
 import multiprocessing
 import os
+import select
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -34,8 +36,35 @@ def render_pool() -> ProcessPoolExecutor:
     with _pool_lock:
         if _pool is None:
             workers = max(1, min(4, os.cpu_count() or 1))
-            _pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+            _pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
+                                        initializer=_exit_with, initargs=(os.getpid(),))
         return _pool
+
+
+def _exit_with(parent: int) -> None:
+    """In each renderer process: exit when `parent` does. A worker's own parent is the forkserver,
+    which outlives a killed app, and the pool's queues never report it gone, so without this a
+    kill -9 would leave the renderers waiting for work for ever."""
+    # Opened while the parent is alive, so a reused pid can't fool it. Linux only: elsewhere, poll.
+    handle = os.pidfd_open(parent) if hasattr(os, "pidfd_open") else None
+
+    def watch() -> None:
+        if handle is not None:
+            select.select([handle], [], [])  # readable once the process has exited
+        else:
+            while _alive(parent):
+                time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
 
 
 def shutdown_render_pool() -> None:
