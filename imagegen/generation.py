@@ -24,6 +24,8 @@ from imagegen.images import check_image, embed_recipe
 from imagegen.leases import expired, held, lease_until
 from imagegen.prompts import agent_text
 from imagegen.providers import ImageRequest, ProviderImage, has_key, provider_class
+from imagegen.providers.local import LocalProvider, variation_seeds
+from imagegen.review import is_upload
 from imagegen.records import (
     MAX_SEED,
     Agent,
@@ -49,7 +51,7 @@ PAID = (CandidateStatus.SUCCEEDED, CandidateStatus.BLOCKED)  # every image the p
 def start_generation(
     ws: "Workspace", agent_slug: str, spec: GenerationSpec, *, experiment_id: int | None = None,
     cell: dict | None = None, batch_item_id: int | None = None, source: GenerationSource | None = None,
-    actor: Actor | None = None,
+    actor: Actor | None = None, seeds: list[int] | None = None, board_id: int | None = None, replaces_id: int | None = None,
 ) -> int:
     """Record a queued job with one queued candidate per image; returns the generation id.
 
@@ -57,7 +59,8 @@ def start_generation(
     written (a refused attempt leaves no board behind). The budget check and the reservation
     of the estimate happen in one write transaction, so concurrent processes cannot pass the
     daily budget. The job is leased to this runner. `actor` defaults to the local admin (the
-    CLI, open mode)."""
+    CLI, open mode). `seeds` gives each candidate its own seed (a local variation's layout);
+    `board_id` adds the job to that board, in place of candidate `replaces_id` if given."""
     actor = require(actor or local_admin(ws.settings), "generate")
     cls = provider_class(spec.provider)
     if not has_key(cls, ws.settings):
@@ -73,11 +76,13 @@ def start_generation(
         gen = Generation(
             agent_id=agent.id, spec=spec.model_dump(mode="json"), experiment_id=experiment_id, cell=cell, source=source,
             reserved_usd=cost, lease_owner=ws.owner, lease_until=lease_until(ws), created_by=actor.email,
+            board_id=board_id, replaces_id=replaces_id,
         )
         s.add(gen)
         s.flush()
         for i in range(spec.count):
-            s.add(Candidate(generation_id=gen.id, position=i, seed=(spec.seed + i) % (MAX_SEED + 1)))
+            seed = seeds[i] if seeds else (spec.seed + i) % (MAX_SEED + 1)
+            s.add(Candidate(generation_id=gen.id, position=i, seed=seed))
         if batch_item_id is not None:  # in the same transaction: a batch item never loses track of its job
             s.get(BatchItem, batch_item_id).generation_id = gen.id
         return gen.id
@@ -132,8 +137,9 @@ def reroll_candidate(ws: "Workspace", candidate_id: int, *, actor: Actor | None 
             raise NotFound(f"No candidate {candidate_id}.")
         gen = cand.generation
         spec = gen.recipe.model_copy(update={"count": 1, "seed": None})
-        slug = gen.agent.slug
-    new_generation = start_generation(ws, slug, spec, actor=actor)
+        slug, board = gen.agent.slug, gen.board_id or gen.id
+    # It joins the card's board in its place, so that board is the agent's newest and holds it.
+    new_generation = start_generation(ws, slug, spec, actor=actor, board_id=board, replaces_id=candidate_id)
     return ws.get_generation(new_generation).candidates[0].id
 
 
@@ -147,8 +153,40 @@ def upscale_candidate(ws: "Workspace", candidate_id: int, *, actor: Actor | None
         if not provider_class(gen.recipe.provider).supports_upscale:
             raise InvalidInput(f"The {gen.recipe.provider} provider cannot upscale.")
         spec = gen.recipe.model_copy(update={"count": 1, "seed": cand.seed, "options": {**gen.recipe.options, "upscale_of": candidate_id}})
+        slug, board = gen.agent.slug, gen.board_id or gen.id
+    return start_generation(ws, slug, spec, actor=actor, board_id=board)
+
+
+def vary_candidate(ws: "Workspace", candidate_id: int, *, actor: Actor | None = None) -> int:
+    """Queue a new set near one candidate, as many as its recipe made; returns the generation id.
+    Each provider varies its own way (Ideogram remixes the image, Flux 1.1 Pro takes it as an
+    image prompt, the local renderer keeps the layout with nearby seeds); the recipe names the
+    parent in `options["vary_of"]`."""
+    with ws.session() as s:
+        cand = s.get(Candidate, candidate_id)
+        if cand is None or not cand.image_key:
+            raise InvalidInput(f"Candidate {candidate_id} has no image to vary.")
+        gen = cand.generation
+        recipe = gen.recipe
+        cls = provider_class(recipe.provider)
+        if is_upload(recipe) or not cls.can_vary(recipe.model):
+            raise InvalidInput(vary_refusal(recipe))
+        options = {k: v for k, v in recipe.options.items() if k != "upscale_of"}
+        # Remote providers vary from the image itself; the offline renderer has only its seed.
+        seeds = variation_seeds(cand.seed, recipe.count) if cls is LocalProvider else None
+        spec = recipe.model_copy(update={"seed": seeds[0] if seeds else None, "options": {**options, "vary_of": candidate_id}})
         slug = gen.agent.slug
-    return start_generation(ws, slug, spec, actor=actor)
+    return start_generation(ws, slug, spec, actor=actor, seeds=seeds)
+
+
+def vary_refusal(recipe: GenerationSpec) -> str | None:
+    """Why a candidate made with this recipe cannot be varied, or None when it can."""
+    if is_upload(recipe):
+        return "Your own image has no recipe to vary."
+    cls = provider_class(recipe.provider)
+    if not cls.can_vary(recipe.model):
+        return f"{recipe.model or cls.label} cannot make variations of an image."
+    return None
 
 
 @dataclass
@@ -176,7 +214,7 @@ def _claim(ws: "Workspace", generation_id: int) -> _Job:
         gen.started_at, gen.lease_owner, gen.lease_until = utcnow(), ws.owner, lease_until(ws)
         spec = gen.recipe
         agent = s.get(Agent, gen.agent_id)
-        source_id = spec.options.get("upscale_of")
+        source_id = spec.options.get("upscale_of") or spec.options.get("vary_of")
         source = s.get(Candidate, source_id) if source_id else None
         return _Job(
             generation_id, spec, agent.slug,

@@ -278,6 +278,10 @@ class Generation(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # A reroll, an upscale or the curator's own image joins the board (a generation) it was made
+    # on, the reroll in place of the candidate it replaces; see imagegen.review.board_candidates.
+    board_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    replaces_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     agent: Mapped[Agent] = relationship(lazy="joined")
     candidates: Mapped[list["Candidate"]] = relationship(

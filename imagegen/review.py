@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Text, cast, or_, select
+from sqlalchemy import Text, cast, func, or_, select
 
 from imagegen.auth import Actor, local_admin, require
 from imagegen.errors import InvalidInput, NotFound
@@ -57,15 +57,35 @@ class Run:
 
 
 def studio_board(ws: "Workspace", slug: str) -> int | None:
-    """The newest generation the studio itself asked for: a batch, an experiment cell or a CLI
-    run never replaces the curator's candidates."""
+    """The board of the newest generation the studio itself asked for (a reroll or the curator's
+    own image makes the board it joined the newest): a batch, an experiment cell or a CLI run
+    never replaces the curator's candidates."""
     with ws.session() as s:
         agent = ws.get_agent(slug, session=s)
         return s.scalar(
-            select(Generation.id)
+            select(func.coalesce(Generation.board_id, Generation.id))
             .where(Generation.agent_id == agent.id, Generation.source == GenerationSource.STUDIO)
             .order_by(Generation.id.desc()).limit(1)
         )
+
+
+def board_candidates(ws: "Workspace", generation_id: int) -> tuple[int, list[int]]:
+    """The board a generation is on, and its candidates in order: the first generation's, each
+    reroll in place of the card it replaced, each upscale and own image after them."""
+    with ws.session() as s:
+        gen = s.get(Generation, generation_id)
+        if gen is None:
+            raise NotFound(f"No generation {generation_id}.")
+        board = gen.board_id or gen.id
+        ids: list[int] = []
+        for part in s.scalars(select(Generation).where(or_(Generation.id == board, Generation.board_id == board)).order_by(Generation.id)):
+            new = [c.id for c in part.candidates]
+            if part.replaces_id in ids:
+                at = ids.index(part.replaces_id)
+                ids[at:at + 1] = new
+            else:
+                ids += new
+        return board, ids
 
 
 def other_runs(ws: "Workspace", slug: str, limit: int = 10) -> list[Run]:
@@ -155,9 +175,11 @@ def store_neighbours(ws: "Workspace", slug: str, limit: int = 3) -> list[Agent]:
         return found
 
 
-def add_own_image(ws: "Workspace", slug: str, data: bytes, filename: str, *, actor: Actor | None = None) -> int:
+def add_own_image(ws: "Workspace", slug: str, data: bytes, filename: str, *, board: int | None = None,
+                  actor: Actor | None = None) -> int:
     """The curator's own file as a candidate, checked like provider bytes (magic bytes, size and
-    pixel limits, a full decode) and stored the same way; returns the candidate id. Its recipe
+    pixel limits, a full decode) and stored the same way; returns the candidate id. It joins
+    `board` (a generation of the agent's) when given, else it is a board of its own. Its recipe
     says it was uploaded, so it is never rerolled as if a provider had made it."""
     require(actor or local_admin(ws.settings), "generate")
     checked = check_image(data, max_bytes=ws.settings.max_image_bytes, max_pixels=ws.settings.max_image_pixels)
@@ -167,8 +189,13 @@ def add_own_image(ws: "Workspace", slug: str, data: bytes, filename: str, *, act
                           options={UPLOADED: name})
     with ws.session() as s, s.begin():
         agent = ws.get_agent(slug, session=s)
+        if board is not None:
+            joined = s.get(Generation, board)
+            if joined is None or joined.agent_id != agent.id:
+                raise NotFound(f"Generation {board} is not one of {slug}'s.")
+            board = joined.board_id or joined.id
         gen = Generation(agent_id=agent.id, spec=spec.model_dump(mode="json"), source=GenerationSource.STUDIO,
-                         status=GenerationStatus.SUCCEEDED, started_at=utcnow(), finished_at=utcnow())
+                         status=GenerationStatus.SUCCEEDED, started_at=utcnow(), finished_at=utcnow(), board_id=board)
         s.add(gen)
         s.flush()
         cand = Candidate(generation_id=gen.id, position=0, status=CandidateStatus.SUCCEEDED, image_key=key,

@@ -13,10 +13,17 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from imagegen.providers.ideogram import IdeogramSettings
+from imagegen.providers.replicate import ReplicateSettings
+from imagegen.providers.base import blank_key_is_no_key
+
 SECRETS_TOML = Path(".streamlit/secrets.toml")
 
 
-class Settings(BaseSettings):
+class Settings(IdeogramSettings, ReplicateSettings):
+    """Every setting. Each provider's own fields (key, base URL, models, limits) are declared in
+    its module and composed in here, under the same variable names."""
+
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     data_dir: Path = Field(Path("data"), alias="IMAGEGEN_DATA_DIR")
@@ -24,11 +31,6 @@ class Settings(BaseSettings):
     media_url: str | None = Field(None, alias="IMAGEGEN_MEDIA_URL")
     default_provider: str | None = Field(None, alias="IMAGEGEN_DEFAULT_PROVIDER")
     download_hosts: str | None = Field(None, alias="IMAGEGEN_DOWNLOAD_HOSTS")
-
-    ideogram_api_key: SecretStr | None = Field(None, alias="IDEOGRAM_API_KEY")
-    ideogram_base_url: str = Field("https://api.ideogram.ai", alias="IDEOGRAM_BASE_URL")
-    replicate_api_token: SecretStr | None = Field(None, alias="REPLICATE_API_TOKEN")
-    replicate_base_url: str = Field("https://api.replicate.com", alias="REPLICATE_BASE_URL")
 
     # Images from any provider are refused beyond these limits before they are decoded.
     max_image_bytes: int = Field(25 * 1024 * 1024, alias="IMAGEGEN_MAX_IMAGE_BYTES")
@@ -47,18 +49,10 @@ class Settings(BaseSettings):
     upload_keep_recipe: bool = Field(False, alias="IMAGEGEN_UPLOAD_KEEP_RECIPE")
     # Catalog files beyond this are refused before they are read.
     import_max_mb: float = Field(50, alias="IMAGEGEN_IMPORT_MAX_MB", gt=0, le=10_000)
-    # Remote providers.
+    # Every remote provider; what is one provider's own lives in its module (IdeogramSettings, ReplicateSettings).
     provider_timeout: float = Field(120.0, alias="IMAGEGEN_PROVIDER_TIMEOUT", gt=0, le=600)
     provider_attempts: int = Field(4, alias="IMAGEGEN_PROVIDER_ATTEMPTS", ge=1, le=10)
     retry_max_wait: float = Field(30.0, alias="IMAGEGEN_RETRY_MAX_WAIT", ge=0, le=300)
-    # What the vendors limit: Ideogram, 10 images in flight per organisation; Replicate, the rate
-    # of creating predictions (600 a minute), so its in-flight cap only bounds one process's polling.
-    ideogram_max_in_flight: int = Field(10, alias="IDEOGRAM_MAX_IN_FLIGHT", ge=1, le=100)
-    replicate_max_in_flight: int = Field(32, alias="REPLICATE_MAX_IN_FLIGHT", ge=1, le=100)
-    replicate_creates_per_minute: int = Field(600, alias="REPLICATE_CREATES_PER_MINUTE", ge=1, le=6000)
-    replicate_models: str | None = Field(None, alias="REPLICATE_MODELS")  # extra owner/name slugs, comma-separated
-    replicate_wait: int = Field(60, alias="REPLICATE_WAIT", ge=1, le=60)  # seconds of `Prefer: wait`
-    replicate_poll_interval: float = Field(1.0, alias="REPLICATE_POLL_INTERVAL", gt=0, le=30)
     # Who may do what once sign-in is configured (see imagegen/auth.py).
     admins: str = Field("", alias="IMAGEGEN_ADMINS")
     curators: str = Field("", alias="IMAGEGEN_CURATORS")
@@ -72,10 +66,10 @@ class Settings(BaseSettings):
     store_api_token: SecretStr | None = Field(None, alias="IMAGEGEN_STORE_API_TOKEN")
     store_hosts: str | None = Field(None, alias="IMAGEGEN_STORE_HOSTS")
 
-    @field_validator("ideogram_api_key", "replicate_api_token", "store_api_token", mode="before")
+    @field_validator("store_api_token", mode="before")
     @classmethod
-    def _blank_key_is_no_key(cls, value):
-        return None if isinstance(value, str) and not value.strip() else value
+    def _no_store_token_when_blank(cls, value):
+        return blank_key_is_no_key(value)
 
     @classmethod
     def settings_customise_sources(

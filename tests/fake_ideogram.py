@@ -49,7 +49,9 @@ def parse_multipart(content_type: str, body: bytes, schema: str = "GenerateImage
             fields[name] = payload
             continue
         text = payload.decode()
-        kind = types.get(name) or ("integer" if text.isdigit() else None)  # without the spec: digits are numbers
+        kind = types.get(name)
+        if kind in (None, "object"):  # not in the spec, or a $ref such as Seed: digits are numbers
+            kind = "integer" if text.isdigit() else None
         fields[name] = int(text) if kind == "integer" else float(text) if kind == "number" else text
     return fields
 
@@ -134,6 +136,22 @@ class _Handler(JsonHandler):
                 return self._send(400, {"error": "expected multipart/form-data"})
             request = parse_multipart(ctype, body)
             schema, response_schema = "GenerateImageRequestV3", "ImageGenerationResponseV3"
+        elif self.path == "/v1/ideogram-v3/remix":
+            ctype = self.headers.get("Content-Type", "")
+            if not ctype.startswith("multipart/form-data"):
+                srv.problems.append(f"3.0 remix sent as {ctype}, not multipart/form-data")
+                return self._send(400, {"error": "expected multipart/form-data"})
+            request = parse_multipart(ctype, body, "RemixImageRequestV3")
+            image = request.get("image", b"")
+            if not isinstance(image, bytes) or not image[:4] in (b"\x89PNG", b"\xff\xd8\xff\xe0", b"\xff\xd8\xff\xe1", b"RIFF"):
+                srv.problems.append("remix image is not an image file")
+            # The spec types the file part as a binary string; check the other fields against it.
+            problems = validate(SPEC, "RemixImageRequestV3", {**request, "image": "<file>"})
+            if problems:
+                srv.problems.extend(problems)
+                return self._send(400, {"error": "; ".join(problems)})
+            srv.requests.append({"path": self.path, **request})
+            return self._answer(fault, request, "ImageGenerationResponseV3")
         elif self.path == "/upscale":
             ctype = self.headers.get("Content-Type", "")
             parts = parse_multipart(ctype, body, "UpscaleImageRequest")

@@ -103,6 +103,29 @@ def _select(page, label, option):
             page.keyboard.press("Escape")
 
 
+def _after_a_run(page, action):
+    """Do `action` and wait until the script run it causes has ended: a button in a fragment
+    clicked while the whole page is being run asks for a fragment run that Streamlit can drop."""
+    page.evaluate("""() => {
+        const app = document.querySelector("[data-testid=stApp]");
+        window.__runsEnded = 0;
+        window.__runObserver?.disconnect();
+        window.__runObserver = new MutationObserver((records) => {
+            window.__runsEnded += records.filter((r) => r.oldValue === "running").length;
+        });
+        window.__runObserver.observe(app, {attributes: true, attributeOldValue: true, attributeFilter: ["data-test-script-state"]});
+    }""")
+    action()
+    page.wait_for_function("""() => window.__runsEnded > 0
+        && document.querySelector("[data-testid=stApp]").dataset.testScriptState === "notRunning" """)
+
+
+def _press_when_settled(page, key):
+    """Press a key once the app has finished its script run (Streamlit's own marker on stApp)."""
+    page.locator("[data-testid=stApp][data-test-script-state=notRunning]").wait_for()
+    page.keyboard.press(key)
+
+
 def test_a_curators_day_in_chromium(server, isolated):
     from playwright.sync_api import expect, sync_playwright
 
@@ -158,13 +181,13 @@ def test_a_curators_day_in_chromium(server, isolated):
             # The lightbox, driven by keys: → moves, S stars.
             page.get_by_role("button", name="View").first.click()
             expect(page.get_by_text("· 1 of 4")).to_be_visible()
-            page.wait_for_timeout(500)  # the shortcut script loads in its own frame
+            page.wait_for_function("() => !!window.__imagegenKeysListener")  # the review keys are attached
             page.keyboard.press("ArrowRight")
             expect(page.get_by_text("· 2 of 4")).to_be_visible()
             page.keyboard.press("s")
             expect(page.get_by_text("2 of 4 · ★ starred")).to_be_visible()
             page.screenshot(path=str(artifacts / "lightbox.png"))
-            page.keyboard.press("Escape")
+            _after_a_run(page, lambda: page.keyboard.press("Escape"))  # closing reruns the page; a card click now would be lost
 
             # Reject on a card folds it away.
             page.get_by_role("button", name="Reject").last.click()
@@ -183,7 +206,9 @@ def test_a_curators_day_in_chromium(server, isolated):
             # Batch: bulk approve with one confirmation.
             page.get_by_role("link", name="Batch").click()
             page.get_by_text("A list of slugs", exact=True).click()
-            page.get_by_label("Slugs, comma-separated").fill("ai, lingo-bridge")
+            # Typed key by key: the review keys (attached since the lightbox) leave text fields alone.
+            page.get_by_label("Slugs, comma-separated").press_sequentially("ai, lingo-bridge")
+            expect(page.get_by_label("Slugs, comma-separated")).to_have_value("ai, lingo-bridge")
             page.get_by_label("Slugs, comma-separated").press("Enter")
             expect(page.get_by_text("2 agents, 4 images")).to_be_visible()  # the rerun is done: a click now is not lost
             page.get_by_role("button", name="Start batch").click()
@@ -198,9 +223,25 @@ def test_a_curators_day_in_chromium(server, isolated):
             page.get_by_role("button", name="Approve the selected (2)").click()
             page.get_by_role("button", name="Approve all of them").click()
             expect(page.get_by_text("Approved 2 candidates.")).to_be_visible()
-            page.get_by_role("button", name="Next").click()  # the keyboard bar (its keys are checked in the lightbox above)
+            # Review from the keyboard: → moves the focus, S stars, X rejects, A approves the focused one.
+            # Each key is pressed on a settled page: a button clicked while the whole page is still
+            # being run (here, after the dialog) asks for a fragment run that Streamlit can drop.
+            starred = page.get_by_text("Starred", exact=True).count()  # the Show filter's option, and any badge
+            _press_when_settled(page, "ArrowRight")
             expect(page.get_by_text("(2 of 4)")).to_be_visible()
+            _press_when_settled(page, "s")
+            expect(page.get_by_text("Starred", exact=True)).to_have_count(starred + 1)
+            _press_when_settled(page, "x")
+            expect(page.get_by_text("Rejected", exact=True)).to_have_count(1)
+            expect(page.get_by_text("Starred", exact=True)).to_have_count(starred)
+            _press_when_settled(page, "a")
+            expect(page.get_by_text("Approved #", exact=False)).to_be_visible()
             page.screenshot(path=str(artifacts / "batch.png"), full_page=True)
+            # With the keyboard bar on screen, letters typed into a field are text, not review keys.
+            page.get_by_text("New batch").click()
+            page.get_by_label("Slugs, comma-separated").fill("")
+            page.get_by_label("Slugs, comma-separated").press_sequentially("sax")
+            expect(page.get_by_label("Slugs, comma-separated")).to_have_value("sax")
 
             page.goto(f"{server}/?kiosk=1")
             expect(page.get_by_role("heading", name="Showcase")).to_be_visible()

@@ -203,20 +203,3 @@ def test_a_remote_providers_images_are_still_decoded_in_full(ws, register, monke
     gen = generate(ws, provider="scripted", count=2, seed=1)
     assert gen.status is GenerationStatus.SUCCEEDED and len(decoded) == 2
 
-
-def test_four_local_candidates_are_one_call_to_the_renderer(ws, monkeypatch):
-    """Measured: each local candidate was its own call, with its own status write and limiter
-    round (1.45 ms of the batch's own process an image, on cores the renderer needs)."""
-    from imagegen.providers.local import LocalProvider
-
-    calls = []
-    real = LocalProvider.generate
-
-    async def counted(self, request):
-        calls.append(request.count)
-        return await real(self, request)
-
-    monkeypatch.setattr(LocalProvider, "generate", counted)
-    gen = generate(ws, count=4, seed=5)
-    assert [c.status for c in gen.candidates] == [CandidateStatus.SUCCEEDED] * 4
-    assert calls == [4]

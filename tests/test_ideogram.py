@@ -2,6 +2,7 @@
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -320,3 +321,48 @@ def test_a_batch_keeps_the_providers_in_flight_budget_full_and_never_passes_it(w
     batch_id = create_batch(ws, agents, {"provider": "ideogram", "count": 2, "seed": 4})
     assert asyncio.run(run_batch(ws, batch_id)) is BatchStatus.DONE
     assert fake.peak_images == Settings().ideogram_max_in_flight == 10
+
+
+def test_ideogram_settings_live_with_the_provider_under_the_same_variables(monkeypatch):
+    import imagegen.settings
+    from imagegen.providers.ideogram import IdeogramSettings
+    from tests.conftest import ENV_VARS
+
+    own = {f.alias for f in IdeogramSettings.model_fields.values()}
+    assert own == {"IDEOGRAM_API_KEY", "IDEOGRAM_BASE_URL", "IDEOGRAM_MAX_IN_FLIGHT"}
+    assert own <= set(ENV_VARS)  # the test fixture still clears each of them
+    assert "IDEOGRAM" not in Path(imagegen.settings.__file__).read_text()  # declared once, in the provider's module
+    monkeypatch.setenv("IDEOGRAM_API_KEY", "ideo-secret-from-env")
+    monkeypatch.setenv("IDEOGRAM_MAX_IN_FLIGHT", "3")
+    settings = Settings()
+    assert settings.ideogram_api_key.get_secret_value() == "ideo-secret-from-env" and settings.ideogram_max_in_flight == 3
+    assert "ideo-secret-from-env" not in repr(settings) + str(settings.model_dump())
+    assert IdeogramSettings().ideogram_max_in_flight == 3  # usable on its own too
+    monkeypatch.setenv("IDEOGRAM_API_KEY", "  ")
+    assert Settings().ideogram_api_key is None  # blank is no key: the studio says which variable to set
+
+
+def test_vary_remixes_the_candidate_on_3_0_and_the_recipe_names_the_parent(ws, fake):
+    from imagegen.generation import vary_candidate
+
+    parent = generate(ws, count=2, palette=PRESETS["EMBER"], style="DESIGN").candidates[1]
+    gen_id = vary_candidate(ws, parent.id)
+    run_to_completion(ws, gen_id)
+    varied = ws.get_generation(gen_id)
+    assert statuses(varied) == ["succeeded"] * 2  # a new set, as many as the parent's recipe made
+    remix = fake.requests[-1]
+    assert remix["path"] == "/v1/ideogram-v3/remix"
+    assert remix["image"] == ws.media.get(parent.image_key)  # the parent's own bytes
+    assert remix["image_weight"] == 50 and remix["num_images"] == 2
+    assert (remix["color_palette"], remix["style_type"]) == ({"name": "EMBER"}, "DESIGN")  # the rest of the recipe kept
+    assert varied.recipe.options["vary_of"] == parent.id
+
+
+def test_vary_is_refused_where_ideogram_cannot_remix(ws, fake):
+    from imagegen.errors import InvalidInput
+    from imagegen.generation import vary_candidate
+
+    legacy = generate(ws, count=1, model="V_2").candidates[0]
+    with pytest.raises(InvalidInput, match="V_2 cannot make variations"):
+        vary_candidate(ws, legacy.id)
+    assert [r["path"] for r in fake.requests] == ["/generate"]

@@ -3,6 +3,7 @@
 import io
 import json
 import time
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -282,3 +283,48 @@ def test_a_failed_predictions_error_never_carries_the_token(ws, fake, capsys):
     assert statuses(gen) == ["failed"]
     assert TOKEN not in gen.candidates[0].error and "[redacted]" in gen.candidates[0].error
     assert TOKEN not in (gen.error or "")
+
+
+def test_replicate_settings_live_with_the_provider_under_the_same_variables(monkeypatch):
+    import imagegen.settings
+    from imagegen.providers.replicate import ReplicateSettings
+    from tests.conftest import ENV_VARS
+
+    own = {f.alias for f in ReplicateSettings.model_fields.values()}
+    assert own == {"REPLICATE_API_TOKEN", "REPLICATE_BASE_URL", "REPLICATE_MODELS", "REPLICATE_MAX_IN_FLIGHT",
+                   "REPLICATE_CREATES_PER_MINUTE", "REPLICATE_WAIT", "REPLICATE_POLL_INTERVAL"}
+    assert own <= set(ENV_VARS)  # the test fixture still clears each of them
+    assert "REPLICATE" not in Path(imagegen.settings.__file__).read_text()  # declared once, in the provider's module
+    monkeypatch.setenv("REPLICATE_API_TOKEN", "r8-secret-from-env")
+    monkeypatch.setenv("REPLICATE_WAIT", "5")
+    settings = Settings()
+    assert settings.replicate_api_token.get_secret_value() == "r8-secret-from-env" and settings.replicate_wait == 5
+    assert "r8-secret-from-env" not in repr(settings) + str(settings.model_dump())
+    monkeypatch.setenv("REPLICATE_API_TOKEN", "")
+    assert Settings().replicate_api_token is None
+
+
+def test_vary_sends_the_candidate_as_flux_pro_image_prompt_and_names_the_parent(ws, fake):
+    import base64
+
+    from imagegen.generation import vary_candidate
+
+    parent = generate(ws, count=1).candidates[0]
+    gen_id = vary_candidate(ws, parent.id)
+    run_to_completion(ws, gen_id)
+    varied = ws.get_generation(gen_id)
+    assert statuses(varied) == ["succeeded"]
+    sent = fake.creates[-1]["input"]
+    assert sent["image_prompt"] == "data:image/jpeg;base64," + base64.b64encode(ws.media.get(parent.image_key)).decode()
+    assert varied.recipe.options["vary_of"] == parent.id
+    assert "image_prompt" not in fake.creates[0]["input"]  # only a variation carries it
+
+
+def test_vary_is_refused_on_flux_schnell_which_takes_no_image(ws, fake):
+    from imagegen.errors import InvalidInput
+    from imagegen.generation import vary_candidate
+
+    parent = generate(ws, model=SCHNELL, count=1, aspect_ratio="1x1").candidates[0]
+    with pytest.raises(InvalidInput, match="flux-schnell cannot make variations"):
+        vary_candidate(ws, parent.id)
+    assert len(fake.creates) == 1

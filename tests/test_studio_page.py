@@ -157,6 +157,7 @@ import json  # noqa: E402
 
 import pytest  # noqa: E402
 
+from imagegen.errors import NotFound  # noqa: E402
 from imagegen.records import Candidate, CandidateStatus, Generation, GenerationStatus, Verdict  # noqa: E402
 
 
@@ -524,3 +525,92 @@ def test_the_run_that_sees_the_last_candidate_land_shows_it(app, monkeypatch):
     assert len(grid_runs) == 1  # the run that saw it land was not thrown away for a rerun
     app.run()
     assert not app.button(key="generate").disabled
+
+
+def family(name, seed):
+    from imagegen.render import render_thumbnail
+
+    return render_thumbnail(name, colours=[((0, 0, 0), 1.0), ((255, 255, 255), 0.5)], size=(160, 96), seed=seed).family
+
+
+def test_vary_makes_a_new_board_near_one_local_candidate_in_its_layout(app):
+    generate(app, count=3, fixed_seed=True, seed=40)
+    ws = open_workspace(Settings())
+    parent = ws.get_generation(1).candidates[1]
+    app.button(key=f"vary_{parent.id}").click().run()
+    assert not app.exception
+    wait_until_landed(app)
+    shown = captions(app)
+    assert len(shown) == 3 and all(c.endswith(f"· a variation of #{parent.id}") for c in shown)  # the board on screen is the new set
+    assert dict(app.query_params) == {"agent": "ai", "generation": "2"}
+    varied = ws.get_generation(2)
+    assert varied.recipe.options["vary_of"] == parent.id  # the recipe names the parent
+    seeds = [c.seed for c in varied.candidates]
+    assert all(0 < abs(s - parent.seed) <= 36 for s in seeds)  # nearby seeds...
+    assert {family("Ai", s) for s in seeds} == {family("Ai", parent.seed)}  # ...that keep the parent's composition
+    assert len({ws.media.get(c.image_key) for c in [parent, *varied.candidates]}) == 4  # and still differ
+    # Consecutive seeds (a plain Generate) walk through the families instead.
+    assert len({family("Ai", s) for s in (40, 41, 42)}) == 3
+
+
+def test_vary_in_the_lightbox_and_its_reason_where_a_candidate_cannot_vary(app):
+    from imagegen.review import add_own_image
+    from tests.conftest import jpeg_bytes
+
+    generate(app, count=2)
+    ws = open_workspace(Settings())
+    first = ws.get_generation(1).candidates[0]
+    app.button(key=f"view_{first.id}").click().run()
+    app.button(key="lb_vary").click().run()
+    assert not app.exception
+    wait_until_landed(app)
+    assert [c.endswith(f"a variation of #{first.id}") for c in captions(app)] == [True, True]
+    assert ws.get_generation(2).recipe.options["vary_of"] == first.id
+
+    own = add_own_image(ws, "ai", jpeg_bytes((320, 180)), "sketch.jpg")
+    at = fresh_tab(agent="ai")
+    button = at.button(key=f"vary_{own}")
+    assert button.disabled and button.help == "Your own image has no recipe to vary."
+
+
+def test_a_reroll_joins_its_board_which_a_refresh_and_a_new_session_then_show(app):
+    generate(app, count=2)
+    ws = open_workspace(Settings())
+    first, second = ws.get_generation(1).candidates
+    app.button(key=f"reroll_{first.id}").click().run()
+    wait_until_landed(app)
+    shown = captions(app)
+    assert shown[0].startswith("#3 ") and shown[1] == f"#{second.id} · seed {second.seed}"
+    assert dict(app.query_params) == {"agent": "ai", "generation": "1"}
+    assert captions(fresh_tab(**app.query_params)) == shown  # a refresh of that link
+    assert captions(fresh_tab()) == shown  # a new session: the newest studio board holds the reroll
+    app.button(key="reroll_3").click().run()  # a reroll of a reroll takes its place again
+    wait_until_landed(app)
+    assert [c.split(" ")[0] for c in captions(fresh_tab())] == ["#4", f"#{second.id}"]
+
+
+def test_your_own_image_joins_the_board_on_screen_which_becomes_the_newest(app):
+    from imagegen.review import add_own_image
+    from tests.conftest import jpeg_bytes
+
+    generate(app, count=2)
+    generate(fresh_tab(), count=1)  # a newer board (generation 2) made in another tab
+    ws = open_workspace(Settings())
+    cid = add_own_image(ws, "ai", jpeg_bytes((320, 180)), "sketch.jpg", board=1)  # what "Use your own image" does on board 1
+    shown = captions(fresh_tab())
+    assert len(shown) == 3 and shown[2] == f"#{cid} · your own image"  # board 1 with the file is the newest again
+    assert captions(fresh_tab(agent="ai", generation="1")) == shown
+    with pytest.raises(NotFound):
+        add_own_image(ws, "sql-sherpa", jpeg_bytes((320, 180)), "x.jpg", board=1)  # not that agent's board
+
+
+def test_the_controls_come_back_from_the_board_after_another_page(app):
+    """Measured in Chromium: after a reload that resumed the session, Streamlit had dropped the
+    widgets' values, and the studio showed the default recipe beside a board made with EMBER."""
+    app.selectbox(key="palette_name").select("EMBER").run()
+    app.selectbox(key="aspect").select("1x1").run()
+    generate(app, count=1)
+    app.switch_page("pages/history.py").run()
+    app.switch_page("pages/studio.py").run()
+    assert not app.exception
+    assert (app.selectbox(key="palette_name").value, app.selectbox(key="aspect").value) == ("EMBER", "1x1")

@@ -4,7 +4,6 @@ reviewed/unreviewed filters, and "approve the selected" with one confirmation.""
 from __future__ import annotations
 
 import streamlit as st
-from streamlit_shortcuts import add_shortcuts
 
 from imagegen.approval import approve_candidate
 from imagegen.batch import batch_generations, get_batch, set_batch_status
@@ -15,7 +14,7 @@ from imagegen.workspace import Workspace
 from ui.resources import LARGE, thumbnail_url
 from ui.auth import current_actor
 from ui.text import literal
-from ui.widgets import status_badge
+from ui.widgets import review_keys, status_badge
 
 SHOW = ("All", "Unreviewed", "Reviewed", "Starred")
 
@@ -88,7 +87,7 @@ def keyboard_bar(ws: Workspace, cards: list[tuple[Candidate, str]]) -> int | Non
     bar[3].button("Approve", key="kb_approve", icon=":material/check:", on_click=_approve, args=(ws, candidate.id, name), width="stretch")
     bar[4].button("Star", key="kb_star", icon=":material/star:", on_click=_verdict, args=(ws, candidate, Verdict.STARRED), width="stretch")
     bar[5].button("Reject", key="kb_reject", icon=":material/thumb_down:", on_click=_verdict, args=(ws, candidate, Verdict.REJECTED), width="stretch")
-    add_shortcuts(kb_prev="arrowleft", kb_next="arrowright", kb_approve="a", kb_star="s", kb_reject="x")
+    review_keys()
     return candidate.id
 
 

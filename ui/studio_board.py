@@ -12,19 +12,27 @@ import html
 from dataclasses import dataclass, field
 
 import streamlit as st
-from streamlit_shortcuts import add_shortcuts
 
 from imagegen.approval import approve_candidate
 from imagegen.errors import ImagegenError
-from imagegen.generation import reroll_candidate, upscale_candidate
+from imagegen.generation import reroll_candidate, upscale_candidate, vary_candidate, vary_refusal
 from imagegen.providers import has_key, provider_class
 from imagegen.records import Agent, Candidate, Verdict
-from imagegen.review import add_own_image, generation_of_agent, is_upload, other_runs, set_verdict, store_neighbours, studio_board
+from imagegen.review import (
+    add_own_image,
+    board_candidates,
+    generation_of_agent,
+    is_upload,
+    other_runs,
+    set_verdict,
+    store_neighbours,
+    studio_board,
+)
 from imagegen.workspace import Workspace
 from ui.resources import CARD, LARGE, thumbnail_url
 from ui.auth import current_actor
 from ui.text import literal
-from ui.widgets import status_badge
+from ui.widgets import review_keys, status_badge
 
 PER_ROW = 4
 FAST_POLL = 0.2  # seconds between grid refreshes while candidates are running
@@ -54,13 +62,12 @@ def current_board(ws: Workspace, slug: str) -> Board:
     if linked is not None:
         try:
             gen = generation_of_agent(ws, slug, linked)
-            set_board(slug, gen.id, [c.id for c in gen.candidates])
+            set_board(slug, *board_candidates(ws, gen.id))
             seen[slug] = latest
         except ImagegenError as exc:
             state["link_problem"] = str(exc)
     if slug not in boards or (latest is not None and latest != seen.get(slug)):
-        candidates = [c.id for c in ws.get_generation(latest).candidates] if latest else []
-        set_board(slug, latest, candidates, latest=True)
+        set_board(slug, *(board_candidates(ws, latest) if latest else (None, [])), latest=True)
     return Board(**boards[slug])
 
 
@@ -90,11 +97,11 @@ def _reroll(ws: Workspace, slug: str, candidate_id: int) -> None:
     except ImagegenError as exc:
         state["board_message"] = str(exc)
         return
-    ws.jobs.submit(ws.get_candidate(new_id).generation_id)
+    generation_id = ws.get_candidate(new_id).generation_id
+    ws.jobs.submit(generation_id)
     state["app_rerun"] = True  # the page turns on the fast poll for the new card
-    board = state["boards"][slug]
-    board["candidates"] = [new_id if c == candidate_id else c for c in board["candidates"]]
-    state["seen_latest"][slug] = studio_board(ws, slug)  # our own reroll, not another tab's board
+    # The reroll joined the card's board in its place, which is now the agent's newest board.
+    set_board(slug, *board_candidates(ws, generation_id), latest=True)
 
 
 def _upscale(ws: Workspace, slug: str, candidate_id: int) -> None:
@@ -106,8 +113,28 @@ def _upscale(ws: Workspace, slug: str, candidate_id: int) -> None:
         return
     ws.jobs.submit(generation_id)
     state["app_rerun"] = True
-    state["boards"][slug]["candidates"].append(ws.get_generation(generation_id).candidates[0].id)
-    state["seen_latest"][slug] = studio_board(ws, slug)
+    set_board(slug, *board_candidates(ws, generation_id), latest=True)
+
+
+def _vary(ws: Workspace, slug: str, candidate_id: int) -> bool:
+    """A new set near one candidate becomes the board on screen (and the agent's newest)."""
+    state = st.session_state
+    try:
+        generation_id = vary_candidate(ws, candidate_id, actor=current_actor())
+    except ImagegenError as exc:
+        state["board_message"] = str(exc)
+        return False
+    ws.jobs.submit(generation_id)
+    set_board(slug, generation_id, [c.id for c in ws.get_generation(generation_id).candidates], latest=True)
+    state["app_rerun"] = True
+    return True
+
+
+def vary_button(ws: Workspace, slug: str, candidate: Candidate, key: str) -> bool:
+    """"Vary", off with the reason where the candidate's provider or model cannot vary."""
+    refusal = vary_refusal(candidate.generation.recipe)
+    return st.button("Vary", key=key, icon=":material/auto_awesome:", width="stretch", disabled=refusal is not None,
+                     help=refusal or "A new set near this one, as many as its recipe made.")
 
 
 def can_reroll(ws: Workspace, candidate: Candidate) -> bool:
@@ -131,7 +158,10 @@ def candidate_card(ws: Workspace, slug: str, candidate: Candidate) -> None:
         status_badge(candidate.status)
         if candidate.verdict is Verdict.STARRED:
             st.badge("Starred", color="yellow", icon=":material/star:")
-        st.caption(f"#{cid} · " + ("your own image" if is_upload(candidate.generation.recipe) else f"seed {candidate.seed}"))
+        recipe = candidate.generation.recipe
+        parent = recipe.options.get("vary_of")
+        st.caption(f"#{cid} · " + ("your own image" if is_upload(recipe) else f"seed {candidate.seed}")
+                   + (f" · a variation of #{parent}" if parent else ""))
         if candidate.error:
             st.caption(candidate.error)
         if candidate.review_note:
@@ -157,6 +187,8 @@ def candidate_card(ws: Workspace, slug: str, candidate: Candidate) -> None:
             st.text_input("A note on this candidate", value=candidate.review_note or "", key=f"note_{cid}", max_chars=500)
             st.button("Save note", key=f"save_note_{cid}", on_click=_save_note, args=(ws, cid))
         if candidate.image_key:
+            if vary_button(ws, slug, candidate, f"vary_{cid}"):
+                _vary(ws, slug, cid)
             st.checkbox("Compare", key=f"compare_{cid}")
             if provider_class(candidate.generation.recipe.provider).supports_upscale:
                 st.button("Upscale", key=f"upscale_{cid}", icon=":material/zoom_out_map:", width="stretch",
@@ -225,24 +257,19 @@ def _watch_for_newer(ws: Workspace, slug: str) -> None:
         st.rerun()
 
 
-def _pick_run(slug: str, runs: dict) -> None:
-    choice = st.session_state["board_pick"]
-    gen_id, ids = runs[choice]
-    set_board(slug, gen_id, ids)
-
-
 def _add_own_image(ws: Workspace, slug: str) -> None:
     state = st.session_state
     upload = state.get("own_image")
     if upload is None:
         return
     try:
-        candidate_id = add_own_image(ws, slug, upload.getvalue(), upload.name, actor=current_actor())
+        candidate_id = add_own_image(ws, slug, upload.getvalue(), upload.name, board=state["boards"][slug]["generation"],
+                                     actor=current_actor())
     except ImagegenError as exc:
         state["board_message"] = f"That file was not added: {exc}"
         return
-    state["boards"][slug]["candidates"].append(candidate_id)
-    state["seen_latest"][slug] = studio_board(ws, slug)
+    # It joined the board on screen (or started one), which is now the agent's newest board.
+    set_board(slug, *board_candidates(ws, ws.get_candidate(candidate_id).generation_id), latest=True)
 
 
 def board_section(ws: Workspace, agent: Agent, board: Board, busy: bool) -> None:
@@ -252,7 +279,7 @@ def board_section(ws: Workspace, agent: Agent, board: Board, busy: bool) -> None
     runs = other_runs(ws, slug)
     if runs:
         own = studio_board(ws, slug)
-        options = {"studio": (own, [c.id for c in ws.get_generation(own).candidates] if own else [])}
+        options = {"studio": (own, board_candidates(ws, own)[1] if own else [])}
         labels = {"studio": f"Your studio board (#{own})" if own else "Your studio board (empty)"}
         for run in runs:
             key = f"run-{run.id}"
@@ -264,7 +291,7 @@ def board_section(ws: Workspace, agent: Agent, board: Board, busy: bool) -> None
         def resolve(choice: str) -> None:
             gen_id, ids = options[choice]
             if ids is None:
-                ids = [c.id for c in ws.get_generation(gen_id).candidates]
+                gen_id, ids = board_candidates(ws, gen_id)
             set_board(slug, gen_id, ids)
 
         pick.selectbox("Board", list(options), format_func=labels.__getitem__, key="board_pick",
@@ -322,10 +349,11 @@ def lightbox(ws: Workspace, agent: Agent) -> None:
     extension = candidate.image_key.rsplit(".", 1)[-1]
     nav[5].download_button("Download", data=lambda: ws.media.get(candidate.image_key), file_name=f"{agent.slug}-{candidate.id}.{extension}",
                            key="lb_download", icon=":material/download:", width="stretch", on_click="ignore")
-    # The same button keys as the batch review's keyboard bar: streamlit-shortcuts keeps one
-    # map per browser tab, and an entry whose button is gone would swallow the key.
-    add_shortcuts(kb_prev="arrowleft", kb_next="arrowright", kb_approve="a", kb_star="s", kb_reject="x")
+    review_keys()
     st.caption("Keys: ← → move · A approve · S star · X reject")
+    if vary_button(ws, agent.slug, candidate, "lb_vary") and _vary(ws, agent.slug, candidate.id):
+        _close_dialog()
+        st.rerun()  # the whole page, onto the new board
     if candidate.review_note:
         st.caption(f"Note: {literal(candidate.review_note)}")
     if candidate.provider_prompt and candidate.provider_prompt != candidate.generation.recipe.prompt:

@@ -29,9 +29,13 @@ def restore_recipe(ws: Workspace, agent: Agent, board: Board) -> None:
     """Put the agent's recipe in the widgets when the studio turns to it: the session's draft,
     else the recipe the agent's own board was made with, else the shown board's recipe."""
     state = st.session_state
-    if state.get("recipe_for") == agent.slug:
+    # Streamlit drops the state of widgets that were not drawn: after another page, or a reload
+    # that resumed this session (the new browser page sends no widget values). The controls then
+    # come back from the board's recipe rather than falling to the defaults.
+    widgets_gone = "palette_name" not in state
+    if state.get("recipe_for") == agent.slug and not widgets_gone:
         return
-    recipe = state.setdefault("drafts", {}).get(agent.slug)
+    recipe = None if state.get("recipe_for") == agent.slug else state.setdefault("drafts", {}).get(agent.slug)
     if recipe is None and agent.last_recipe and board.generation in (None, studio_board(ws, agent.slug)):
         recipe = agent.last_recipe  # as the curator set it: a random seed stays random
     if recipe is None and board.generation is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 import types
 from typing import Literal, Union, get_args, get_origin
@@ -30,6 +31,37 @@ BADGES: dict[CandidateStatus, tuple[str, str, str]] = {
 
 # CommonMark lets any ASCII punctuation be backslash-escaped; escaping it all leaves no link,
 # emphasis, HTML, Streamlit directive (:red[...]) or autolink in catalog text.
+
+
+# Review keys: a key clicks the button whose widget key it names, when that button is on screen.
+REVIEW_KEYS = {"ArrowLeft": "kb_prev", "ArrowRight": "kb_next", "a": "kb_approve", "s": "kb_star", "x": "kb_reject"}
+
+# Why not streamlit-shortcuts (1.2.2): its listener is created inside the component's iframe the
+# first time, so it dies with that iframe (the lightbox dialog closing, or leaving the page) and
+# is never attached again; and its letters fire inside text fields. This one runs in the page's
+# own window (st.html is not iframed), is attached once per tab, and leaves typing alone.
+_KEYS_SCRIPT = """<script>
+(() => {
+  window.__imagegenKeys = %s;
+  if (window.__imagegenKeysListener) return;
+  const typing = (t) => t && (t.isContentEditable || t.tagName === "TEXTAREA" || t.tagName === "SELECT"
+    || (t.tagName === "INPUT" && !["checkbox", "radio", "button", "submit", "range"].includes(t.type)));
+  window.__imagegenKeysListener = (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey || e.isComposing || typing(e.target)) return;
+    const key = window.__imagegenKeys[e.key.length === 1 ? e.key.toLowerCase() : e.key];
+    const button = key && document.querySelector(`.st-key-${key} button:not([disabled])`);
+    if (!button) return;
+    e.preventDefault();
+    button.click();
+  };
+  document.addEventListener("keydown", window.__imagegenKeysListener);
+})();
+</script>"""
+
+
+def review_keys() -> None:
+    """← → A S X for the review buttons keyed kb_prev, kb_next, kb_approve, kb_star, kb_reject."""
+    st.html(_KEYS_SCRIPT % json.dumps(REVIEW_KEYS), unsafe_allow_javascript=True, width="content")
 
 
 def status_badge(status: CandidateStatus) -> None:

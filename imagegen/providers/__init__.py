@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from imagegen.errors import InvalidInput, MissingKeyError
 from imagegen.providers.base import ImageRequest, Provider, ProviderImage
 from imagegen.providers.ideogram import IdeogramProvider
 from imagegen.providers.local import LocalProvider
 from imagegen.providers.replicate import ReplicateProvider
-from imagegen.settings import Settings
+
+if TYPE_CHECKING:  # settings.py composes the providers' settings, so this import is for types only
+    from imagegen.settings import Settings
 
 PROVIDERS: tuple[type[Provider], ...] = (LocalProvider, IdeogramProvider, ReplicateProvider)
 

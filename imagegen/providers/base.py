@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, ClassVar
+from typing import TYPE_CHECKING, Any, Awaitable, ClassVar
 
 from pydantic import BaseModel
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from imagegen.prompts import AgentText
 from imagegen.records import Palette
-from imagegen.settings import Settings
+
+if TYPE_CHECKING:  # Settings is composed from the providers' own settings classes below
+    from imagegen.settings import Settings
+
+
+def blank_key_is_no_key(value):
+    """An empty or blank key variable means "no key", so the provider shows as needing one."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+class ProviderSettings(BaseSettings):
+    """What one provider reads from the environment, under the vendor's own variable names.
+    Each remote provider declares a subclass in its module; `Settings` inherits them all, so a
+    provider's fields live with it while every caller still reads `settings.<field>`."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
 
 @dataclass(frozen=True)
@@ -27,7 +43,7 @@ class ImageRequest:
     magic_prompt: str | None = None
     model: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
-    source_image: bytes | None = None  # set for operations on an existing image, such as upscale
+    source_image: bytes | None = None  # the candidate an upscale or a variation starts from
 
 
 @dataclass(frozen=True)
@@ -52,6 +68,7 @@ class Provider:
     supports_negative_prompt: ClassVar[bool] = False
     supports_magic_prompt: ClassVar[bool] = False
     supports_upscale: ClassVar[bool] = False
+    varies: ClassVar[tuple[str, ...]] = ()  # models that can make a new set near an existing candidate
     options_model: ClassVar[type[BaseModel] | None] = None  # provider-specific options, shown in the studio
     default_template: ClassVar[str] = "pop-art"
     # True only for images drawn by this app's own encoder: they were never downloaded, so the
@@ -69,6 +86,10 @@ class Provider:
     def recipe_defaults(cls, model: str | None) -> dict[str, str]:
         """What the studio prefills for this provider and model."""
         return {"template": cls.default_template, "aspect_ratio": "16x9"}
+
+    @classmethod
+    def can_vary(cls, model: str | None) -> bool:
+        return (model or (cls.models[0] if cls.models else "")) in cls.varies
 
     @classmethod
     def options_for(cls, model: str | None) -> type[BaseModel] | None:

@@ -12,10 +12,10 @@ import json
 from typing import Awaitable, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from imagegen.errors import ImagegenError, InvalidInput, ProviderTimeout, ProviderUnavailable, from_response
-from imagegen.providers.base import ImageRequest, Provider, ProviderImage
+from imagegen.providers.base import ImageRequest, Provider, ProviderImage, ProviderSettings, blank_key_is_no_key
 from imagegen.providers.http import build_client, download, keep_requested, parse_hosts, retry_after_seconds, retrying, vendor_message
 from imagegen.records import Palette
 
@@ -23,6 +23,20 @@ DELIVERY_HOSTS = ("ideogram.ai", "*.ideogram.ai")
 V3_STYLES = ("AUTO", "GENERAL", "REALISTIC", "DESIGN", "FICTION")
 LEGACY_STYLES = ("AUTO", "GENERAL", "REALISTIC", "DESIGN", "RENDER_3D", "ANIME")
 LEGACY_ASPECTS = ("10x16", "16x10", "9x16", "16x9", "3x2", "2x3", "4x3", "3x4", "1x1", "1x3", "3x1")
+
+
+class IdeogramSettings(ProviderSettings):
+    """Ideogram's own settings; composed into `imagegen.settings.Settings`."""
+
+    ideogram_api_key: SecretStr | None = Field(None, alias="IDEOGRAM_API_KEY")
+    ideogram_base_url: str = Field("https://api.ideogram.ai", alias="IDEOGRAM_BASE_URL")
+    # Ideogram allows 10 images in flight per organisation.
+    ideogram_max_in_flight: int = Field(10, alias="IDEOGRAM_MAX_IN_FLIGHT", ge=1, le=100)
+
+    @field_validator("ideogram_api_key", mode="before")
+    @classmethod
+    def _no_ideogram_key_when_blank(cls, value):
+        return blank_key_is_no_key(value)
 
 
 class IdeogramOptions(BaseModel):
@@ -33,8 +47,19 @@ class IdeogramOptions(BaseModel):
     rendering_speed: Literal["FLASH", "TURBO", "BALANCED", "DEFAULT", "QUALITY"] = "DEFAULT"
     # Upscale only: the candidate id this generation upscales, and how.
     upscale_of: int | None = Field(None, json_schema_extra={"hidden": True})
+    # Vary only: the candidate this set is remixed from, and how much of it to keep (the spec's image_weight).
+    vary_of: int | None = Field(None, json_schema_extra={"hidden": True})
+    image_weight: int = Field(50, ge=1, le=100, json_schema_extra={"hidden": True})
     resemblance: int = Field(50, ge=1, le=100, json_schema_extra={"hidden": True})
     detail: int = Field(50, ge=1, le=100, json_schema_extra={"hidden": True})
+
+
+def _image_type(data: bytes) -> str:
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "image/jpeg"
 
 
 def palette_payload(palette: Palette) -> dict:
@@ -54,6 +79,7 @@ class IdeogramProvider(Provider):
     supports_negative_prompt = True
     supports_magic_prompt = True
     supports_upscale = True
+    varies = ("V_3",)  # through Ideogram 3.0's remix
     options_model = IdeogramOptions
     default_template = "pop-art"
 
@@ -83,8 +109,12 @@ class IdeogramProvider(Provider):
         except ValidationError as exc:
             err = exc.errors()[0]
             raise InvalidInput(f"Ideogram option {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
-        if request.source_image is not None:
+        if (options.upscale_of or options.vary_of) and request.source_image is None:
+            raise InvalidInput("The candidate's image is missing, so there is nothing to start from.")
+        if options.upscale_of:
             path, kwargs = "/upscale", {"files": self._upscale_form(request, options)}
+        elif options.vary_of:
+            path, kwargs = "/v1/ideogram-v3/remix", {"files": self._remix_form(request, options)}
         elif model == "V_3":
             path, kwargs = "/v1/ideogram-v3/generate", {"files": self._v3_form(request, options)}
         elif model in ("V_2", "V_2_TURBO"):
@@ -119,6 +149,14 @@ class IdeogramProvider(Provider):
         if request.palette:
             form.append(("color_palette", (None, json.dumps(palette_payload(request.palette)), "application/json")))
         return form
+
+    def _remix_form(self, request: ImageRequest, options: IdeogramOptions) -> list[tuple[str, tuple]]:
+        """3.0's remix: the generate fields plus the candidate as `image` and how much of it to keep."""
+        return [
+            ("image", ("candidate", request.source_image, _image_type(request.source_image))),
+            ("image_weight", (None, str(options.image_weight))),
+            *self._v3_form(request, options),
+        ]
 
     def _upscale_form(self, request: ImageRequest, options: IdeogramOptions) -> list[tuple[str, tuple]]:
         image_request = {"prompt": request.prompt, "resemblance": options.resemblance, "detail": options.detail,

@@ -21,8 +21,8 @@ from concurrent.futures.process import BrokenProcessPool
 from imagegen.palettes import BRAND
 from imagegen.prompts import BUILT_IN, AgentText
 from imagegen.providers.base import ImageRequest, Provider, ProviderImage
-from imagegen.records import aspect_size
-from imagegen.render import render_png
+from imagegen.records import MAX_SEED, aspect_size
+from imagegen.render import FAMILIES, render_png
 from imagegen.render.subjects import SubjectChoice, pick_subject, words_of
 
 _pool: ProcessPoolExecutor | None = None
@@ -87,12 +87,22 @@ def choose_subject(agent: AgentText, prompt: str) -> SubjectChoice:
     return pick_subject(prompt_words=edits, name=agent.name, sub_heading=agent.sub_heading, description=agent.description, categories=agent.categories)
 
 
+def variation_seeds(parent_seed: int, count: int) -> list[int]:
+    """Seeds near a candidate's that draw its layout: the seed walks the composition families
+    in turn and mirrors every other round, so steps of two rounds keep family and mirroring
+    while the rest (background, placement, scale, colour jobs) changes."""
+    step = 2 * len(FAMILIES)
+    if parent_seed + step * count > MAX_SEED:
+        step = -step
+    return [parent_seed + step * (i + 1) for i in range(count)]
+
+
 class LocalProvider(Provider):
     name = "local"
     label = "Local renderer (offline)"
     models = ("popart-1",)
     draws_locally = True
-    max_images_per_call = 4
+    varies = models  # with variation_seeds
 
     def __init__(self, settings):
         super().__init__(settings)

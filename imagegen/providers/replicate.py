@@ -25,7 +25,7 @@ from typing import Any, Awaitable, Callable, Literal
 import httpx
 import pydantic.v1
 import replicate
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from replicate.exceptions import ReplicateError
 from replicate.helpers import transform_output
 
@@ -39,12 +39,31 @@ from imagegen.errors import (
     from_response,
     redact,
 )
-from imagegen.providers.base import ImageRequest, Provider, ProviderImage
+from imagegen.providers.base import ImageRequest, Provider, ProviderImage, ProviderSettings, blank_key_is_no_key
 from imagegen.providers.http import build_client, download, keep_requested, parse_hosts, retrying
 
 DELIVERY_HOSTS = ("replicate.delivery", "*.replicate.delivery")
 FINAL = ("succeeded", "failed", "canceled", "aborted")
 RATE_WINDOW = 60.0  # seconds: REPLICATE_CREATES_PER_MINUTE counts creates in any such window
+
+
+class ReplicateSettings(ProviderSettings):
+    """Replicate's own settings; composed into `imagegen.settings.Settings`."""
+
+    replicate_api_token: SecretStr | None = Field(None, alias="REPLICATE_API_TOKEN")
+    replicate_base_url: str = Field("https://api.replicate.com", alias="REPLICATE_BASE_URL")
+    replicate_models: str | None = Field(None, alias="REPLICATE_MODELS")  # extra owner/name slugs, comma-separated
+    # Replicate limits the rate of creating predictions (600 a minute), so the in-flight cap
+    # only bounds one process's polling.
+    replicate_max_in_flight: int = Field(32, alias="REPLICATE_MAX_IN_FLIGHT", ge=1, le=100)
+    replicate_creates_per_minute: int = Field(600, alias="REPLICATE_CREATES_PER_MINUTE", ge=1, le=6000)
+    replicate_wait: int = Field(60, alias="REPLICATE_WAIT", ge=1, le=60)  # seconds of `Prefer: wait`
+    replicate_poll_interval: float = Field(1.0, alias="REPLICATE_POLL_INTERVAL", gt=0, le=30)
+
+    @field_validator("replicate_api_token", mode="before")
+    @classmethod
+    def _no_replicate_key_when_blank(cls, value):
+        return blank_key_is_no_key(value)
 
 
 def colon_ratio(aspect: str) -> str:
@@ -62,6 +81,8 @@ class FluxProOptions(BaseModel):
     output_quality: int = Field(90, ge=0, le=100)
     safety_tolerance: int = Field(2, ge=1, le=6)
     prompt_upsampling: bool = False
+    # Vary only: the candidate sent as `image_prompt`, which steers the new set towards it.
+    vary_of: int | None = Field(None, json_schema_extra={"hidden": True})
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> "FluxProOptions":
@@ -98,10 +119,20 @@ class ReplicateModel:
     aspect_ratio: str = "4x3"
 
 
+def data_uri(data: bytes) -> str:
+    """An image as a `data:` URI, which Replicate accepts wherever a file URL goes."""
+    kind = "png" if data.startswith(b"\x89PNG") else "webp" if data[8:12] == b"WEBP" else "jpeg"
+    return f"data:image/{kind};base64,{base64.b64encode(data).decode()}"
+
+
 def _flux_pro_input(request: ImageRequest, o: FluxProOptions) -> dict:
     body = {"prompt": request.prompt, "seed": request.seed, "output_format": o.output_format,
             "output_quality": o.output_quality, "safety_tolerance": o.safety_tolerance,
             "prompt_upsampling": o.prompt_upsampling}
+    if o.vary_of is not None:
+        if request.source_image is None:
+            raise InvalidInput("The candidate's image is missing, so there is nothing to vary.")
+        body["image_prompt"] = data_uri(request.source_image)
     if o.width is not None:
         body.update(aspect_ratio="custom", width=o.width, height=o.height)
     elif request.aspect_ratio == "4x3":
@@ -196,6 +227,7 @@ class ReplicateProvider(Provider):
     max_images_per_call = 4
     models = tuple(MODELS)
     supports_magic_prompt = False
+    varies = ("black-forest-labs/flux-1.1-pro",)  # its image_prompt; the other models take no image
     default_template = "app-store"
 
     def __init__(self, settings, transport: httpx.AsyncBaseTransport | None = None):
