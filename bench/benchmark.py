@@ -1,15 +1,14 @@
 """Issue 14's benchmark: a table of figure, target and verdict. Never fails because a machine is slow.
 
-    make bench            # or: .venv/bin/python bench/benchmark.py [--big 2000] [--throughput-agents 150]
+    make bench            # or: .venv/bin/python bench/benchmark.py [--big 2000] [--throughput-agents 40] [--skip-browser]
 
 1. 8 candidates vs 1, per provider and model, against fakes taking 1 s a request
                                                      target: extra <= 0.25 s, or <= 1.25 x one call
-2. local batch throughput vs the raw renderer on 2 worker processes      target: ratio >= 0.9
-3. per-agent batch time (local), --big agents vs 100                     target: ratio <= 1.1
-4. the renderer at 1280x720, draw + PNG (bench/renderer.py)              target: median <= 60 ms, p90 <= 2 x median
-
-The browser rows of issue 14 (candidate landed -> visible, Pillow opens per rerun) belong to the
-pages and are measured by bench/studio_rerun.py.
+2. candidate landed -> visible in the browser grid (Chromium, local renderer)  target: <= 300 ms
+3. Pillow opens per studio rerun once thumbnails exist (bench/studio_rerun.py)  target: 0
+4. local batch throughput vs the raw renderer on 2 worker processes      target: ratio >= 0.9
+5. per-agent batch time (local), --big agents vs 100                     target: ratio <= 1.1
+6. the renderer at 1280x720, draw + PNG (bench/renderer.py)              target: median <= 60 ms, p90 <= 2 x median
 """
 
 from __future__ import annotations
@@ -17,25 +16,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from datetime import timezone
 from multiprocessing import get_context
 from pathlib import Path
+
+from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import renderer as renderer_bench  # noqa: E402
-from bench.batch import per_agent_local, run, workspace_with_agents  # noqa: E402
+from bench.batch import per_agent_ratio, run, workspace_with_agents  # noqa: E402
 from imagegen.batch import create_batch, select_agents  # noqa: E402
 from imagegen.generation import run_to_completion, start_generation  # noqa: E402
 from imagegen.jobs import open_workspace  # noqa: E402
 from imagegen.palettes import BRAND  # noqa: E402
-from imagegen.providers.local import shutdown_render_pool  # noqa: E402
+from imagegen.providers.local import render_pool, shutdown_render_pool  # noqa: E402
 from imagegen.recipes import make_spec  # noqa: E402
+from imagegen.records import Candidate  # noqa: E402
 from imagegen.render import render_png  # noqa: E402
 from imagegen.settings import Settings  # noqa: E402
 
@@ -87,30 +93,141 @@ def fan_out() -> None:
     replicate.stop()
 
 
-def batch_throughput(agents: int) -> None:
-    """Images a second of a local batch (the CLI's default 4 per agent) vs render_png alone on 2 processes."""
+def cpu_seconds(pids) -> float:
+    """User + system CPU seconds of these processes so far, from /proc (pool workers are not our children)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process
+    return usage.ru_utime + usage.ru_stime
+
+
+def batch_throughput(agents: int, rounds: int = 3) -> None:
+    """Images a second of a local batch (the CLI's default 4 per agent) vs render_png alone on 2 processes.
+
+    Raw and batch runs alternate, `rounds` times; the figure is the median round. Two ratios:
+    wall time, and CPU seconds an image (the batch's process and its render workers vs the raw
+    workers). On a shared machine the wall ratio flatters the batch, whose extra threads win
+    a larger share of the cores; the CPU ratio says what it would be with both cores free."""
     colours = [(c.rgb, c.weight) for c in BRAND.colors]
     images = 4 * agents
-    with ProcessPoolExecutor(2, mp_context=get_context("forkserver")) as pool:
+    rounds_seen: list[tuple[float, float, float]] = []  # wall ratio, cpu ratio, batch images/s
+    with ProcessPoolExecutor(2, mp_context=get_context("forkserver")) as pool, tempfile.TemporaryDirectory() as tmp:
         list(pool.map(render_png, ["Warm Up"] * 4, [colours] * 4, [(1280, 720)] * 4, range(4), ["video"] * 4))
-        start = time.perf_counter()
-        list(pool.map(render_png, [f"Agent {i}" for i in range(images)], [colours] * images, [(1280, 720)] * images, range(images), ["video"] * images))
-        raw = images / (time.perf_counter() - start)
-
-    with tempfile.TemporaryDirectory() as tmp:
         ws = workspace_with_agents(tmp, agents)
-        batch_id = create_batch(ws, select_agents(ws), {"provider": "local", "count": 4, "seed": 1, "aspect_ratio": "16x9"})
-        start = time.perf_counter()
-        run(ws, batch_id)
-        batch = images / (time.perf_counter() - start)
+        warm = create_batch(ws, select_agents(ws)[:4], {"provider": "local", "count": 1, "seed": 1})
+        run(ws, warm)  # starts the app's render pool outside the timing
+        for r in range(rounds):
+            raw_pids = list(pool._processes)
+            cpu, start = cpu_seconds(raw_pids), time.perf_counter()
+            list(pool.map(render_png, [f"Agent {i}" for i in range(images)], [colours] * images, [(1280, 720)] * images, range(images), ["video"] * images))
+            raw_wall, raw_cpu = time.perf_counter() - start, cpu_seconds(raw_pids) - cpu
+            batch_id = create_batch(ws, select_agents(ws), {"provider": "local", "count": 4, "seed": 1 + 10 * r, "aspect_ratio": "16x9"})
+            app_pids = list(render_pool()._processes)
+            cpu, start = cpu_seconds(app_pids) + own_cpu(), time.perf_counter()
+            run(ws, batch_id)
+            batch_wall, batch_cpu = time.perf_counter() - start, cpu_seconds(app_pids) + own_cpu() - cpu
+            rounds_seen.append((raw_wall / batch_wall, raw_cpu / batch_cpu, images / batch_wall))
         ws.close()
-
-    row(f"local batch vs raw renderer, {agents} agents x 4", f"{batch:.1f} vs {raw:.1f} images/s = {batch / raw:.2f}", ">= 0.9", batch / raw >= 0.9)
+    wall = statistics.median(r[0] for r in rounds_seen)
+    cpu = statistics.median(r[1] for r in rounds_seen)
+    rate = statistics.median(r[2] for r in rounds_seen)
+    row(f"local batch vs raw renderer, {agents} agents x 4, median of {rounds} alternating runs",
+        f"wall {wall:.2f}, CPU an image {cpu:.2f} ({rate:.1f} images/s)", ">= 0.9", wall >= 0.9 and cpu >= 0.9)
 
 
 def per_agent(big: int) -> None:
-    small, large = per_agent_local(100), per_agent_local(big)
-    row(f"per-agent batch time, {big} vs 100 agents", f"{large * 1000:.1f} vs {small * 1000:.1f} ms = {large / small:.2f}", "<= 1.1", large / small <= 1.1)
+    small, large, ratio = per_agent_ratio(big)
+    row(f"per-agent batch time, {big} vs 100 agents", f"{large * 1000:.1f} vs {small * 1000:.1f} ms = {ratio:.2f}", "<= 1.1", ratio <= 1.1)
+
+
+_SEEN_JS = """() => {
+  // When each candidate's card is drawn with its image decoded: its Approve button is there
+  // (shown only once the image landed) and the nearest enclosing block's image has loaded.
+  window.__seen = window.__seen || {};
+  if (window.__watching) return;
+  window.__watching = setInterval(() => {
+    document.querySelectorAll('[class*="st-key-approve_"]').forEach(el => {
+      const cls = [...el.classList].find(c => c.startsWith('st-key-approve_'));
+      const cid = cls.slice('st-key-approve_'.length);
+      if (window.__seen[cid]) return;
+      let card = el.parentElement;
+      while (card && !card.querySelector('img')) card = card.parentElement;
+      const img = card && card.querySelector('img');
+      if (img && img.complete && img.naturalWidth > 0) window.__seen[cid] = Date.now();
+    });
+  }, 5);
+}"""
+
+
+def browser_landing(rounds: int = 4) -> None:
+    """Candidate landed (its row says succeeded) -> its card drawn in Chromium, local renderer.
+
+    Both clocks are this machine's: the landing time is the candidate's finished_at in the
+    database, the drawing time Date.now() in the page, sampled every 5 ms."""
+    try:
+        from playwright.sync_api import expect, sync_playwright
+
+        from tests.test_browser import CHROMIUM, _free_port, _launch, streamlit_server
+    except BaseException as exc:
+        print(f"browser: skipped ({exc})")
+        return
+    if not os.path.exists(CHROMIUM):
+        print(f"browser: skipped ({CHROMIUM} is missing)")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**app_env(), "IMAGEGEN_DATA_DIR": tmp}
+        with streamlit_server(_free_port(), env, ROOT) as url, sync_playwright() as pw:
+            browser = _launch(pw)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(f"{url}/?agent=sql-sherpa")
+            expect(page.get_by_role("heading", name="SQL Sherpa")).to_be_visible()
+            page.evaluate(_SEEN_JS)
+            generate = page.get_by_role("button", name="Generate")
+            for n in range(1, rounds + 1):
+                expect(generate).to_be_enabled()
+                generate.click()
+                page.wait_for_function(f"Object.keys(window.__seen).length >= {4 * n}")
+            seen = {int(cid): ms / 1000 for cid, ms in page.evaluate("window.__seen").items()}
+            browser.close()
+        os.environ["IMAGEGEN_DATA_DIR"] = tmp
+        ws = open_workspace(Settings(), load_samples=False)
+        with ws.session() as s:
+            landed = dict(s.execute(select(Candidate.id, Candidate.finished_at).where(Candidate.id.in_(list(seen)))).all())
+        ws.close()
+    delays = sorted((seen[cid] - aware(at).timestamp()) * 1000 for cid, at in landed.items())
+    worst, med, p90 = delays[-1], statistics.median(delays), delays[int(0.9 * (len(delays) - 1))]
+    row(f"candidate landed -> visible in Chromium (local, {len(delays)} candidates)", f"median {med:.0f} ms, p90 {p90:.0f} ms, worst {worst:.0f} ms",
+        "<= 300 ms", worst <= 300)
+
+
+def app_env() -> dict:
+    """The environment for the app in its own process: none of the fakes' keys or addresses set above."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IDEOGRAM_", "REPLICATE_", "IMAGEGEN_"))}
+    return {**env, "PYTHONPATH": str(ROOT)}
+
+
+def aware(at):
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)  # SQLite hands back naive UTC
+
+
+def pillow_opens() -> None:
+    """The studio's rerun with 8 candidates (bench/studio_rerun.py, in its own process: it owns its data folder)."""
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "studio_rerun.py")], capture_output=True, text=True, timeout=900, env=app_env())
+    found = re.search(r"full-size images opened in reruns\s+(\d+).*\((\d+) thumbnail headers", done.stdout)
+    if not found:
+        print(f"studio rerun: no figure ({(done.stdout + done.stderr).strip()[-300:]})")
+        return
+    full, headers = map(int, found.groups())
+    row("Pillow opens in 130 studio reruns, 8 candidates (History, Showcase: pinned by tests/test_pages.py)",
+        f"{full + headers} opens", "0 after first view", full + headers == 0)
 
 
 def renderer() -> None:
@@ -121,10 +238,14 @@ def renderer() -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--big", type=int, default=2000, help="agents in the large per-agent batch")
-    parser.add_argument("--throughput-agents", type=int, default=150)
+    parser.add_argument("--throughput-agents", type=int, default=40)
+    parser.add_argument("--skip-browser", action="store_true")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores (figures from a shared machine are noisy)")
     fan_out()
+    if not args.skip_browser:
+        browser_landing()
+    pillow_opens()
     batch_throughput(args.throughput_agents)
     per_agent(args.big)
     shutdown_render_pool()

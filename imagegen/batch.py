@@ -163,8 +163,9 @@ async def run_batch(ws: "Workspace", batch_id: int, on_progress: Progress | None
     per_agent = max(1, int(choices.get("count") or 4))
     try:
         capacity = ws.limiter(provider).capacity
+        draws_locally = ws.provider(provider).draws_locally
     except ImagegenError:
-        capacity = 1  # the first agent's job reports the missing key as its failure
+        capacity, draws_locally = 1, False  # the first agent's job reports the missing key as its failure
     queue = iter(pending)
     progress = Throughput(total - len(pending), total, 0, time.monotonic(), total - len(pending))
     stop: list[BatchStatus] = []
@@ -191,6 +192,8 @@ async def run_batch(ws: "Workspace", batch_id: int, on_progress: Progress | None
 
     # Twice the agents that fit in flight: while one agent's images are being saved, the next is already asking.
     workers = 2 * max(1, capacity // min(per_agent, capacity))
+    if draws_locally:  # the renderer answers about as fast as an agent's bookkeeping: one agent per image slot keeps the pool fed
+        workers = max(workers, capacity)
     async with held(ws, Batch, batch_id):
         await asyncio.gather(*(worker() for _ in range(workers)))
         return await asyncio.to_thread(_end_batch, ws, batch_id)

@@ -294,7 +294,7 @@ async def _run(ws: "Workspace", job: _Job, saving: set[asyncio.Task]) -> None:
             except Exception as exc:  # a provider bug costs this image only
                 log.exception("provider %s crashed while fetching an image", spec.provider)
                 result = ProviderImage(error=f"The provider failed unexpectedly ({type(exc).__name__}).")
-            await asyncio.to_thread(_save_result, ws, cid, result, {**recipe, "seed": seeds[cid]})
+            await asyncio.to_thread(_save_result, ws, cid, result, {**recipe, "seed": seeds[cid]}, decode=not provider.draws_locally)
 
         # Each image is stored as soon as it is downloaded. Shielded: a Cancel that arrives now
         # must not lose an image that was paid for.
@@ -305,7 +305,7 @@ async def _run(ws: "Workspace", job: _Job, saving: set[asyncio.Task]) -> None:
     await asyncio.gather(*(run_chunk(c) for c in chunks))
 
 
-def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, recipe: dict) -> None:
+def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, recipe: dict, *, decode: bool = True) -> None:
     """Check, stamp and store one image, in a worker thread. The key is recorded before the
     file is written, so a kill in between leaves a row that recovery can adopt or clear."""
     if result.blocked:
@@ -316,7 +316,7 @@ def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, reci
         return
     seed = result.seed if result.seed is not None else recipe["seed"]
     try:
-        checked = check_image(result.data, max_bytes=ws.settings.max_image_bytes, max_pixels=ws.settings.max_image_pixels)
+        checked = check_image(result.data, max_bytes=ws.settings.max_image_bytes, max_pixels=ws.settings.max_image_pixels, decode=decode)
         stamped = embed_recipe(checked.data, checked.format, {**recipe, "seed": seed, "count": 1})
         key = ws.media.key_for(stamped, checked.format)
         with ws.session() as s, s.begin():

@@ -37,8 +37,11 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
-def check_image(data: bytes, *, max_bytes: int, max_pixels: int) -> CheckedImage:
-    """Refuse anything that is not a complete PNG, JPEG or WebP within the limits."""
+def check_image(data: bytes, *, max_bytes: int, max_pixels: int, decode: bool = True) -> CheckedImage:
+    """Refuse anything that is not a complete PNG, JPEG or WebP within the limits.
+
+    `decode=False` skips the full decode, for images this app's own encoder just wrote (the
+    local renderer): they were never downloaded, so they cannot be truncated."""
     if not data:
         raise InvalidImage("The provider sent an empty file instead of an image.")
     if len(data) > max_bytes:
@@ -55,8 +58,9 @@ def check_image(data: bytes, *, max_bytes: int, max_pixels: int) -> CheckedImage
                     raise InvalidImage(f"The image is {width}x{height}, over the {max_pixels:,} pixel limit.")
                 im.verify()
             # verify() does not decode every format fully; load() catches truncated data.
-            with Image.open(io.BytesIO(data), formats=[fmt]) as im:
-                im.load()
+            if decode:
+                with Image.open(io.BytesIO(data), formats=[fmt]) as im:
+                    im.load()
     except InvalidImage:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:

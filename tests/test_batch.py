@@ -121,3 +121,75 @@ def test_a_paused_batch_stops_between_agents_and_resumes(ws):
     items = batch_generations(ws, batch_id)
     assert [i.status.value for i, _ in items] == ["done"] * 6
     assert all(g.recipe.palette.name == "EMBER" for _, g in items)
+
+
+def test_a_local_batch_keeps_one_agent_per_render_slot_in_flight(ws, monkeypatch):
+    """Measured: two agents of 4 images were in flight, so the render pool idled while both
+    stored their images (batch at 0.67 of the raw renderer's rate). Each render here waits
+    until the batch has as many agents in flight as it will ever have (or 5 s), so the peak
+    does not depend on how fast this machine is."""
+    import asyncio
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from imagegen import batch
+    from imagegen.providers import local
+
+    in_flight, peak, enough = [0], [0], threading.Event()
+    real_run, real_render = batch.run_generation, local.render_png
+
+    async def counting_run(ws_, generation_id):
+        in_flight[0] += 1
+        peak[0] = max(peak[0], in_flight[0])
+        if peak[0] >= ws.settings.local_concurrency:
+            enough.set()
+        try:
+            return await real_run(ws_, generation_id)
+        finally:
+            in_flight[0] -= 1
+
+    def waiting_render(*args, **kwargs):
+        enough.wait(5)
+        enough.set()  # waited once: the rest go ahead
+        return real_render(*args, **kwargs)
+
+    pool = ThreadPoolExecutor(4)  # a patched renderer cannot be pickled into the process pool; threads stand in
+    monkeypatch.setattr(batch, "run_generation", counting_run)
+    monkeypatch.setattr(local, "render_png", waiting_render)
+    monkeypatch.setattr(local, "render_pool", lambda: pool)
+    agents = select_agents(ws, slugs=["ai", "bug-hunter", "sql-sherpa", "lingo-bridge", "trend-radar", "inbox-zero-butler"])
+    batch_id = create_batch(ws, agents, {"provider": "local", "count": 4, "seed": 2})
+    assert asyncio.run(run_batch(ws, batch_id)) is BatchStatus.DONE
+    pool.shutdown()
+    assert ws.settings.local_concurrency == 4 and peak[0] == 4  # one agent per image slot of the renderer
+
+
+def test_the_bookkeeping_per_agent_does_not_grow_with_the_batch(ws):
+    """Measured (issue 15): per-agent time grew from 73 ms at 100 agents to 181 ms at 2,000, as each
+    agent reloaded every item of its batch. The statements sent and the batch items loaded grow by
+    the same amount for each agent added, whatever the batch's size."""
+    import asyncio
+
+    from sqlalchemy import event
+
+    from imagegen.records import BatchItem
+    from imagegen.storage.querycount import count_statements
+
+    loaded = [0]
+
+    def count_load(target, context):
+        loaded[0] += 1
+
+    def cost(n: int) -> tuple[int, int]:
+        batch_id = create_batch(ws, select_agents(ws)[:n], {"provider": "local", "count": 1, "seed": 3})
+        loaded[0] = 0
+        with count_statements(ws.engine) as statements:
+            assert asyncio.run(run_batch(ws, batch_id)) is BatchStatus.DONE
+        return len(statements), loaded[0]
+
+    event.listen(BatchItem, "load", count_load)
+    try:
+        (s2, i2), (s4, i4), (s8, i8) = cost(2), cost(4), cost(8)
+    finally:
+        event.remove(BatchItem, "load", count_load)
+    assert (s8 - s4) == 2 * (s4 - s2) and (i8 - i4) == 2 * (i4 - i2)  # a reload of the batch's items would grow as n^2

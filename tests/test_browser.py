@@ -210,6 +210,7 @@ def test_a_curators_day_in_chromium(server, isolated):
             page.get_by_label("Slugs, comma-separated").press_sequentially("ai, lingo-bridge")
             expect(page.get_by_label("Slugs, comma-separated")).to_have_value("ai, lingo-bridge")
             page.get_by_label("Slugs, comma-separated").press("Enter")
+            expect(page.get_by_text("2 agents, 4 images")).to_be_visible()  # the rerun is done: a click now is not lost
             page.get_by_role("button", name="Start batch").click()
             expect(page.get_by_text("2 of 2 agents · done")).to_be_visible(timeout=60_000)
             # The picker relabels on the full rerun that follows the last agent, and then the page stops

@@ -280,3 +280,32 @@ def test_renders_run_in_worker_processes_that_stop_cleanly():
     # The next render starts a fresh pool.
     again = asyncio.run(provider.generate(ImageRequest(agent=agent, prompt="p", aspect_ratio="16x9", seed=1)))
     assert again[0].data == results[0].data
+
+
+def test_the_subject_is_chosen_once_per_agent_and_never_on_the_event_loop(monkeypatch):
+    """Measured: `choose_subject` (about 8 ms on a loaded machine) ran on the loop once per
+    candidate, and the engine asks for each local candidate in its own call."""
+    from imagegen.providers import local
+
+    on_loop: list[bool] = []
+    real = local.choose_subject
+
+    def spy(agent, prompt):
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        return real(agent, prompt)
+
+    monkeypatch.setattr(local, "choose_subject", spy)
+    provider = LocalProvider(Settings())
+    bug, trend = agent_text("Bug Hunter"), agent_text("Trend Radar")
+
+    async def one_call_per_candidate():
+        calls = [provider.generate(ImageRequest(agent=a, prompt="p", aspect_ratio="16x9", seed=s)) for a in (bug, trend) for s in range(4)]
+        return await asyncio.gather(*calls)
+
+    results = asyncio.run(one_call_per_candidate())
+    assert on_loop == [False, False]  # once per agent, in a worker thread
+    assert results[0][0].prompt == results[3][0].prompt  # every candidate of an agent explains the same subject

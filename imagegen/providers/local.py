@@ -27,6 +27,7 @@ from imagegen.render.subjects import SubjectChoice, pick_subject, words_of
 
 _pool: ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
+_SUBJECTS_KEPT = 64  # agents whose subject is remembered: more than a batch keeps in flight
 _BOILERPLATE = {w for template in BUILT_IN.values() for w in words_of(template)}
 
 
@@ -100,18 +101,30 @@ class LocalProvider(Provider):
     name = "local"
     label = "Local renderer (offline)"
     models = ("popart-1",)
+    draws_locally = True
     varies = models  # with variation_seeds
 
     def __init__(self, settings):
         super().__init__(settings)
         self.render_pids: set[int] = set()  # which processes drew this provider's images
+        # The engine asks for each candidate in its own call; they share one subject choice.
+        # Tasks, not results, so the calls of one agent that arrive together wait for one choice.
+        self._subjects: dict[tuple[AgentText, str], asyncio.Future[SubjectChoice]] = {}
+
+    async def _subject(self, agent: AgentText, prompt: str) -> SubjectChoice:
+        key = (agent, prompt)
+        if key not in self._subjects:
+            if len(self._subjects) >= _SUBJECTS_KEPT:
+                del self._subjects[next(iter(self._subjects))]  # the oldest agent's batch moved on
+            self._subjects[key] = asyncio.ensure_future(asyncio.to_thread(choose_subject, agent, prompt))
+        return await asyncio.shield(self._subjects[key])  # one canceled call must not cancel the others' choice
 
     def max_in_flight(self) -> int:
         return self.settings.local_concurrency
 
     async def generate(self, request: ImageRequest) -> list[ProviderImage]:
         agent = request.agent
-        choice = choose_subject(agent, request.prompt)
+        choice = await self._subject(agent, request.prompt)
         palette = request.palette or BRAND
         colours = [(c.rgb, c.weight) for c in palette.colors]
         size = aspect_size(request.aspect_ratio)

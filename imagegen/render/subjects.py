@@ -8,6 +8,7 @@ subject itself ("bug", "calendar"), 1 for words that only suggest it ("plan", "r
 from __future__ import annotations
 
 import re
+from collections import Counter
 import zlib
 from dataclasses import dataclass
 
@@ -81,31 +82,42 @@ def words_of(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text or "")]
 
 
-def _matches(word: str, keyword: str) -> bool:
-    # Short keywords ("ai", "map", "bot") must match whole words, or "mail" would hit "maintain".
-    return word == keyword if len(keyword) <= 4 else word.startswith(keyword)
+# keyword -> where it appears: (subject, weight, its place in KEYWORDS). Built once, so a choice
+# looks each word up instead of trying all 605 keywords on it (8 ms a choice before).
+_INDEX: dict[str, list[tuple[str, int, tuple[int, int]]]] = {}
+for _subject, _groups in KEYWORDS.items():
+    for _g, (_weight, _keywords) in enumerate(_groups):
+        for _k, _kw in enumerate(_keywords):
+            _INDEX.setdefault(_kw, []).append((_subject, _weight, (_g, _k)))
+_PHRASES = tuple(kw for kw in _INDEX if " " in kw)
+
+
+def _keywords_matching(word: str) -> list[str]:
+    # Short keywords ("ai", "map", "bot") must match whole words, or "mail" would hit "maintain";
+    # longer ones match any word they start.
+    candidates = [word] if len(word) <= 4 else [word[:n] for n in range(5, len(word) + 1)]
+    return [kw for kw in candidates if kw in _INDEX]
 
 
 def _score(fields: list[tuple[list[str], int]]) -> dict[str, tuple[float, dict[str, float]]]:
     """Per subject: total score and each matched word's contribution."""
+    gains: dict[str, list[tuple[tuple, str, float]]] = {}
+    for f, (words, field_weight) in enumerate(fields):
+        counts = Counter(words)
+        joined = " " + " ".join(words) + " "
+        hits = [(kw, w, n) for w, n in counts.items() for kw in _keywords_matching(w)]
+        hits += [(kw, kw, n) for kw in _PHRASES if (n := joined.count(f" {kw} "))]
+        for kw, w, n in hits:
+            for subject, weight, place in _INDEX[kw]:
+                # A word counts once per field, with diminishing returns for repeats.
+                gains.setdefault(subject, []).append(((f, *place), w, weight * field_weight * (1 + 0.25 * min(n - 1, 4))))
     out: dict[str, tuple[float, dict[str, float]]] = {}
-    for subject, groups in KEYWORDS.items():
-        total, by_word = 0.0, {}
-        for words, field_weight in fields:
-            joined = " " + " ".join(words) + " "
-            for weight, keywords in groups:
-                for kw in keywords:
-                    if " " in kw:
-                        hits = [kw] * joined.count(f" {kw} ")
-                    else:
-                        hits = [w for w in words if _matches(w, kw)]
-                    # A word counts once per field, with diminishing returns for repeats.
-                    for w in set(hits):
-                        gain = weight * field_weight * (1 + 0.25 * min(hits.count(w) - 1, 4))
-                        total += gain
-                        by_word[w] = by_word.get(w, 0) + gain
-        if total:
-            out[subject] = (total, by_word)
+    for subject in KEYWORDS:  # in KEYWORDS' order, each subject's words in the order they were matched
+        if subject in gains:
+            by_word: dict[str, float] = {}
+            for _, w, gain in sorted(gains[subject], key=lambda g: g[0]):
+                by_word[w] = by_word.get(w, 0) + gain
+            out[subject] = (sum(by_word.values()), by_word)
     return out
 
 
