@@ -571,6 +571,21 @@ def test_vary_in_the_lightbox_and_its_reason_where_a_candidate_cannot_vary(app):
     at = fresh_tab(agent="ai")
     button = at.button(key=f"vary_{own}")
     assert button.disabled and button.help == "Your own image has no recipe to vary."
+    button = at.button(key=f"reroll_{own}")
+    assert button.disabled and button.help == "Your own image has no recipe to reroll."
+
+
+def test_reroll_in_the_lightbox_replaces_that_card_on_the_board(app):
+    generate(app, count=2)
+    ws = open_workspace(Settings())
+    first, second = ws.get_generation(1).candidates
+    app.button(key=f"view_{first.id}").click().run()
+    app.button(key="lb_reroll").click().run()
+    assert not app.exception
+    wait_until_landed(app)
+    shown = captions(app)
+    assert shown[0].startswith("#3 ") and shown[1] == f"#{second.id} · seed {second.seed}"
+    assert "lb_reroll" not in [b.key for b in app.button]  # the lightbox closed onto the board
 
 
 def test_a_reroll_joins_its_board_which_a_refresh_and_a_new_session_then_show(app):

@@ -137,11 +137,20 @@ def vary_button(ws: Workspace, slug: str, candidate: Candidate, key: str) -> boo
                      help=refusal or "A new set near this one, as many as its recipe made.")
 
 
-def can_reroll(ws: Workspace, candidate: Candidate) -> bool:
-    """From the candidate's own recipe: a local card rerolls while a no-key provider is picked
-    above, and a card whose provider has no key never offers a reroll that can only fail."""
+def reroll_refusal(ws: Workspace, candidate: Candidate) -> str | None:
+    """Why the candidate can't be rerolled, from its own recipe: a local card rerolls while a
+    no-key provider is picked above, and a card whose provider has no key never offers a
+    reroll that can only fail."""
     recipe = candidate.generation.recipe
-    return not is_upload(recipe) and has_key(provider_class(recipe.provider), ws.settings)
+    if is_upload(recipe):
+        return "Your own image has no recipe to reroll."
+    return None if has_key(provider_class(recipe.provider), ws.settings) else "Its provider has no key set."
+
+
+def reroll_button(ws: Workspace, candidate: Candidate, key: str, **kwargs) -> bool:
+    refusal = reroll_refusal(ws, candidate)
+    return st.button("Reroll", key=key, icon=":material/casino:", width="stretch", disabled=refusal is not None,
+                     help=refusal, **kwargs)
 
 
 def _placeholder(aspect: str) -> None:
@@ -174,9 +183,8 @@ def candidate_card(ws: Workspace, slug: str, candidate: Candidate) -> None:
         b1, b2 = st.columns(2)
         if candidate.image_key:
             b1.button("View", key=f"view_{cid}", icon=":material/zoom_in:", width="stretch", on_click=_open, args=("view", cid))
-        b2.button("Reroll", key=f"reroll_{cid}", icon=":material/casino:", width="stretch",
-                  disabled=not can_reroll(ws, candidate), on_click=_reroll, args=(ws, slug, cid),
-                  help=None if can_reroll(ws, candidate) else "Its provider has no key set.")
+        with b2:
+            reroll_button(ws, candidate, f"reroll_{cid}", on_click=_reroll, args=(ws, slug, cid))
         s1, s2 = st.columns(2)
         starred, rejected = candidate.verdict is Verdict.STARRED, candidate.verdict is Verdict.REJECTED
         s1.button("Unstar" if starred else "Star", key=f"star_{cid}", icon=":material/star:", width="stretch",
@@ -351,9 +359,17 @@ def lightbox(ws: Workspace, agent: Agent) -> None:
                            key="lb_download", icon=":material/download:", width="stretch", on_click="ignore")
     review_keys()
     st.caption("Keys: ← → move · A approve · S star · X reject")
-    if vary_button(ws, agent.slug, candidate, "lb_vary") and _vary(ws, agent.slug, candidate.id):
+    act = st.columns(2)
+    with act[0]:
+        if vary_button(ws, agent.slug, candidate, "lb_vary") and _vary(ws, agent.slug, candidate.id):
+            _close_dialog()
+            st.rerun()  # the whole page, onto the new board
+    with act[1]:
+        rerolled = reroll_button(ws, candidate, "lb_reroll")
+    if rerolled:
+        _reroll(ws, agent.slug, candidate.id)
         _close_dialog()
-        st.rerun()  # the whole page, onto the new board
+        st.rerun()  # the whole page, onto the board where the new card takes this one's place
     if candidate.review_note:
         st.caption(f"Note: {literal(candidate.review_note)}")
     if candidate.provider_prompt and candidate.provider_prompt != candidate.generation.recipe.prompt:
