@@ -90,44 +90,32 @@ def _save_note(ws: Workspace, candidate_id: int) -> None:
     set_verdict(ws, candidate_id, candidate.verdict, st.session_state.get(f"note_{candidate_id}"), actor=current_actor())
 
 
-def _reroll(ws: Workspace, slug: str, candidate_id: int) -> None:
+def _start(ws: Workspace, slug: str, make) -> bool:
+    """Record a generation with `make()` (one line on screen if it is refused), run it, and show
+    the board it is on, which is now the agent's newest: a reroll in its card's place, an
+    upscale after the board's cards, a variation as a board of its own."""
     state = st.session_state
     try:
-        new_id = reroll_candidate(ws, candidate_id, actor=current_actor())
-    except ImagegenError as exc:
-        state["board_message"] = str(exc)
-        return
-    generation_id = ws.get_candidate(new_id).generation_id
-    ws.jobs.submit(generation_id)
-    state["app_rerun"] = True  # the page turns on the fast poll for the new card
-    # The reroll joined the card's board in its place, which is now the agent's newest board.
-    set_board(slug, *board_candidates(ws, generation_id), latest=True)
-
-
-def _upscale(ws: Workspace, slug: str, candidate_id: int) -> None:
-    state = st.session_state
-    try:
-        generation_id = upscale_candidate(ws, candidate_id, actor=current_actor())
-    except ImagegenError as exc:
-        state["board_message"] = str(exc)
-        return
-    ws.jobs.submit(generation_id)
-    state["app_rerun"] = True
-    set_board(slug, *board_candidates(ws, generation_id), latest=True)
-
-
-def _vary(ws: Workspace, slug: str, candidate_id: int) -> bool:
-    """A new set near one candidate becomes the board on screen (and the agent's newest)."""
-    state = st.session_state
-    try:
-        generation_id = vary_candidate(ws, candidate_id, actor=current_actor())
+        generation_id = make()
     except ImagegenError as exc:
         state["board_message"] = str(exc)
         return False
     ws.jobs.submit(generation_id)
-    set_board(slug, generation_id, [c.id for c in ws.get_generation(generation_id).candidates], latest=True)
-    state["app_rerun"] = True
+    set_board(slug, *board_candidates(ws, generation_id), latest=True)
+    state["app_rerun"] = True  # the page turns on the fast poll for the new cards
     return True
+
+
+def _reroll(ws: Workspace, slug: str, candidate_id: int) -> bool:
+    return _start(ws, slug, lambda: ws.get_candidate(reroll_candidate(ws, candidate_id, actor=current_actor())).generation_id)
+
+
+def _upscale(ws: Workspace, slug: str, candidate_id: int) -> bool:
+    return _start(ws, slug, lambda: upscale_candidate(ws, candidate_id, actor=current_actor()))
+
+
+def _vary(ws: Workspace, slug: str, candidate_id: int) -> bool:
+    return _start(ws, slug, lambda: vary_candidate(ws, candidate_id, actor=current_actor()))
 
 
 def vary_button(ws: Workspace, slug: str, candidate: Candidate, key: str) -> bool:
