@@ -282,6 +282,26 @@ def test_recall_a_recipe_from_an_image_in_chromium(server, isolated):
             page.get_by_text("Use your own image").click()
             page.locator(".st-key-own_image input[type=file]").set_input_files(str(candidate))
             expect(page.get_by_text("#5 · your own image")).to_be_visible()
+            expect(page.get_by_role("button", name="Reroll").last).to_be_disabled()  # no recipe to reroll
+
+            # Reroll puts a new card in the first one's place.
+            settled = page.locator("[data-testid=stApp][data-test-script-state=notRunning]")
+            settled.wait_for()
+            page.get_by_role("button", name="Reroll").first.click()
+            expect(page.get_by_text(re.compile(r"^#6 · seed \d+$"))).to_be_visible()
+            expect(page.get_by_role("button", name="Approve", exact=True)).to_have_count(5, timeout=30_000)
+
+            # The lightbox: the candidate on a store card, then Vary makes a new board near it, as many
+            # as its recipe made (the second card, #2, is from the first run of 4).
+            settled.wait_for()
+            page.get_by_role("button", name="View").nth(1).click()
+            page.get_by_text("See it in the store").click()
+            expect(page.get_by_text("Outlined: this candidate, at the store's card size")).to_be_visible()
+            page.screenshot(path=str(artifacts / "store-card.png"))
+            settled.wait_for()
+            page.get_by_role("dialog").get_by_role("button", name="Vary").click()
+            expect(page.get_by_text(re.compile(r"· a variation of #2$"))).to_have_count(4, timeout=30_000)
+            page.screenshot(path=str(artifacts / "vary.png"), full_page=True)
         except BaseException:
             page.screenshot(path=str(artifacts / "recall-failure.png"), full_page=True)
             raise
