@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 
 from imagegen.approval import approve_candidate
 from imagegen.auth import Actor, Role, local_admin, require
@@ -253,8 +253,10 @@ def _end_batch(ws: "Workspace", batch_id: int) -> BatchStatus:
     with ws.session() as s, s.begin():
         batch = s.get(Batch, batch_id)
         if batch.status is BatchStatus.RUNNING:
-            unfinished = s.scalar(select(func.count()).where(BatchItem.batch_id == batch_id, BatchItem.status == BatchItemStatus.PENDING))
-            if not unfinished:
+            # Every worker's job asks this as its agent ends: an index lookup, whatever the batch's size.
+            # Each job commits its own item first, so of two jobs ending together the later one sees both.
+            pending = s.scalar(select(exists().where(BatchItem.batch_id == batch_id, BatchItem.status == BatchItemStatus.PENDING)))
+            if not pending:
                 transition(batch, BatchStatus.DONE)
                 batch.finished_at = utcnow()
         batch.lease_until = None
@@ -285,18 +287,28 @@ async def _run_item(ws: "Workspace", item_id: int, choices: dict, auto_approve: 
     slug, generation_id = await asyncio.to_thread(_prepare_item, ws, item_id, choices, actor)
     if generation_id is None:
         return slug, 0
-    if not (await asyncio.to_thread(ws.get_generation, generation_id)).status.finished:
+    outcome = await asyncio.to_thread(_generation_outcome, ws, generation_id)
+    if not outcome[0].finished:
         await run_generation(ws, generation_id)
-    gen = await asyncio.to_thread(ws.get_generation, generation_id)
-    made = sum(c.status is CandidateStatus.SUCCEEDED for c in gen.candidates)
-    if gen.status is GenerationStatus.SUCCEEDED:
+        outcome = await asyncio.to_thread(_generation_outcome, ws, generation_id)
+    status, error, made = outcome
+    if status is GenerationStatus.SUCCEEDED:
         if auto_approve:  # idempotent: the approval is recorded on the item, and an approved item keeps its approval
-            first = next(c for c in gen.candidates if c.status is CandidateStatus.SUCCEEDED)
-            await asyncio.to_thread(approve_candidate, ws, first.id, actor=actor, batch_item_id=item_id)
+            await asyncio.to_thread(approve_candidate, ws, made[0], actor=actor, batch_item_id=item_id)
         await asyncio.to_thread(_finish_item, ws, item_id, BatchItemStatus.DONE, None)
     else:
-        await asyncio.to_thread(_finish_item, ws, item_id, BatchItemStatus.FAILED, gen.error or f"The generation ended {gen.status.value}.")
-    return slug, made
+        await asyncio.to_thread(_finish_item, ws, item_id, BatchItemStatus.FAILED, error or f"The generation ended {status.value}.")
+    return slug, len(made)
+
+
+def _generation_outcome(ws: "Workspace", generation_id: int) -> tuple[GenerationStatus, str | None, list[int]]:
+    """A job's status, error and the ids of its candidates that succeeded, in order: two short
+    reads, not the job with its agent and every candidate (each agent of a batch asks twice)."""
+    with ws.session() as s:
+        status, error = s.execute(select(Generation.status, Generation.error).where(Generation.id == generation_id)).one()
+        made = list(s.scalars(select(Candidate.id).where(Candidate.generation_id == generation_id,
+                                                         Candidate.status == CandidateStatus.SUCCEEDED).order_by(Candidate.position)))
+    return status, error, made
 
 
 def _finish_item(ws, item_id: int, status: BatchItemStatus, error: str | None) -> None:

@@ -196,9 +196,8 @@ def cmd_batch(ws: Workspace, args) -> int:
         selection = {"missing": args.missing, "all": args.all, "category": args.category, "slugs": slugs}
         batch_id = create_batch(ws, agents, choices, name=args.name, selection=selection, auto_approve=args.auto_approve,
                                 actor=_actor(ws, args))
-    batch = get_batch(ws, batch_id)
-    total = len(batch.items)
-    already = sum(i.status is not BatchItemStatus.PENDING for i in batch.items)
+    statuses = [item.status for item, _ in batch_generations(ws, batch_id)]
+    total, already = len(statuses), sum(status is not BatchItemStatus.PENDING for status in statuses)
     print(f"batch {batch_id}: {total} agents, {already} already done", file=sys.stderr)
     columns = (TextColumn("[bold]batch {task.fields[batch]}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                TextColumn("{task.fields[agent]}"), TimeElapsedColumn())
@@ -230,11 +229,9 @@ def cmd_batch(ws: Workspace, args) -> int:
             return 130
     if last:
         print(f"batch {batch_id}: {last[0].images} images at {last[0].images_per_minute:.0f} images/min", file=sys.stderr)
-    batch = get_batch(ws, batch_id)
-    generations = dict((item.id, gen) for item, gen in batch_generations(ws, batch_id))
     items = [{"agent": i.agent.slug, "status": i.status.value, "generation": i.generation_id,
-              "candidates": candidate_summary(ws, generations[i.id], args.out) if generations.get(i.id) else [],
-              **({"error": i.error} if i.error else {})} for i in batch.items]
+              "candidates": candidate_summary(ws, gen, args.out) if gen else [],
+              **({"error": i.error} if i.error else {})} for i, gen in batch_generations(ws, batch_id)]
     print(json.dumps({"batch": batch_id, "status": status.value, "items": items}, indent=2, ensure_ascii=False))
     return 0 if all(i["status"] == "done" for i in items) else 1
 

@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from imagegen.auth import Actor, local_admin, require
 from imagegen.costs import check_budget, price_table, unit_price
@@ -84,7 +84,7 @@ def start_generation(
             seed = seeds[i] if seeds else (spec.seed + i) % (MAX_SEED + 1)
             s.add(Candidate(generation_id=gen.id, position=i, seed=seed))
         if batch_item_id is not None:  # in the same transaction: a batch item never loses track of its job
-            s.get(BatchItem, batch_item_id).generation_id = gen.id
+            s.execute(update(BatchItem).where(BatchItem.id == batch_item_id).values(generation_id=gen.id))
         return gen.id
 
 
@@ -262,7 +262,6 @@ async def _run(ws: "Workspace", job: _Job, saving: set[asyncio.Task]) -> None:
     async def run_chunk(chunk: list[tuple[int, int]]) -> None:
         ids = [cid for cid, _ in chunk]
         async with limit.hold(len(ids)):
-            await asyncio.to_thread(_set_status, ws, ids, CandidateStatus.RUNNING)
             request = ImageRequest(
                 agent=job.text, prompt=spec.prompt, aspect_ratio=spec.aspect_ratio, seed=chunk[0][1], count=len(ids),
                 palette=spec.palette, negative_prompt=spec.negative_prompt, style=spec.style,
@@ -302,6 +301,9 @@ async def _run(ws: "Workspace", job: _Job, saving: set[asyncio.Task]) -> None:
         saving.add(task)
         await asyncio.shield(task)
 
+    # Every candidate is marked running in one write, before any waits for the provider's budget:
+    # no write holds a slot of it, and the chunks still ask in order.
+    await asyncio.to_thread(_set_status, ws, [cid for cid, _ in job.candidates], CandidateStatus.RUNNING)
     await asyncio.gather(*(run_chunk(c) for c in chunks))
 
 

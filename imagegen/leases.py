@@ -89,15 +89,17 @@ class SharedImageLimiter:
     each on a connection it keeps until the provider answers. Session advisory locks go with
     their connection, so a killed worker's slots are free the moment its connections drop:
     nothing to expire, nothing to recover. One acquirer per process polls at a time (in order),
-    so a process's waiting jobs cost one query loop, not one each."""
+    so a process's waiting jobs cost one query loop, not one each. Slots freed by another process
+    are seen at the next poll; slots this process frees wake its waiting acquirer at once."""
 
-    POLL_SECONDS = 0.02
+    POLL_SECONDS = 0.01
 
     def __init__(self, engine, provider: str, capacity: int):
         self.capacity = max(1, capacity)
         self._engine = engine
         self._key = zlib.crc32(f"imagegen-in-flight:{provider}".encode()) & 0x7FFFFFFF  # one int4 lock space per provider
         self._turn = asyncio.Lock()
+        self._freed = asyncio.Event()  # set when this process gives slots back
 
     def _try_take(self, images: int):
         """A connection holding `images` slots, or None (nothing held) if that many are not free."""
@@ -118,6 +120,7 @@ class SharedImageLimiter:
         images = min(images, self.capacity)
         async with self._turn:
             while True:
+                self._freed.clear()  # before trying: a release during the attempt wakes the wait below
                 # Shielded: a cancel while the thread runs must still hand its connection back.
                 attempt = asyncio.ensure_future(asyncio.to_thread(self._try_take, images))
                 try:
@@ -127,11 +130,13 @@ class SharedImageLimiter:
                     raise
                 if conn is not None:
                     break
-                await asyncio.sleep(self.POLL_SECONDS * (1 + random.random()))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._freed.wait(), self.POLL_SECONDS * (1 + random.random()))
         try:
             yield
         finally:
             await asyncio.shield(asyncio.to_thread(conn.close))
+            self._freed.set()
 
 
 def in_flight_engine(url: str, pool_size: int):

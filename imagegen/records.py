@@ -374,7 +374,9 @@ class Batch(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
-    items: Mapped[list["BatchItem"]] = relationship(back_populates="batch", order_by="BatchItem.id", lazy="selectin")
+    # Never loaded with the batch: a batch can hold 100,000 items. Read them by page (listings) or in
+    # one query (`batch_generations`); touching `batch.items` raises rather than loading them all.
+    items: Mapped[list["BatchItem"]] = relationship(back_populates="batch", order_by="BatchItem.id", lazy="raise")
 
 
 class BatchItem(Base):
@@ -397,6 +399,8 @@ class BatchItem(Base):
 
 # The agent picker orders by name and pages: with this index it reads one page, not the table.
 Index("ix_agents_name_id", Agent.name, Agent.id)
+# Each job of a batch fanned out to workers asks whether anything is still pending: one lookup.
+Index("ix_batch_items_batch_status", BatchItem.batch_id, BatchItem.status)
 
 
 class Category(Base):

@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING
 
 import procrastinate
+from sqlalchemy import select
 
 from imagegen.batch import run_batch_item
 from imagegen.errors import BudgetExceeded, ImagegenError
@@ -65,8 +66,12 @@ async def run_queued_generation(ws: "Workspace", generation_id: int) -> None:
 
 
 async def run_queued_item(ws: "Workspace", batch_id: int, item_id: int) -> None:
-    item = await asyncio.to_thread(ws.fetch, BatchItem, item_id)
-    if item.generation_id is not None and not await asyncio.to_thread(take_over, ws, item.generation_id):
+    def generation_of() -> int | None:
+        with ws.session() as s:
+            return s.scalar(select(BatchItem.generation_id).where(BatchItem.id == item_id))
+
+    generation_id = await asyncio.to_thread(generation_of)
+    if generation_id is not None and not await asyncio.to_thread(take_over, ws, generation_id):
         log.info("batch item %s is still held by a live runner; leaving it to it", item_id)
         return
     await run_batch_item(ws, batch_id, item_id)

@@ -193,3 +193,45 @@ def test_the_bookkeeping_per_agent_does_not_grow_with_the_batch(ws):
     finally:
         event.remove(BatchItem, "load", count_load)
     assert (s8 - s4) == 2 * (s4 - s2) and (i8 - i4) == 2 * (i4 - i2)  # a reload of the batch's items would grow as n^2
+
+
+def test_a_batch_fanned_out_to_workers_costs_the_same_per_agent_whatever_its_size(ws):
+    """On workers each agent is its own job, and each job asked whether its batch was done by
+    loading the batch with every one of its items: 2,000 agents meant 2,000 x 2,000 item loads.
+    Each agent's job reads and writes the same few rows, whatever the batch's size."""
+    import asyncio
+
+    from sqlalchemy import event, select
+
+    from imagegen.batch import run_batch_item
+    from imagegen.records import Batch, BatchItem
+    from imagegen.storage.querycount import count_statements
+
+    loaded = [0]
+
+    def count_load(target, context):
+        loaded[0] += 1
+
+    def cost(n: int) -> tuple[int, int]:
+        batch_id = create_batch(ws, select_agents(ws)[:n], {"provider": "local", "count": 1, "seed": 3})
+        with ws.session() as s:
+            items = list(s.scalars(select(BatchItem.id).where(BatchItem.batch_id == batch_id).order_by(BatchItem.id)))
+        loaded[0] = 0
+
+        async def jobs() -> None:
+            for item_id in items:  # as the workers would, one job an agent
+                await run_batch_item(ws, batch_id, item_id)
+            await ws.aclose_providers()
+
+        with count_statements(ws.engine) as statements:
+            asyncio.run(jobs())
+        with ws.session() as s:
+            assert s.scalar(select(Batch.status).where(Batch.id == batch_id)) is BatchStatus.DONE  # the last agent ended it
+        return len(statements), loaded[0]
+
+    event.listen(BatchItem, "load", count_load)
+    try:
+        (s2, i2), (s4, i4), (s8, i8) = cost(2), cost(4), cost(8)
+    finally:
+        event.remove(BatchItem, "load", count_load)
+    assert (s8 - s4) == 2 * (s4 - s2) and (i8 - i4) == 2 * (i4 - i2)  # a reload of the batch's items would grow as n^2

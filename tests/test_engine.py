@@ -21,7 +21,7 @@ from sqlalchemy import event, select
 from imagegen import batch as batch_module
 from imagegen import generation as generation_module
 from imagegen.approval import approve_candidate
-from imagegen.batch import create_batch, run_batch, select_agents, set_batch_status
+from imagegen.batch import batch_generations, create_batch, run_batch, select_agents, set_batch_status
 from imagegen.errors import BudgetExceeded, InvalidInput, ProviderTimeout
 from imagegen.generation import run_generation, start_generation
 from imagegen.jobs import open_workspace
@@ -324,8 +324,7 @@ def test_an_image_written_but_not_recorded_is_adopted_and_never_paid_again(ws, i
     """Measured: a kill between writing an image and recording it lost the paid image; resume asked again."""
     monkeypatch.setenv("IMAGEGEN_LEASE_SECONDS", "1")
     items = create_batch(ws, select_agents(ws, slugs=["trend-radar"]), {"provider": "local", "count": 1, "seed": 3})
-    with ws.session() as s:
-        item_id = s.get(Batch, items).items[0].id
+    item_id = batch_generations(ws, items)[0][0].id
     gen_id = start_generation(ws, "trend-radar", make_spec(ws, ws.get_agent("trend-radar"), provider="local", count=1, seed=3), batch_item_id=item_id)
     log = isolated / "worker.log"  # a file, not a pipe: the renderer's pool processes may outlive the kill
     with log.open("w") as sink:

@@ -320,6 +320,32 @@ def test_shared_slots_never_exceed_the_limit_and_a_dropped_connection_frees_its_
 
 
 @postgresql_only
+def test_slots_freed_in_this_process_wake_its_waiting_call_at_once(ws, monkeypatch):
+    """A job waiting for a slot in the same worker starts when a slot is handed back, not at the
+    next poll (here a minute away): a worker keeps the provider's whole budget busy."""
+    from imagegen.leases import SharedImageLimiter, in_flight_engine
+
+    monkeypatch.setattr(SharedImageLimiter, "POLL_SECONDS", 60.0)
+    engine = in_flight_engine(ws.settings.resolved_database_url, pool_size=4)
+    order: list[str] = []
+
+    async def call(limiter, name: str) -> None:
+        async with limiter.hold(1):
+            order.append(name)
+            await asyncio.sleep(0.05)
+
+    async def run() -> None:
+        limiter = SharedImageLimiter(engine, "ideogram", 1)
+        await asyncio.wait_for(asyncio.gather(*(call(limiter, f"call {i}") for i in range(3))), timeout=30)
+
+    try:
+        asyncio.run(run())
+        assert order == ["call 0", "call 1", "call 2"]
+    finally:
+        engine.dispose()
+
+
+@postgresql_only
 def test_a_worker_without_the_providers_key_fails_the_agent_in_one_line(cluster_env, fake, monkeypatch):
     ws = open_workspace(Settings())
     try:
