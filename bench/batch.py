@@ -59,11 +59,15 @@ def bench_ideogram(agents: int = 200) -> None:
         ws = workspace_with_agents(tmp, agents)
         batch_id = create_batch(ws, select_agents(ws), {"provider": "ideogram", "count": 2, "seed": 1})
         samples: list[int] = []
+        started: list[float] = []
         done = threading.Event()
 
-        def sample() -> None:
+        def sample() -> None:  # every 10 ms, from the first call on (before it, the batch is starting up)
             while not done.wait(0.01):
-                samples.append(fake.in_flight_images)
+                if fake.requests:
+                    samples.append(fake.in_flight_images)
+                else:
+                    started.append(time.perf_counter())
 
         sampler = threading.Thread(target=sample, daemon=True)
         start = time.perf_counter()
@@ -76,9 +80,11 @@ def bench_ideogram(agents: int = 200) -> None:
     fake.stop()
     busy = [s for s in samples[: int(len(samples) * 0.95)]]  # leave out the tail, where fewer agents remain than fit
     average = sum(busy) / max(1, len(busy))
+    first_call = (started[-1] - start) if started else 0.0
     rate = 2 * agents / wall
     print(f"ideogram batch, {agents} agents x 2, 300 ms, limit 10: {status.value} in {wall:.1f} s")
-    print(f"  average images in flight {average:.2f} (peak {fake.peak_images})  target >= 9  {'OK' if average >= 9 else 'UNDER TARGET'}")
+    print(f"  average images in flight {average:.2f} (peak {fake.peak_images}), from the first call ({first_call * 1000:.0f} ms "
+          f"after the start) to the last 5%  target >= 9  {'OK' if average >= 9 else 'UNDER TARGET'}")
     print(f"  {rate:.1f} images/s = {rate / 5.1:.1f} x the 5.1 measured before  target >= 4 x  {'OK' if rate >= 4 * 5.1 else 'UNDER TARGET'}")
 
 
