@@ -120,6 +120,16 @@ def _after_a_run(page, action):
         && document.querySelector("[data-testid=stApp]").dataset.testScriptState === "notRunning" """)
 
 
+def _cut_labels(page) -> list[str]:
+    """The visible buttons whose label the browser shortened with an ellipsis ("V…" for View).
+    An icon's ligature ("add") is wider than its glyph: icons are not labels."""
+    return page.evaluate("""() => [...document.querySelectorAll("button")]
+        .filter((b) => b.offsetParent !== null)
+        .filter((b) => [...b.querySelectorAll("*")].some((e) => !e.closest("[data-testid*=Icon]")
+            && e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1))
+        .map((b) => b.innerText)""")
+
+
 def _press_when_settled(page, key):
     """Press a key once the app has finished its script run (Streamlit's own marker on stApp)."""
     page.locator("[data-testid=stApp][data-test-script-state=notRunning]").wait_for()
@@ -152,6 +162,7 @@ def test_a_curators_day_in_chromium(server, isolated):
             print(f"\nbrowser: 4 local candidates shown {(time.monotonic() - clicked) * 1000:.0f} ms after Generate (shared machine)")
             expect(page).to_have_url(f"{server}/?agent=sql-sherpa&generation=1")
             page.screenshot(path=str(artifacts / "studio.png"), full_page=True)
+            assert _cut_labels(page) == []  # "Reset to tem…" was cut short at this width
 
             # Approve, then change the palette: the studio stays on the agent.
             page.get_by_role("button", name="Approve", exact=True).first.click()
@@ -302,6 +313,7 @@ def test_recall_a_recipe_from_an_image_in_chromium(server, isolated):
             page.get_by_role("dialog").get_by_role("button", name="Vary").click()
             expect(page.get_by_text(re.compile(r"· a variation of #2$"))).to_have_count(4, timeout=30_000)
             page.screenshot(path=str(artifacts / "vary.png"), full_page=True)
+            assert _cut_labels(page) == []  # at 1280 px each card's View, Reroll, Star and Reject read "V…", "R…"
         except BaseException:
             page.screenshot(path=str(artifacts / "recall-failure.png"), full_page=True)
             raise

@@ -168,17 +168,17 @@ def candidate_card(ws: Workspace, slug: str, candidate: Candidate) -> None:
         if candidate.image_key:
             st.button("Approve", key=f"approve_{cid}", type="primary", icon=":material/check:", width="stretch",
                       on_click=_open, args=("approve", cid))
-        b1, b2 = st.columns(2)
-        if candidate.image_key:
-            b1.button("View", key=f"view_{cid}", icon=":material/zoom_in:", width="stretch", on_click=_open, args=("view", cid))
-        with b2:
+        # Rows that wrap rather than cut a label short ("V…") when a card is narrow.
+        with st.container(horizontal=True, gap="small"):
+            if candidate.image_key:
+                st.button("View", key=f"view_{cid}", icon=":material/zoom_in:", width="stretch", on_click=_open, args=("view", cid))
             reroll_button(ws, candidate, f"reroll_{cid}", on_click=_reroll, args=(ws, slug, cid))
-        s1, s2 = st.columns(2)
         starred, rejected = candidate.verdict is Verdict.STARRED, candidate.verdict is Verdict.REJECTED
-        s1.button("Unstar" if starred else "Star", key=f"star_{cid}", icon=":material/star:", width="stretch",
-                  on_click=_toggle_verdict, args=(ws, candidate, Verdict.STARRED))
-        s2.button("Restore" if rejected else "Reject", key=f"reject_{cid}", icon=":material/thumb_down:", width="stretch",
-                  on_click=_toggle_verdict, args=(ws, candidate, Verdict.REJECTED))
+        with st.container(horizontal=True, gap="small"):
+            st.button("Unstar" if starred else "Star", key=f"star_{cid}", icon=":material/star:", width="stretch",
+                      on_click=_toggle_verdict, args=(ws, candidate, Verdict.STARRED))
+            st.button("Restore" if rejected else "Reject", key=f"reject_{cid}", icon=":material/thumb_down:", width="stretch",
+                      on_click=_toggle_verdict, args=(ws, candidate, Verdict.REJECTED))
         with st.popover("Note", icon=":material/edit_note:", width="stretch"):
             st.text_input("A note on this candidate", value=candidate.review_note or "", key=f"note_{cid}", max_chars=500)
             st.button("Save note", key=f"save_note_{cid}", on_click=_save_note, args=(ws, cid))

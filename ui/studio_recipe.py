@@ -130,7 +130,7 @@ def _prompt(ws: Workspace, agent: Agent, provider_name: str, templates: dict, te
     limit = prompt_limit(provider_name)
     st.text_area("Prompt", key="prompt", height=150, help=f"Rendered from the template; edit freely (at most {limit:,} characters).")
     length = len(state.get("prompt") or "")
-    counter, reset = st.columns([3, 1], vertical_alignment="center")
+    counter, reset = st.columns([3, 2], vertical_alignment="center")
     counter.caption(f"{length:,} / {limit:,} characters" + (" · too long for this provider" if length > limit else ""))
     reset.button("Reset to template", key="reset_prompt", icon=":material/restart_alt:", on_click=_reset_prompt, args=(ws, agent, template))
     with st.expander("Save a template"):
