@@ -405,3 +405,27 @@ def test_showcase_and_history_pages_need_the_same_statements_at_100_and_at_10000
     assert small == large, (small, large)  # statements, and agents loaded (never the whole catalog)
     assert all(statements <= 12 and agents <= 60 for statements, agents in large.values()), large
 
+
+def test_the_batch_page_reads_one_page_of_agents_whatever_the_batch_size(ws, app):
+    """The Batch page as Streamlit runs it, on a 40-agent and a 600-agent batch (past the 500 ids
+    SQLAlchemy's selectin loading puts in one statement, so loading every item would cost more
+    statements too): the same statements, and one page of agents read, not the batch."""
+    from tests.test_pages import generated, open_page
+
+    image = generated(ws, "trend-radar", 1, count=1).candidates[0].image_key  # the page draws real thumbnails
+    small_batch, _ = reviewed_batch(ws, 40, image_key=image)
+    large_batch, _ = reviewed_batch(ws, 600, image_key=image)
+    open_page(app, "batch")
+
+    def reads(batch_id: int) -> tuple[int, dict[str, int]]:
+        [picker] = [s for s in app.selectbox if s.label == "Batch"]
+        picker.select(batch_id).run()
+        assert any(f"{n} of {n} agents · done" in (p.proto.text or "") for p in app.get("progress") for n in (40, 600))
+        with count_statements(Engine) as statements, loaded_rows() as loaded:
+            app.run()
+        assert not app.exception, app.exception
+        return len(statements), {name: loaded.count(name) for name in ("Batch", "BatchItem", "Generation", "Candidate")}
+
+    small, large = reads(small_batch), reads(large_batch)  # Batch: the picker's two, and the progress of the one shown
+    assert small == large, (small, large)
+    assert large[1] == {"Batch": 3, "BatchItem": 20, "Generation": 20, "Candidate": 40}, large
