@@ -150,10 +150,7 @@ def batch_view(ws: Workspace, batch_id: int, page_status: BatchStatus) -> None:
                    + (f" ({review})" if review else ""))
     elif review and not page.items:
         st.caption(f"No {review} agents in this batch.")
-    visible = []
-    for item, gen in page.items:
-        reviewed = gen is not None and any(c.id in approved or c.verdict for c in gen.candidates)
-        visible.append((item, gen, reviewed))
+    visible = [(item, gen, gen is not None and any(c.id in approved or c.verdict for c in gen.candidates)) for item, gen in page.items]
     focus = keyboard_bar(ws, [(c, item.agent.name) for item, gen, _ in visible if gen for c in gen.candidates[:8] if c.image_key])
     for item, gen, reviewed in visible:
         agent = item.agent
