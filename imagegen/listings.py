@@ -14,6 +14,7 @@ from typing import Generic, Sequence, TypeVar
 from sqlalchemy import Select, Text, cast, column, exists, func, or_, select, table
 from sqlalchemy.orm import Session, raiseload
 
+from imagegen.errors import InvalidInput
 from imagegen.records import (
     Agent, Approval, Batch, BatchItem, BatchItemStatus, Candidate, CandidateStatus, Category, Generation, Verdict,
 )
@@ -239,7 +240,7 @@ def batch_items_page(
     elif review == "starred":
         stmt = stmt.where(_item_reviewed(starred_only=True))
     elif review is not None:
-        raise ValueError(f"review must be one of {BATCH_REVIEWS} or None, not {review!r}")
+        raise InvalidInput(f"Show all agents or the {', '.join(BATCH_REVIEWS)} ones, not {review!r}.")
     page = paged(session, stmt, offset=offset, limit=limit)
     ids = [i.generation_id for i in page.items if i.generation_id]
     gens = {g.id: g for g in session.scalars(select(Generation).where(Generation.id.in_(ids)))} if ids else {}

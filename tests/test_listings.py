@@ -9,6 +9,7 @@ from sqlalchemy import Engine, event, func, insert, select, text, update
 from imagegen.auth import local_admin
 from imagegen.batch import create_batch
 from imagegen.catalog import import_agents, refresh_categories, update_agent_text
+from imagegen.errors import InvalidInput
 from imagegen.generation import latest_generation
 from imagegen.listings import (
     agent_query,
@@ -220,6 +221,8 @@ def test_the_batch_review_filter_is_applied_before_paging(ws):
     unreviewed = [i for i, _ in agents if (i, _) not in reviewed]
     assert items("unreviewed") == (18, unreviewed)
     assert items(None, 40) == (45, [i for i, _ in agents[40:]])
+    with pytest.raises(InvalidInput), ws.session() as s:  # a misspelt filter is refused, not read as "all"
+        batch_items_page(s, batch_id, review="Starred")
 
 
 def batch_reads(ws, batch_id: int) -> None:
