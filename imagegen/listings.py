@@ -14,6 +14,7 @@ from typing import Generic, Sequence, TypeVar
 from sqlalchemy import Select, Text, cast, column, exists, func, or_, select, table
 from sqlalchemy.orm import Session, raiseload
 
+from imagegen.errors import InvalidInput
 from imagegen.records import (
     Agent, Approval, Batch, BatchItem, BatchItemStatus, Candidate, CandidateStatus, Category, Generation, Verdict,
 )
@@ -191,22 +192,56 @@ class BatchSummary:
         return self.total - self.counts.get(BatchItemStatus.PENDING.value, 0)
 
 
-def batches_page(session: Session, *, offset: int = 0, limit: int = 20) -> Page[BatchSummary]:
-    """Batches, newest first, each with its progress counted in SQL (its items are not loaded)."""
-    page = paged(session, select(Batch).options(raiseload(Batch.items)).order_by(Batch.id.desc()), offset=offset, limit=limit)
-    counts: dict[int, dict[str, int]] = {b.id: {} for b in page.items}
+def _item_counts(session: Session, batch_ids: list[int]) -> dict[int, dict[str, int]]:
+    """batch id -> item status -> how many, in one grouped statement."""
+    counts: dict[int, dict[str, int]] = {b: {} for b in batch_ids}
     if counts:
         grouped = (select(BatchItem.batch_id, BatchItem.status, func.count())
                    .where(BatchItem.batch_id.in_(list(counts))).group_by(BatchItem.batch_id, BatchItem.status))
         for batch_id, status, n in session.execute(grouped):
             counts[batch_id][status.value] = n
-    return Page([BatchSummary(b, counts[b.id]) for b in page.items], page.total, page.offset, page.limit)
+    return counts
 
 
-def batch_items_page(session: Session, batch_id: int, *, offset: int = 0, limit: int = 20) -> Page[tuple[BatchItem, Generation | None]]:
-    """A batch's items in order, each with its agent and its generation's candidates."""
-    page = paged(session, select(BatchItem).where(BatchItem.batch_id == batch_id).order_by(BatchItem.id),
-                 offset=offset, limit=limit)
+def batches_page(session: Session, *, offset: int = 0, limit: int = 20) -> Page[BatchSummary]:
+    """Batches, newest first, each with its progress counted in SQL (its items are not loaded)."""
+    page = paged(session, select(Batch).options(raiseload(Batch.items)).order_by(Batch.id.desc()), offset=offset, limit=limit)
+    counts = _item_counts(session, [b.id for b in page.items])
+    return Page([BatchSummary(b, counts[b.id]) for b in page.items], page.total, page.offset, page.limit, page.total_exact)
+
+
+def batch_summary(session: Session, batch_id: int) -> BatchSummary | None:
+    """One batch's status and progress (two statements, its items are not loaded); None if there is no such batch."""
+    batch = session.scalar(select(Batch).options(raiseload(Batch.items)).where(Batch.id == batch_id))
+    return BatchSummary(batch, _item_counts(session, [batch_id])[batch_id]) if batch else None
+
+
+BATCH_REVIEWS = ("unreviewed", "reviewed", "starred")  # the Batch page's Show filter, besides all
+
+
+def _item_reviewed(starred_only: bool = False):
+    """The item's generation has a candidate with a verdict (STARRED when `starred_only`) or an approval."""
+    mark = Candidate.verdict == Verdict.STARRED if starred_only else or_(
+        Candidate.verdict.is_not(None), exists(select(Approval.id).where(Approval.candidate_id == Candidate.id)))
+    return exists(select(Candidate.id).where(Candidate.generation_id == BatchItem.generation_id, mark))
+
+
+def batch_items_page(
+    session: Session, batch_id: int, *, review: str | None = None, offset: int = 0, limit: int = 20,
+) -> Page[tuple[BatchItem, Generation | None]]:
+    """A batch's items in order, each with its agent and its generation's candidates (four
+    statements). `review` (one of BATCH_REVIEWS) keeps the items whose agent is unreviewed,
+    reviewed (a candidate approved or given a verdict) or starred; it is applied before paging."""
+    stmt = select(BatchItem).where(BatchItem.batch_id == batch_id).order_by(BatchItem.id)
+    if review == "unreviewed":
+        stmt = stmt.where(~_item_reviewed())
+    elif review == "reviewed":
+        stmt = stmt.where(_item_reviewed())
+    elif review == "starred":
+        stmt = stmt.where(_item_reviewed(starred_only=True))
+    elif review is not None:
+        raise InvalidInput(f"Show all agents or the {', '.join(BATCH_REVIEWS)} ones, not {review!r}.")
+    page = paged(session, stmt, offset=offset, limit=limit)
     ids = [i.generation_id for i in page.items if i.generation_id]
     gens = {g.id: g for g in session.scalars(select(Generation).where(Generation.id.in_(ids)))} if ids else {}
-    return Page([(i, gens.get(i.generation_id)) for i in page.items], page.total, page.offset, page.limit)
+    return Page([(i, gens.get(i.generation_id)) for i in page.items], page.total, page.offset, page.limit, page.total_exact)

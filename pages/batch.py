@@ -6,10 +6,11 @@ import zlib
 
 import streamlit as st
 
-from imagegen.batch import create_batch, get_batch, list_batches, select_agents
+from imagegen.batch import create_batch, select_agents
 from imagegen.catalog import all_categories
 from imagegen.costs import estimate
 from imagegen.errors import ImagegenError
+from imagegen.listings import batches_page
 from imagegen.palettes import PRESETS
 from imagegen.providers import default_provider, provider_choices
 from imagegen.recipes import list_templates, make_spec
@@ -17,11 +18,14 @@ from imagegen.records import ASPECT_RATIOS, BatchStatus
 from ui.batch_review import batch_view, open_batch_dialog
 from ui.auth import require_page
 from ui.resources import workspace
+from ui.widgets import pager
 
 actor = require_page("curator")
 ws = workspace()
 state = st.session_state
 st.title("Batch")
+
+PICKER = 20  # batches listed in the picker at a time, newest first
 
 with st.expander("New batch", expanded=not state.get("batch_id")):
     with ws.session() as s:
@@ -54,16 +58,22 @@ with st.expander("New batch", expanded=not state.get("batch_id")):
                                     selection={"how": how, "category": category, "slugs": slugs}, actor=actor)
             ws.jobs.submit_batch(batch_id)
             state["batch_id"] = state["batch_selected"] = batch_id
+            state["batch_list_offset"] = 0  # the new batch is the newest
             st.rerun()
     except ImagegenError as exc:
         st.warning(str(exc))
 
-batches = list_batches(ws)
-if not batches:
+with ws.session() as s:  # one page of batches, progress counted in SQL
+    listed = batches_page(s, offset=state.get("batch_list_offset", 0), limit=PICKER)
+    if not listed.items and listed.offset:  # batches went away under this page: back to the newest
+        state["batch_list_offset"] = 0
+        listed = batches_page(s, limit=PICKER)
+if not listed.items:
     st.info("No batches yet.", icon=":material/stacks:")
     st.stop()
-ids = [b.id for b in batches]
-labels = {b.id: f"#{b.id} {b.name} · {b.status.value}" for b in batches}
+summaries = {b.batch.id: b for b in listed.items}
+ids = list(summaries)
+labels = {i: f"#{i} {b.batch.name} · {b.batch.status.value}" for i, b in summaries.items()}
 # The browser keeps showing the label a selectbox's value was first sent with, so a batch going from
 # "running" to "done" needs a new widget: its key carries the labels, and the pick is kept beside it.
 if state.get("batch_selected") not in ids:
@@ -71,6 +81,10 @@ if state.get("batch_selected") not in ids:
 pick_key = f"batch_pick_{zlib.crc32(repr(labels).encode())}"
 batch_id = st.selectbox("Batch", ids, format_func=labels.get, index=ids.index(state["batch_selected"]), key=pick_key,
                         on_change=lambda: state.update(batch_selected=state[pick_key]))
-status = get_batch(ws, batch_id).status
+if listed.has_next or listed.has_previous:
+    st.caption(f"Batches {listed.offset + 1:,}-{listed.offset + len(ids):,} of {listed.total:,}"
+               f"{'' if listed.total_exact else '+'}, newest first")
+pager(listed, "batch_list", lambda offset: state.update(batch_list_offset=offset), back="Newer batches", forward="Older batches")
+status = summaries[batch_id].batch.status
 st.fragment(batch_view, run_every=1.0 if status is BatchStatus.RUNNING else None)(ws, batch_id, status)
 open_batch_dialog(ws)

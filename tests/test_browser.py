@@ -247,6 +247,8 @@ def test_a_curators_day_in_chromium(server, isolated):
             expect(page.get_by_text("Starred", exact=True)).to_have_count(starred)
             _press_when_settled(page, "a")
             expect(page.get_by_text("Approved #", exact=False)).to_be_visible()
+            # The message shows before the cards below it are redrawn: a shot taken then mixes old and new cards.
+            page.locator("[data-testid=stApp][data-test-script-state=notRunning]").wait_for()
             page.screenshot(path=str(artifacts / "batch.png"), full_page=True)
             # With the keyboard bar on screen, letters typed into a field are text, not review keys.
             page.get_by_text("New batch").click()

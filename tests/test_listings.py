@@ -9,17 +9,23 @@ from sqlalchemy import Engine, event, func, insert, select, text, update
 from imagegen.auth import local_admin
 from imagegen.batch import create_batch
 from imagegen.catalog import import_agents, refresh_categories, update_agent_text
+from imagegen.errors import InvalidInput
 from imagegen.generation import latest_generation
 from imagegen.listings import (
     agent_query,
     approvals_page,
     batch_items_page,
+    batch_summary,
     batches_page,
     category_names,
     history_page,
     search_agents,
 )
-from imagegen.records import Agent, Approval, Base, BatchItem, BatchItemStatus, Candidate, CandidateStatus, Generation, GenerationStatus
+from imagegen.records import (
+    Agent, Approval, Base, Batch, BatchItem, BatchItemStatus, BatchStatus, Candidate, CandidateStatus, Generation, GenerationStatus,
+    Verdict,
+)
+from imagegen.review import approved_candidates
 from imagegen.storage.querycount import count_statements
 
 KEY = "ab/" + "a" * 64 + ".png"
@@ -173,16 +179,73 @@ def test_batch_progress_is_counted_in_sql_without_loading_the_items(ws):
     assert items.total == 400 and len(items.items) == 20 and items.items[-1][0].agent.slug == "agent-000400"
 
 
+def reviewed_batch(ws, n: int, *, image_key: str = KEY) -> tuple[int, list[tuple[int, int]]]:
+    """A finished batch over the first `n` bulk agents, each with a generation of two candidates
+    (bulk-inserted, no renderer): the batch id and each agent's (item id, first candidate id), in order."""
+    grow_catalog(ws, n)
+    with ws.session() as s:
+        agents = list(s.scalars(select(Agent).where(Agent.slug.like("agent-%")).order_by(Agent.id).limit(n)))
+    batch_id = create_batch(ws, agents, {"provider": "local", "count": 2})
+    with ws.session() as s, s.begin():
+        items = list(s.scalars(select(BatchItem).where(BatchItem.batch_id == batch_id).order_by(BatchItem.id)))
+        gens = [Generation(agent_id=i.agent_id, spec={"provider": "local", "prompt": "p"}, status=GenerationStatus.SUCCEEDED,
+                           candidates=[Candidate(position=p, seed=p, status=CandidateStatus.SUCCEEDED, image_key=image_key)
+                                       for p in range(2)]) for i in items]
+        s.add_all(gens)
+        s.flush()
+        for item, gen in zip(items, gens):
+            item.generation_id, item.status = gen.id, BatchItemStatus.DONE
+        s.execute(update(Batch).where(Batch.id == batch_id).values(status=BatchStatus.DONE))
+        return batch_id, [(item.id, gen.candidates[0].id) for item, gen in zip(items, gens)]
+
+
+def test_the_batch_review_filter_is_applied_before_paging(ws):
+    batch_id, agents = reviewed_batch(ws, 45)
+    starred = [a for i, a in enumerate(agents) if i % 9 not in (1, 3, 5, 7)]  # 25 of the 45
+    approved, rejected = agents[1], agents[3]
+    with ws.session() as s, s.begin():
+        s.execute(update(Candidate).where(Candidate.id.in_([c for _, c in starred])).values(verdict=Verdict.STARRED))
+        s.execute(update(Candidate).where(Candidate.id == rejected[1] + 1).values(verdict=Verdict.REJECTED))  # its second one
+        agent_id = s.scalar(select(BatchItem.agent_id).where(BatchItem.id == approved[0]))
+        s.add(Approval(agent_id=agent_id, candidate_id=approved[1], approved_by="t", upload_key=KEY, spec={}))
+
+    def items(review, offset=0):
+        with ws.session() as s:
+            page = batch_items_page(s, batch_id, review=review, offset=offset, limit=20)
+        return page.total, [item.id for item, _ in page.items]
+
+    assert items("starred", 20) == (25, [i for i, _ in starred[20:]])  # page 2 of Starred: the last 5 starred agents
+    assert items("starred") == (25, [i for i, _ in starred[:20]])
+    reviewed = [a for a in agents if a in starred or a in (approved, rejected)]
+    assert items("reviewed", 20) == (27, [i for i, _ in reviewed[20:]])
+    unreviewed = [i for i, _ in agents if (i, _) not in reviewed]
+    assert items("unreviewed") == (18, unreviewed)
+    assert items(None, 40) == (45, [i for i, _ in agents[40:]])
+    with pytest.raises(InvalidInput), ws.session() as s:  # a misspelt filter is refused, not read as "all"
+        batch_items_page(s, batch_id, review="Starred")
+
+
+def batch_reads(ws, batch_id: int) -> None:
+    """What the Batch page reads on a rerun: the picker's page, the batch's progress, a page of its agents."""
+    with ws.session() as s:
+        batches_page(s, limit=20)
+        batch_summary(s, batch_id)
+        page = batch_items_page(s, batch_id, review="unreviewed", limit=20)
+    approved_candidates(ws, [c.id for _, gen in page.items if gen for c in gen.candidates])
+
+
 def page_reads(ws) -> dict[str, int]:
     """The library calls each page makes on a rerun, and how many statements each needs."""
     agent = ws.get_agent("agent-000050")
+    with ws.session() as s:
+        newest_batch = s.scalar(select(func.max(Batch.id)))
     calls = {
         "studio": lambda s: (search_agents(s, "agent", limit=50), category_names(s),
                              ws.get_agent(agent.slug, session=s), latest_generation(ws, agent.slug)),
         "history": lambda s: (search_agents(s, limit=50), history_page(s, agent.id, limit=20), approvals_page(s, agent.id)),
         "showcase": lambda s: (search_agents(s, with_thumbnail=True, limit=24), category_names(s)),
         "catalog": lambda s: search_agents(s, "agent-0000", limit=50),
-        "batch": lambda s: (batches_page(s), batch_items_page(s, batches_page(s).items[0].batch.id)),
+        "batch": lambda s: batch_reads(ws, newest_batch),
     }
     counts = {}
     for page, call in calls.items():
@@ -344,3 +407,28 @@ def test_showcase_and_history_pages_need_the_same_statements_at_100_and_at_10000
     large = counts()
     assert small == large, (small, large)  # statements, and agents loaded (never the whole catalog)
     assert all(statements <= 12 and agents <= 60 for statements, agents in large.values()), large
+
+
+def test_the_batch_page_reads_one_page_of_agents_whatever_the_batch_size(ws, app):
+    """The Batch page as Streamlit runs it, on a 40-agent and a 600-agent batch (past the 500 ids
+    SQLAlchemy's selectin loading puts in one statement, so loading every item would cost more
+    statements too): the same statements, and one page of agents read, not the batch."""
+    from tests.test_pages import generated, open_page
+
+    image = generated(ws, "trend-radar", 1, count=1).candidates[0].image_key  # the page draws real thumbnails
+    small_batch, _ = reviewed_batch(ws, 40, image_key=image)
+    large_batch, _ = reviewed_batch(ws, 600, image_key=image)
+    open_page(app, "batch")
+
+    def reads(batch_id: int) -> tuple[int, dict[str, int]]:
+        [picker] = [s for s in app.selectbox if s.label == "Batch"]
+        picker.select(batch_id).run()
+        assert any(f"{n} of {n} agents · done" in (p.proto.text or "") for p in app.get("progress") for n in (40, 600))
+        with count_statements(Engine) as statements, loaded_rows() as loaded:
+            app.run()
+        assert not app.exception, app.exception
+        return len(statements), {name: loaded.count(name) for name in ("Batch", "BatchItem", "Generation", "Candidate")}
+
+    small, large = reads(small_batch), reads(large_batch)  # Batch: the picker's two, and the progress of the one shown
+    assert small == large, (small, large)
+    assert large[1] == {"Batch": 3, "BatchItem": 20, "Generation": 20, "Candidate": 40}, large

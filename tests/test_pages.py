@@ -426,3 +426,62 @@ def test_experiments_pick_agents_by_search_and_keep_the_picked_ones(app):
     picker.select("sql-sherpa").run()
     assert app.multiselect(key="exp_agents_None").value == ["agent-000001", "agent-000002", "sql-sherpa"]
     assert any("**6 images**" in c.value for c in app.caption)  # 3 agents x 2 seeds
+
+
+def _batch_cards(at) -> list[str]:
+    """The agents whose review cards are on screen, in order."""
+    return [m.value.split(" · ")[0].strip("*") for m in at.markdown if m.value.startswith("**Agent ")]
+
+
+def test_batch_review_pages_twenty_agents_at_a_time_and_approves_from_a_later_page(app):
+    from tests.test_listings import reviewed_batch
+
+    ws = open_workspace(Settings())
+    image = generated(ws, "trend-radar", 1, count=1).candidates[0].image_key
+    _, agents = reviewed_batch(ws, 45, image_key=image)
+    names = [f"Agent {i:06d}" for i in range(1, 46)]
+    open_page(app, "batch")
+    assert any("45 of 45 agents · done" in (p.proto.text or "") for p in app.get("progress"))
+    assert _batch_cards(app) == names[:20] and app.button(key="batch_cards_previous").disabled
+    assert "Agents 1-20 of 45" in [c.value for c in app.caption]
+    app.button(key="batch_cards_next").click().run()
+    assert _batch_cards(app) == names[20:40]
+    app.button(key="batch_cards_next").click().run()
+    assert _batch_cards(app) == names[40:] and app.button(key="batch_cards_next").disabled
+    # Approve on a card of the last page: the agent gets its thumbnail and the card says so, on the same page.
+    _, first = agents[42]
+    app.button(key=f"batch_approve_{first}").click().run()
+    assert ws.get_agent("agent-000043").current_thumbnail is not None
+    assert _batch_cards(app) == names[40:]
+    assert len([m for m in app.markdown if "Approved" in m.value and "verified" in m.value]) == 1
+    # A change of the Show filter opens its first page (from page 2 here), filtered before paging.
+    app.button(key="batch_cards_previous").click().run()
+    assert _batch_cards(app) == names[20:40]
+    app.segmented_control(key="batch_show").set_value("Unreviewed").run()
+    assert _batch_cards(app) == names[:20] and "Agents 1-20 of 44 (unreviewed)" in [c.value for c in app.caption]
+    app.button(key="batch_cards_next").click().run()
+    app.button(key="batch_cards_next").click().run()
+    assert _batch_cards(app) == [n for n in names[40:] if n != "Agent 000043"]
+    app.segmented_control(key="batch_show").set_value("Reviewed").run()
+    assert _batch_cards(app) == ["Agent 000043"]
+
+
+def test_the_batch_picker_lists_twenty_batches_and_pages_to_older_ones(app):
+    from imagegen.batch import create_batch
+
+    ws = open_workspace(Settings())
+    agent = ws.get_agent("ai")
+    ids = [create_batch(ws, [agent], {"provider": "local", "count": 1}, name=f"run {n}") for n in range(1, 22)]
+    open_page(app, "batch")
+
+    def listed():
+        [picker] = [s for s in app.selectbox if s.label == "Batch"]
+        return [int(label.split(" ")[0][1:]) for label in picker.options]
+
+    assert listed() == ids[:0:-1]  # the newest 20
+    assert "Batches 1-20 of 21, newest first" in [c.value for c in app.caption]
+    app.button(key="batch_list_next").click().run()
+    assert listed() == [ids[0]] and "Batches 21-21 of 21, newest first" in [c.value for c in app.caption]
+    assert _picked_batch_label(app) == f"#{ids[0]} run 1 · running"
+    app.button(key="batch_list_previous").click().run()
+    assert listed() == ids[:0:-1]

@@ -6,17 +6,19 @@ from __future__ import annotations
 import streamlit as st
 
 from imagegen.approval import approve_candidate
-from imagegen.batch import batch_generations, get_batch, set_batch_status
+from imagegen.batch import set_batch_status
 from imagegen.errors import ImagegenError
-from imagegen.records import BatchItemStatus, BatchStatus, Candidate, Verdict
+from imagegen.listings import batch_items_page, batch_summary
+from imagegen.records import BatchStatus, Candidate, Verdict
 from imagegen.review import approved_candidates, set_verdict
 from imagegen.workspace import Workspace
 from ui.resources import LARGE, thumbnail_url
 from ui.auth import current_actor
 from ui.text import literal
-from ui.widgets import review_keys, status_badge
+from ui.widgets import pager, review_keys, status_badge
 
-SHOW = ("All", "Unreviewed", "Reviewed", "Starred")
+SHOW = ("All", "Unreviewed", "Reviewed", "Starred")  # the listing's BATCH_REVIEWS, capitalised, and All
+CARDS = 20  # agents a page; the Show filter is applied in SQL before paging
 
 
 def _approve(ws: Workspace, candidate_id: int, name: str) -> None:
@@ -33,6 +35,10 @@ def _verdict(ws: Workspace, candidate: Candidate, verdict: Verdict) -> None:
 
 def _close_dialog() -> None:
     st.session_state.pop("batch_dialog", None)
+
+
+def _turn(offset: int) -> None:
+    st.session_state["batch_cards_offset"] = max(0, offset)
 
 
 def _selected() -> list[int]:
@@ -96,10 +102,21 @@ def batch_view(ws: Workspace, batch_id: int, page_status: BatchStatus) -> None:
     showed (a fragment reruns with the arguments of that run): when the batch has moved on since,
     the whole page reruns, so the picker's label and the polling follow."""
     state = st.session_state
-    batch = get_batch(ws, batch_id)
-    items = batch_generations(ws, batch_id)
-    done = sum(i.status is not BatchItemStatus.PENDING for i, _ in items)
-    st.progress(done / max(1, len(items)), text=f"{done} of {len(items)} agents · {batch.status.value}")
+    if state.get("batch_cards_batch") != batch_id:  # another batch opens on its first agents
+        state["batch_cards_batch"], state["batch_cards_offset"] = batch_id, 0
+    show = state.get("batch_show")  # the Show control below, as last set: it filters the SQL query
+    review = None if show in (None, "All") else show.lower()
+    with ws.session() as s:  # progress counted and one page of agents read in SQL, whatever the batch's size
+        summary = batch_summary(s, batch_id)
+        if summary is None:
+            st.warning(f"Batch #{batch_id} no longer exists.")
+            return
+        page = batch_items_page(s, batch_id, review=review, offset=state["batch_cards_offset"], limit=CARDS)
+        if not page.items and page.offset:  # the filter left fewer agents than this page's start
+            state["batch_cards_offset"] = 0
+            page = batch_items_page(s, batch_id, review=review, limit=CARDS)
+    batch = summary.batch
+    st.progress(summary.finished / max(1, summary.total), text=f"{summary.finished} of {summary.total} agents · {batch.status.value}")
     c1, c2, c3 = st.columns(3)
     if batch.status is BatchStatus.RUNNING and c1.button("Pause", key="batch_pause", icon=":material/pause:"):
         set_batch_status(ws, batch_id, BatchStatus.PAUSED)
@@ -115,9 +132,9 @@ def batch_view(ws: Workspace, batch_id: int, page_status: BatchStatus) -> None:
     if message:
         getattr(st, message[0])(message[1])
 
-    candidate_ids = [c.id for _, gen in items if gen for c in gen.candidates]
+    candidate_ids = [c.id for _, gen in page.items if gen for c in gen.candidates]
     approved = approved_candidates(ws, candidate_ids)
-    show = st.segmented_control("Show", SHOW, default="All", key="batch_show")
+    st.segmented_control("Show", SHOW, default="All", key="batch_show", on_change=_turn, args=(0,))
     picks = {cid: state.get(f"batch_name_{cid}", "") for cid in _selected() if cid in candidate_ids and cid not in approved}
     if c3.button(f"Approve the selected ({len(picks)})", key="batch_bulk", icon=":material/done_all:", disabled=not picks):
         by_agent = {}
@@ -128,12 +145,12 @@ def batch_view(ws: Workspace, batch_id: int, page_status: BatchStatus) -> None:
             st.warning("Select one candidate per agent: " + ", ".join(twice) + " has more than one.")
         else:
             state["batch_dialog"], state["batch_app_rerun"] = ("bulk", None), True
-    visible = []
-    for item, gen in items:
-        reviewed = gen is not None and any(c.id in approved or c.verdict for c in gen.candidates)
-        starred = gen is not None and any(c.verdict is Verdict.STARRED for c in gen.candidates)
-        if not ((show == "Unreviewed" and reviewed) or (show == "Reviewed" and not reviewed) or (show == "Starred" and not starred)):
-            visible.append((item, gen, reviewed))
+    if page.has_next or page.has_previous:
+        st.caption(f"Agents {page.offset + 1:,}-{page.offset + len(page.items):,} of {page.total:,}{'' if page.total_exact else '+'}"
+                   + (f" ({review})" if review else ""))
+    elif review and not page.items:
+        st.caption(f"No {review} agents in this batch.")
+    visible = [(item, gen, gen is not None and any(c.id in approved or c.verdict for c in gen.candidates)) for item, gen in page.items]
     focus = keyboard_bar(ws, [(c, item.agent.name) for item, gen, _ in visible if gen for c in gen.candidates[:8] if c.image_key])
     for item, gen, reviewed in visible:
         agent = item.agent
@@ -167,6 +184,7 @@ def batch_view(ws: Workspace, batch_id: int, page_status: BatchStatus) -> None:
                     s = st.columns(2)
                     s[0].button("Star", key=f"batch_star_{cand.id}", width="stretch", on_click=_verdict, args=(ws, cand, Verdict.STARRED))
                     s[1].button("Reject", key=f"batch_reject_{cand.id}", width="stretch", on_click=_verdict, args=(ws, cand, Verdict.REJECTED))
+    pager(page, "batch_cards", _turn)
     if batch.status is not page_status or state.pop("batch_app_rerun", False):
         st.rerun()  # a changed status relabels the picker; dialogs open from the page, not this fragment
 

@@ -64,6 +64,18 @@ def review_keys() -> None:
     st.html(_KEYS_SCRIPT % json.dumps(REVIEW_KEYS), unsafe_allow_javascript=True, width="content")
 
 
+def pager(page, key: str, on_turn, *, back: str = "Previous", forward: str = "Next") -> None:
+    """Previous/Next under a list paged in SQL (an `imagegen.listings.Page`), keyed `{key}_previous`
+    and `{key}_next`; `on_turn(offset)` is called with the offset to show. Nothing when all fits on one page."""
+    if not (page.has_previous or page.has_next):
+        return
+    left, right = st.columns(2)
+    left.button(back, key=f"{key}_previous", icon=":material/chevron_left:", disabled=not page.has_previous,
+                on_click=on_turn, args=(max(0, page.offset - page.limit),), width="stretch")
+    right.button(forward, key=f"{key}_next", icon=":material/chevron_right:", disabled=not page.has_next,
+                 on_click=on_turn, args=(page.offset + page.limit,), width="stretch")
+
+
 def status_badge(status: CandidateStatus) -> None:
     label, colour, icon = BADGES[status]
     st.badge(label, color=colour, icon=icon)
