@@ -20,6 +20,7 @@ from imagegen.auth import Actor, Role, local_admin, require
 from imagegen.errors import BudgetExceeded, ImagegenError, InvalidInput, NotFound
 from imagegen.generation import requeue_interrupted, run_generation, start_generation
 from imagegen.leases import expired, held, lease_until
+from imagegen.listings import agent_query
 from imagegen.recipes import make_spec
 from imagegen.records import (
     Agent,
@@ -40,22 +41,41 @@ if TYPE_CHECKING:
 
 
 
-def select_agents(ws: "Workspace", *, missing: bool = False, category: str | None = None, slugs: list[str] | None = None) -> list[Agent]:
-    with ws.session() as s:
-        agents = list(s.scalars(select(Agent).order_by(Agent.slug)))
+def _selected(session, *, missing: bool, category: str | None, slugs: list[str] | None):
+    """The agents a selection names, filtered in SQL, by slug. Slugs must all exist."""
     if slugs:
-        known = {a.slug: a for a in agents}
+        known = set(session.scalars(select(Agent.slug).where(Agent.slug.in_(slugs))))
         unknown = [slug for slug in slugs if slug not in known]
         if unknown:
             raise NotFound(f"No agent with slug {', '.join(map(repr, unknown))}.")
-        agents = [known[slug] for slug in slugs]
-    if missing:
-        agents = [a for a in agents if not a.current_thumbnail]
-    if category:
-        agents = [a for a in agents if category in a.categories]
+    stmt = agent_query(dialect=session.get_bind().dialect.name, category=category, only_missing=missing)
+    stmt = stmt.order_by(None).order_by(Agent.slug)
+    return stmt.where(Agent.slug.in_(slugs)) if slugs else stmt
+
+
+def select_agents(ws: "Workspace", *, missing: bool = False, category: str | None = None, slugs: list[str] | None = None) -> list[Agent]:
+    """The agents a batch runs: all, those without a thumbnail, a category's, or a list of slugs
+    (in the order given), filtered in SQL."""
+    with ws.session() as s:
+        agents = list(s.scalars(_selected(s, missing=missing, category=category, slugs=slugs)))
+    if slugs:
+        found = {a.slug: a for a in agents}
+        agents = [found[slug] for slug in slugs if slug in found]
     if not agents:
         raise InvalidInput("No agent matches that selection.")
     return agents
+
+
+def selection_size(ws: "Workspace", *, missing: bool = False, category: str | None = None, slugs: list[str] | None = None) -> tuple[int, Agent]:
+    """How many agents a selection holds, and the first of them (for the recipe's estimate),
+    without reading the others: what the Batch page shows before a batch starts."""
+    with ws.session() as s:
+        stmt = _selected(s, missing=missing, category=category, slugs=slugs)
+        count = s.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+        first = s.scalars(stmt.limit(1)).first()
+    if not count or first is None:
+        raise InvalidInput("No agent matches that selection.")
+    return count, first
 
 
 def create_batch(ws: "Workspace", agents: list[Agent], choices: dict, *, name: str = "", selection: dict | None = None, auto_approve: bool = False,

@@ -6,7 +6,7 @@ import zlib
 
 import streamlit as st
 
-from imagegen.batch import create_batch, select_agents
+from imagegen.batch import create_batch, select_agents, selection_size
 from imagegen.catalog import all_categories
 from imagegen.costs import estimate
 from imagegen.errors import ImagegenError
@@ -45,16 +45,16 @@ with st.expander("New batch", expanded=not state.get("batch_id")):
     auto = cols[1].toggle("Approve each agent's first good candidate", key="batch_auto", help="Off: results wait for your review.")
     name = cols[2].text_input("Name", key="batch_name")
     try:
-        agents = select_agents(
-            ws, missing=how == "Without a thumbnail", category=category,
-            slugs=[s.strip() for s in slugs.split(",") if s.strip()] or None,
-        ) if how and (how != "A list of slugs" or slugs.strip()) else []
+        # Counted in SQL on every run; the agents themselves are read only when the batch starts.
+        selection = {"missing": how == "Without a thumbnail", "category": category,
+                     "slugs": [s.strip() for s in slugs.split(",") if s.strip()] or None}
+        size, first = selection_size(ws, **selection) if how and (how != "A list of slugs" or slugs.strip()) else (0, None)
         recipe = {"provider": provider, "template": template, "palette": palette, "aspect_ratio": aspect, "count": count}
         # The price does not depend on the agent's text: one recipe's estimate times the agents.
-        cost = estimate(ws, make_spec(ws, agents[0], **recipe)) * len(agents) if agents else 0.0
-        st.caption(f"{len(agents)} agents, {len(agents) * count} images" + (f", estimated ${cost:.2f}" if cost else ""))
-        if st.button("Start batch", type="primary", key="batch_start", icon=":material/play_arrow:", disabled=not agents):
-            batch_id = create_batch(ws, agents, recipe, name=name, auto_approve=auto,
+        cost = estimate(ws, make_spec(ws, first, **recipe)) * size if size else 0.0
+        st.caption(f"{size:,} agents, {size * count:,} images" + (f", estimated ${cost:.2f}" if cost else ""))
+        if st.button("Start batch", type="primary", key="batch_start", icon=":material/play_arrow:", disabled=not size):
+            batch_id = create_batch(ws, select_agents(ws, **selection), recipe, name=name, auto_approve=auto,
                                     selection={"how": how, "category": category, "slugs": slugs}, actor=actor)
             ws.jobs.submit_batch(batch_id)
             state["batch_id"] = state["batch_selected"] = batch_id

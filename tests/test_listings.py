@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import Engine, event, func, insert, select, text, update
 
 from imagegen.auth import local_admin
-from imagegen.batch import create_batch
+from imagegen.batch import create_batch, set_batch_status
 from imagegen.catalog import import_agents, refresh_categories, update_agent_text
 from imagegen.errors import InvalidInput
 from imagegen.generation import latest_generation
@@ -432,3 +432,30 @@ def test_the_batch_page_reads_one_page_of_agents_whatever_the_batch_size(ws, app
     small, large = reads(small_batch), reads(large_batch)  # Batch: the picker's two, and the progress of the one shown
     assert small == large, (small, large)
     assert large[1] == {"Batch": 3, "BatchItem": 20, "Generation": 20, "Candidate": 40}, large
+
+
+def test_the_new_batch_form_counts_its_agents_in_sql_and_reads_them_only_to_start(ws, app):
+    """Measured: every run of the Batch page read the whole catalog to say "N agents" under
+    the New batch form (its default, "Without a thumbnail", matches nearly every agent)."""
+    from tests.test_pages import open_page
+
+    def agents_read(catalog: int) -> tuple[int, str]:
+        grow_catalog(ws, catalog, thumbnail_every=10)
+        open_page(app, "batch")
+        with loaded_rows() as loaded:
+            app.run()
+        assert not app.exception, app.exception
+        [caption] = [c.value for c in app.caption if " agents, " in c.value]
+        return loaded.count("Agent"), caption
+
+    small, large = agents_read(100), agents_read(1_200)
+    missing = 12 + 1_200 - 120  # the sample agents and nine in ten of the made-up ones lack a thumbnail
+    assert large == (small[0], f"{missing:,} agents, {2 * missing:,} images")
+    assert small[0] <= 1  # the first agent, for the recipe's estimate
+    [start] = [b for b in app.button if b.label == "Start batch"]
+    start.click().run()
+    assert not app.exception, app.exception
+    with ws.session() as s:
+        assert s.scalar(select(func.count()).select_from(BatchItem)) == missing
+        batch_id = s.scalar(select(Batch.id))
+    set_batch_status(ws, batch_id, BatchStatus.PAUSED)  # the test is about what was read, not about running it
