@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 def _selected(session, *, missing: bool, category: str | None, slugs: list[str] | None):
     """The agents a selection names, filtered in SQL, by slug. Slugs must all exist."""
+    slugs = list(dict.fromkeys(slugs)) if slugs else None  # a slug listed twice is one agent
     if slugs:
         known = set(session.scalars(select(Agent.slug).where(Agent.slug.in_(slugs))))
         unknown = [slug for slug in slugs if slug not in known]
@@ -60,7 +61,7 @@ def select_agents(ws: "Workspace", *, missing: bool = False, category: str | Non
         agents = list(s.scalars(_selected(s, missing=missing, category=category, slugs=slugs)))
     if slugs:
         found = {a.slug: a for a in agents}
-        agents = [found[slug] for slug in slugs if slug in found]
+        agents = [found[slug] for slug in dict.fromkeys(slugs) if slug in found]
     if not agents:
         raise InvalidInput("No agent matches that selection.")
     return agents
@@ -225,14 +226,18 @@ async def run_batch_item(ws: "Workspace", batch_id: int, item_id: int) -> None:
     Pause and Cancel are read before the agent starts; an agent already done is left alone, so
     a job run twice (a worker retried after it died) does nothing the second time. The agent
     that finishes last marks the batch done."""
-    def read() -> tuple | None:  # one short read, not the batch with all its items
+    def read() -> tuple:  # one short read, not the batch with all its items
         with ws.session() as s:
             row = s.execute(select(Batch.status, Batch.choices, Batch.auto_approve, Batch.created_by).where(Batch.id == batch_id)).one()
-            item_status = s.scalar(select(BatchItem.status).where(BatchItem.id == item_id))
-        return row if row.status is BatchStatus.RUNNING and item_status is BatchItemStatus.PENDING else None
+            return row, s.scalar(select(BatchItem.status).where(BatchItem.id == item_id))
 
-    row = await asyncio.to_thread(read)
-    if row is None:
+    row, item_status = await asyncio.to_thread(read)
+    if row.status is not BatchStatus.RUNNING:
+        return
+    if item_status is not BatchItemStatus.PENDING:
+        # A retry of a job whose worker died after finishing the agent but before ending the
+        # batch: if it was the last agent, the batch is ended here, or it would run for ever.
+        await asyncio.to_thread(_end_batch, ws, batch_id)
         return
     actor = Actor(row.created_by or ws.settings.curator, Role.CURATOR)  # as `_creator` says
     try:

@@ -180,7 +180,8 @@ def cmd_batch(ws: Workspace, args) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from imagegen.batch import batch_generations, create_batch, follow_batch, get_batch, run_batch, select_agents, set_batch_status
-    from imagegen.records import BatchItemStatus, BatchStatus
+    from imagegen.listings import batch_summary
+    from imagegen.records import BatchStatus
 
     if args.resume is not None:
         batch_id = args.resume
@@ -196,8 +197,9 @@ def cmd_batch(ws: Workspace, args) -> int:
         selection = {"missing": args.missing, "all": args.all, "category": args.category, "slugs": slugs}
         batch_id = create_batch(ws, agents, choices, name=args.name, selection=selection, auto_approve=args.auto_approve,
                                 actor=_actor(ws, args))
-    statuses = [item.status for item, _ in batch_generations(ws, batch_id)]
-    total, already = len(statuses), sum(status is not BatchItemStatus.PENDING for status in statuses)
+    with ws.session() as s:
+        summary = batch_summary(s, batch_id)  # counted in SQL, not read item by item
+    total, already = summary.total, summary.finished
     print(f"batch {batch_id}: {total} agents, {already} already done", file=sys.stderr)
     columns = (TextColumn("[bold]batch {task.fields[batch]}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                TextColumn("{task.fields[agent]}"), TimeElapsedColumn())

@@ -212,6 +212,11 @@ def _claim(ws: "Workspace", generation_id: int) -> _Job:
             raise NotFound(f"No generation {generation_id}.")
         transition(gen, GenerationStatus.RUNNING)
         gen.started_at, gen.lease_owner, gen.lease_until = utcnow(), ws.owner, lease_until(ws)
+        # Its candidates run from here, in the same write: none waits for the provider's budget
+        # behind a write of its own, and no later write can undo a Cancel's.
+        todo = [c for c in gen.candidates if c.status is CandidateStatus.QUEUED]
+        for cand in todo:
+            transition(cand, CandidateStatus.RUNNING)
         spec = gen.recipe
         agent = s.get(Agent, gen.agent_id)
         source_id = spec.options.get("upscale_of") or spec.options.get("vary_of")
@@ -219,7 +224,7 @@ def _claim(ws: "Workspace", generation_id: int) -> _Job:
         return _Job(
             generation_id, spec, agent.slug,
             agent_text(agent.name, agent.description, agent.sub_heading, agent.categories, agent.short_title),
-            [(c.id, c.seed) for c in gen.candidates if c.status is CandidateStatus.QUEUED],
+            [(c.id, c.seed) for c in todo],
             source.image_key if source is not None else None,
         )
 
@@ -301,9 +306,6 @@ async def _run(ws: "Workspace", job: _Job, saving: set[asyncio.Task]) -> None:
         saving.add(task)
         await asyncio.shield(task)
 
-    # Every candidate is marked running in one write, before any waits for the provider's budget:
-    # no write holds a slot of it, and the chunks still ask in order.
-    await asyncio.to_thread(_set_status, ws, [cid for cid, _ in job.candidates], CandidateStatus.RUNNING)
     await asyncio.gather(*(run_chunk(c) for c in chunks))
 
 
@@ -333,12 +335,6 @@ def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, reci
         cand = s.get(Candidate, candidate_id)
         transition(cand, CandidateStatus.SUCCEEDED)
         cand.image_key, cand.pending_key, cand.finished_at = cand.pending_key, None, utcnow()
-
-
-def _set_status(ws: "Workspace", ids: list[int], status: CandidateStatus) -> None:
-    with ws.session() as s, s.begin():
-        for cand in s.scalars(select(Candidate).where(Candidate.id.in_(ids))):
-            transition(cand, status)
 
 
 def _finish_candidates(ws, ids, status, error, *, seed=None, prompt=None, forget_image=False) -> None:

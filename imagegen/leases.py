@@ -135,8 +135,10 @@ class SharedImageLimiter:
         try:
             yield
         finally:
-            await asyncio.shield(asyncio.to_thread(conn.close))
-            self._freed.set()
+            try:
+                await asyncio.shield(asyncio.to_thread(conn.close))
+            finally:
+                self._freed.set()  # even when this task is canceled while its slots go back
 
 
 def in_flight_engine(url: str, pool_size: int):

@@ -328,7 +328,7 @@ class Approval(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
-    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"))
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), index=True)  # "is this one approved?"
     approved_by: Mapped[str] = mapped_column(String(200))
     approved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     upload_key: Mapped[str] = mapped_column(String(300))

@@ -221,3 +221,50 @@ def test_a_batch_fanned_out_to_workers_costs_the_same_per_agent_whatever_its_siz
         asyncio.run(run())
 
     assert_flat_per_agent(ws, jobs)
+
+
+def test_a_retried_job_whose_agent_was_done_still_ends_its_batch(ws, monkeypatch):
+    """A worker that died after recording its agent but before ending the batch: Procrastinate
+    retries the job, which finds the agent done. If it was the last one, the batch must end
+    (it used to stay running for ever, and `batch --follow` with it)."""
+    import asyncio
+
+    import imagegen.batch as batch_module
+    from imagegen.batch import run_batch_item
+
+    batch_id = create_batch(ws, select_agents(ws)[:2], {"provider": "local", "count": 1, "seed": 3})
+    items = [item.id for item, _ in batch_generations(ws, batch_id)]
+    real_end = batch_module._end_batch
+
+    async def jobs() -> None:
+        await run_batch_item(ws, batch_id, items[0])
+        monkeypatch.setattr(batch_module, "_end_batch", lambda *args: None)  # the kill, just before it
+        await run_batch_item(ws, batch_id, items[1])
+        monkeypatch.setattr(batch_module, "_end_batch", real_end)
+        assert get_batch(ws, batch_id).status is BatchStatus.RUNNING
+        await run_batch_item(ws, batch_id, items[1])  # the retry
+        await ws.aclose_providers()
+
+    asyncio.run(jobs())
+    assert get_batch(ws, batch_id).status is BatchStatus.DONE
+    assert [gen.id is not None for _, gen in batch_generations(ws, batch_id)] == [True, True]  # no second generation made
+
+
+def test_a_selection_of_slugs_keeps_their_order_once_each_and_names_the_unknown(ws):
+    """What the Batch page and `batch --slugs` select, filtered in SQL."""
+    from imagegen.batch import selection_size
+    from imagegen.errors import InvalidInput, NotFound
+
+    picked = select_agents(ws, slugs=["trend-radar", "ai", "trend-radar", "bug-hunter"])
+    assert [a.slug for a in picked] == ["trend-radar", "ai", "bug-hunter"]  # as given, a repeat once
+    assert selection_size(ws, slugs=["trend-radar", "ai", "trend-radar", "bug-hunter"])[0] == 3  # the form says what starts
+    with pytest.raises(NotFound, match="'no-such-agent'"):
+        select_agents(ws, slugs=["ai", "no-such-agent"], missing=True)
+    everyone = select_agents(ws)
+    assert [a.slug for a in everyone] == sorted(a.slug for a in everyone) and len(everyone) == 12
+    count, first = selection_size(ws)
+    assert (count, first.slug) == (12, everyone[0].slug)
+    category = next(a.categories[0] for a in everyone if a.categories)
+    assert {a.slug for a in select_agents(ws, category=category)} == {a.slug for a in everyone if category in a.categories}
+    with pytest.raises(InvalidInput):
+        select_agents(ws, category="no such category")

@@ -135,13 +135,14 @@ def test_an_unwritable_media_folder_ends_the_job_with_one_line(ws):
 
 
 def test_a_locked_database_inside_a_job_ends_it_and_is_logged(ws, monkeypatch, caplog):
-    """Measured: "database is locked" in _set_status left the generation running, the exception dropped."""
+    """Measured: "database is locked" in _set_status left the generation running, the exception
+    dropped. (Candidates now start running in the claim; recording a result is the job's write.)"""
     from sqlalchemy.exc import OperationalError
 
     def locked(*args, **kwargs):
         raise OperationalError("UPDATE candidates", {}, Exception("database is locked"))
 
-    monkeypatch.setattr(generation_module, "_set_status", locked)
+    monkeypatch.setattr(generation_module, "_save_result", locked)
     gen_id = start_generation(ws, "trend-radar", make_spec(ws, ws.get_agent("trend-radar"), provider="local", count=1, seed=0))
     with caplog.at_level(logging.ERROR):
         asyncio.run(run_generation(ws, gen_id))

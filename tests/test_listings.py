@@ -459,3 +459,16 @@ def test_the_new_batch_form_counts_its_agents_in_sql_and_reads_them_only_to_star
         assert s.scalar(select(func.count()).select_from(BatchItem)) == missing
         batch_id = s.scalar(select(Batch.id))
     set_batch_status(ws, batch_id, BatchStatus.PAUSED)  # the test is about what was read, not about running it
+
+
+def test_the_batch_review_filter_looks_approvals_up_by_candidate(ws):
+    """Review's reviewed/unreviewed filter asks, for each candidate, whether it was approved:
+    without an index on approvals.candidate_id each question read every approval."""
+    from imagegen.listings import _item_reviewed
+
+    with ws.session() as s:
+        plan = plan_of(s, select(BatchItem.id).where(BatchItem.batch_id == 1, ~_item_reviewed()))
+    if ws.engine.dialect.name == "sqlite":
+        assert "ix_approvals_candidate_id" in plan and not re.search(r"SCAN approvals\b", plan), plan
+    else:
+        assert "ix_approvals_candidate_id" in plan and "Seq Scan on approvals" not in plan, plan
