@@ -17,7 +17,7 @@ from ui.publishing import publish_state
 from ui.recipe_state import load_recipe
 from ui.resources import thumbnail_url, workspace
 from ui.text import literal
-from ui.widgets import review_matches, status_badge, verdict_badge
+from ui.widgets import pager, review_matches, status_badge, verdict_badge
 
 actor = require_page("viewer")
 ws = workspace()
@@ -119,12 +119,7 @@ for gen in generations:
             load_recipe(state, gen.spec, slug)
             st.switch_page("pages/studio.py")
 
-if page.has_next or page.has_previous:
-    back, forward = st.columns(2)
-    back.button("Newer", key="history_newer", icon=":material/chevron_left:", disabled=not page.has_previous,
-                on_click=state.__setitem__, args=("history_offset", max(0, page.offset - PAGE)))
-    forward.button("Older", key="history_older", icon=":material/chevron_right:", disabled=not page.has_next,
-                   on_click=state.__setitem__, args=("history_offset", page.offset + PAGE))
+pager(page, "history", lambda offset: state.__setitem__("history_offset", offset), back="Newer", forward="Older")
 
 with st.expander("Spend by day (all agents)"):
     days = spend_by_day(ws)

@@ -405,8 +405,8 @@ def test_history_finds_its_agent_by_search_and_pages_generations(app):
         return [int(e.label.split(" ·")[0][1:]) for e in app.expander if e.label.startswith("#")]
 
     assert app.subheader[-1].value == "25 generations" and shown() == [g.id for g in reversed(gens[5:])]
-    app.button(key="history_older").click().run()
-    assert shown() == [g.id for g in reversed(gens[:5])] and app.button(key="history_older").disabled
+    app.button(key="history_next").click().run()
+    assert shown() == [g.id for g in reversed(gens[:5])] and app.button(key="history_next").disabled
     set_verdict(ws, gens[3].candidates[0].id, Verdict.STARRED)
     app.selectbox(key="history_review").select("starred").run()  # filtered in SQL, from the first page
     assert shown() == [gens[3].id] and app.subheader[-1].value == "1 generation"

@@ -11,6 +11,7 @@ from imagegen.records import Agent
 from imagegen.workspace import Workspace
 from ui.resources import LARGE, thumbnail_url
 from ui.text import literal
+from ui.widgets import pager
 
 PER_ROW = 5
 PAGE = 40  # thumbnails read and sent per page; Previous and Next turn pages
@@ -73,11 +74,6 @@ def gallery(page: Page[Agent], categories: list[str]) -> None:
                     st.markdown(_tags(agent.categories))
                 st.button("View", key=f"showcase_view_{agent.slug}", icon=":material/zoom_in:", type="tertiary",
                           on_click=state.__setitem__, args=("showcase_open", agent.slug))
-    if page.has_previous or page.has_next:
-        back, forward = st.columns(2)
-        back.button("Previous", key="showcase_previous", icon=":material/chevron_left:", disabled=not page.has_previous,
-                    on_click=_turn, args=(page.offset - PAGE,))
-        forward.button("Next", key="showcase_next", icon=":material/chevron_right:", disabled=not page.has_next,
-                       on_click=_turn, args=(page.offset + PAGE,))
+    pager(page, "showcase", _turn)
     if state.get("showcase_open") in by_slug:
         large_view(by_slug[state["showcase_open"]])
