@@ -20,7 +20,7 @@ from imagegen.auth import Actor, Role, local_admin, require
 from imagegen.errors import BudgetExceeded, ImagegenError, InvalidInput, NotFound
 from imagegen.generation import requeue_interrupted, run_generation, start_generation
 from imagegen.leases import expired, held, lease_until
-from imagegen.listings import agent_query
+from imagegen.listings import agent_query, batch_summary
 from imagegen.recipes import make_spec
 from imagegen.records import (
     Agent,
@@ -100,12 +100,6 @@ def get_batch(ws: "Workspace", batch_id: int) -> Batch:
         if batch is None:
             raise NotFound(f"No batch {batch_id}.")
         return batch
-
-
-def list_batches(ws: "Workspace") -> list[Batch]:
-    """Every batch, newest first, for the Batch page."""
-    with ws.session() as s:
-        return list(s.scalars(select(Batch).order_by(Batch.id.desc())))
 
 
 def set_batch_status(ws: "Workspace", batch_id: int, status: BatchStatus) -> None:
@@ -256,13 +250,11 @@ def follow_batch(ws: "Workspace", batch_id: int, on_progress: Progress | None = 
     progress: Throughput | None = None
     while True:
         with ws.session() as s:
-            status = s.scalar(select(Batch.status).where(Batch.id == batch_id))
-            rows = s.execute(select(BatchItem.status, func.count()).where(BatchItem.batch_id == batch_id).group_by(BatchItem.status)).all()
+            summary = batch_summary(s, batch_id)
             images = s.scalar(select(func.count()).select_from(BatchItem).join(Generation, Generation.id == BatchItem.generation_id)
                               .join(Candidate, Candidate.generation_id == Generation.id)
                               .where(BatchItem.batch_id == batch_id, Candidate.status == CandidateStatus.SUCCEEDED))
-        counts = dict(rows)
-        done, total = sum(counts.values()) - counts.get(BatchItemStatus.PENDING, 0), sum(counts.values())
+        status, done, total = summary.batch.status, summary.finished, summary.total
         if progress is None:
             progress = Throughput(done, total, 0, time.monotonic(), done)
             first_images = images
