@@ -168,37 +168,33 @@ def test_a_cancel_during_saving_keeps_every_image_already_paid_for(ws, register)
     assert gen.status is GenerationStatus.CANCELED
 
 
-def test_images_the_local_renderer_drew_are_not_decoded_again_to_be_stored(ws, monkeypatch):
-    """Measured: every local candidate was fully decoded in the app's own process (about 4 ms
-    of the batch's main process per image, on 2 cores shared with the renderer's workers)."""
+@pytest.fixture
+def decoded(monkeypatch) -> list[str]:
+    """The format of every image Pillow fully decodes while the test runs."""
     from PIL import ImageFile
 
-    decoded = []
+    seen: list[str] = []
     real_load = ImageFile.ImageFile.load
 
     def load(self):
-        decoded.append(self.format)
+        seen.append(self.format)
         return real_load(self)
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    return seen
+
+
+def test_images_the_local_renderer_drew_are_not_decoded_again_to_be_stored(ws, decoded):
+    """Measured: every local candidate was fully decoded in the app's own process (about 4 ms
+    of the batch's main process per image, on 2 cores shared with the renderer's workers)."""
     gen = generate(ws, count=4, seed=7)
     assert [c.status for c in gen.candidates] == [CandidateStatus.SUCCEEDED] * 4
     assert [(c.width, c.height, c.format) for c in gen.candidates] == [(1280, 720, "PNG")] * 4
     assert decoded == []
 
 
-def test_a_remote_providers_images_are_still_decoded_in_full(ws, register, monkeypatch):
+def test_a_remote_providers_images_are_still_decoded_in_full(ws, register, decoded):
     """Only the app's own renderer is trusted: a download is decoded once, to catch a truncated file."""
-    from PIL import ImageFile
-
-    decoded = []
-    real_load = ImageFile.ImageFile.load
-
-    def load(self):
-        decoded.append(self.format)
-        return real_load(self)
-
-    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
     register(scripted(["ok", "ok"]))
     gen = generate(ws, provider="scripted", count=2, seed=1)
     assert gen.status is GenerationStatus.SUCCEEDED and len(decoded) == 2
