@@ -280,8 +280,8 @@ def _end_batch(ws: "Workspace", batch_id: int) -> BatchStatus:
         return batch.status
 
 
-def _prepare_item(ws: "Workspace", item_id: int, choices: dict, actor: Actor) -> tuple[str, int | None]:
-    """(agent slug, generation id to run, or None if the item failed)."""
+def _prepare_item(ws: "Workspace", item_id: int, choices: dict, actor: Actor) -> tuple[str, int | None, bool]:
+    """(agent slug, generation id to run or None if the item failed, whether that job is new)."""
     with ws.session() as s:
         item = s.get(BatchItem, item_id)
         agent, generation_id = item.agent, item.generation_id
@@ -292,18 +292,20 @@ def _prepare_item(ws: "Workspace", item_id: int, choices: dict, actor: Actor) ->
             raise
         except ImagegenError as exc:
             _finish_item(ws, item_id, BatchItemStatus.FAILED, str(exc))
-            return agent.slug, None
-        generation_id = start_generation(ws, agent.slug, spec, batch_item_id=item_id, actor=actor)
-    else:
-        requeue_interrupted(ws, generation_id)  # a job cut short by a restart picks up where it stopped
-    return agent.slug, generation_id
+            return agent.slug, None, False
+        return agent.slug, start_generation(ws, agent.slug, spec, batch_item_id=item_id, actor=actor), True
+    requeue_interrupted(ws, generation_id)  # a job cut short by a restart picks up where it stopped
+    return agent.slug, generation_id, False
 
 
 async def _run_item(ws: "Workspace", item_id: int, choices: dict, auto_approve: bool, actor: Actor) -> tuple[str, int]:
     """Run one agent's job; returns its slug and how many images it made."""
-    slug, generation_id = await asyncio.to_thread(_prepare_item, ws, item_id, choices, actor)
+    slug, generation_id, new = await asyncio.to_thread(_prepare_item, ws, item_id, choices, actor)
     if generation_id is None:
         return slug, 0
+    if new and (await run_generation(ws, generation_id)) is GenerationStatus.SUCCEEDED and not auto_approve:
+        # The common case: the new job's own answer says done, and the item counts its images as it closes.
+        return slug, await asyncio.to_thread(_finish_item, ws, item_id, BatchItemStatus.DONE, None, generation_id)
     outcome = await asyncio.to_thread(_generation_outcome, ws, generation_id)
     if not outcome[0].finished:
         await run_generation(ws, generation_id)
@@ -328,11 +330,15 @@ def _generation_outcome(ws: "Workspace", generation_id: int) -> tuple[Generation
     return status, error, made
 
 
-def _finish_item(ws, item_id: int, status: BatchItemStatus, error: str | None) -> None:
+def _finish_item(ws, item_id: int, status: BatchItemStatus, error: str | None, generation_id: int | None = None) -> int:
+    """Close a batch item; returns how many images that job made (0 unless `generation_id` is given)."""
     with ws.session() as s, s.begin():
         item = s.get(BatchItem, item_id)
         transition(item, status)
         item.error = error
+        if generation_id is None:
+            return 0
+        return s.scalar(select(func.count()).where(Candidate.generation_id == generation_id, Candidate.status == CandidateStatus.SUCCEEDED))
 
 
 def _set_item_error(ws, item_id: int, error: str) -> None:

@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("approval_ids", nargs="*", type=int, metavar="APPROVAL_ID")
 
     work = sub.add_parser("worker", help="run queued jobs (PostgreSQL): start one or more, on any machine")
-    work.add_argument("--concurrency", type=int, default=4, help="jobs run at once by this process (default 4)")
+    work.add_argument("--concurrency", type=int, default=4, help="jobs calling providers at once (default 4); twice as many run, so the next are ready")
     work.add_argument("--queues", default=None, help="comma-separated providers to serve, e.g. ideogram,local (default: all)")
 
     exp = sub.add_parser("export", help="the approved set as a zip: one image per agent, manifest.csv and manifest.json")
@@ -307,7 +307,7 @@ def cmd_worker(ws: Workspace, args) -> int:
     queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues else None
     for name in queues or ():
         provider_class(name)  # an unknown queue is one line, not a worker that waits forever
-    print(f"worker: {args.concurrency} at once, queues {', '.join(queues) if queues else 'all'}; stop with SIGTERM or Ctrl-C", file=sys.stderr)
+    print(f"worker: {args.concurrency} calling at once, {2 * args.concurrency} jobs, queues {', '.join(queues) if queues else 'all'}; stop with SIGTERM or Ctrl-C", file=sys.stderr)
     run_worker(ws, concurrency=args.concurrency, queues=queues)
     print("worker: stopped", file=sys.stderr)
     return 0

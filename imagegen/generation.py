@@ -264,25 +264,30 @@ async def _run(ws: "Workspace", job: _Job, saving: set[asyncio.Task]) -> None:
     bounds = [i * size + min(i, extra) for i in range(calls + 1)]
     chunks = [job.candidates[a:b] for a, b in zip(bounds, bounds[1:])]
 
-    async def run_chunk(chunk: list[tuple[int, int]]) -> None:
+    async def run_chunk(chunk: list[tuple[int, int]], turn) -> None:
         ids = [cid for cid, _ in chunk]
-        async with limit.hold(len(ids)):
-            request = ImageRequest(
-                agent=job.text, prompt=spec.prompt, aspect_ratio=spec.aspect_ratio, seed=chunk[0][1], count=len(ids),
-                palette=spec.palette, negative_prompt=spec.negative_prompt, style=spec.style,
-                magic_prompt=spec.magic_prompt, model=spec.model, options=spec.options, source_image=source_image,
-            )
-            try:
-                # The budget is held only until the answer is in: downloads and saves run after,
-                # so the next call (another candidate, job or batch agent) starts at once.
-                fetches = await provider.submit(request)
-            except ImagegenError as exc:
-                await asyncio.to_thread(_finish_candidates, ws, ids, CandidateStatus.FAILED, str(exc))
-                return
-            except Exception as exc:  # a provider bug must not take the other chunks down
-                log.exception("provider %s crashed", spec.provider)
-                await asyncio.to_thread(_finish_candidates, ws, ids, CandidateStatus.FAILED, f"The provider failed unexpectedly ({type(exc).__name__}).")
-                return
+        failed = None
+        try:
+            async with limit.hold(len(ids)):
+                request = ImageRequest(
+                    agent=job.text, prompt=spec.prompt, aspect_ratio=spec.aspect_ratio, seed=chunk[0][1], count=len(ids),
+                    palette=spec.palette, negative_prompt=spec.negative_prompt, style=spec.style,
+                    magic_prompt=spec.magic_prompt, model=spec.model, options=spec.options, source_image=source_image,
+                )
+                try:
+                    # The budget is held only until the answer is in: downloads and saves run after,
+                    # so the next call (another candidate, job or batch agent) starts at once.
+                    fetches = await provider.submit(request)
+                except ImagegenError as exc:
+                    failed = str(exc)
+                except Exception as exc:  # a provider bug must not take the other chunks down
+                    log.exception("provider %s crashed", spec.provider)
+                    failed = f"The provider failed unexpectedly ({type(exc).__name__})."
+        finally:
+            turn.call_answered()
+        if failed is not None:
+            await asyncio.to_thread(_finish_candidates, ws, ids, CandidateStatus.FAILED, failed)
+            return
         if len(fetches) > len(ids):
             log.warning("%s returned %d images for %d asked; the extra ones are ignored", spec.provider, len(fetches), len(ids))
             for extra in fetches[len(ids):]:
@@ -306,7 +311,8 @@ async def _run(ws: "Workspace", job: _Job, saving: set[asyncio.Task]) -> None:
         saving.add(task)
         await asyncio.shield(task)
 
-    await asyncio.gather(*(run_chunk(c) for c in chunks))
+    async with ws.turn(len(chunks)) as turn:  # a worker's turn: its calls out, its bookkeeping not in the way
+        await asyncio.gather(*(run_chunk(c, turn) for c in chunks))
 
 
 def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, recipe: dict, *, decode: bool = True) -> None:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 GENERATION_TASK = "imagegen.generation"
 BATCH_ITEM_TASK = "imagegen.batch_item"
 WAIT_POLL_SECONDS = 0.25
+DEFER_CHUNK = 500  # batch agents put on the queue per statement
 
 
 class JobQueue(Protocol):
@@ -124,8 +125,18 @@ class ProcrastinateQueue:
             pending = list(s.scalars(select(BatchItem.id).where(BatchItem.batch_id == batch_id, BatchItem.status == BatchItemStatus.PENDING)
                                      .order_by(BatchItem.id)))
         provider = batch.choices.get("provider") or "local"
-        for item_id in pending:
-            self._defer(BATCH_ITEM_TASK, provider, _item_lock(item_id), batch_id=batch_id, item_id=item_id)
+        from procrastinate.exceptions import AlreadyEnqueued
+
+        app = self._opened()
+        for start in range(0, len(pending), DEFER_CHUNK):  # one round trip per chunk, not one per agent
+            chunk = pending[start:start + DEFER_CHUNK]
+            jobs = [app.configure_task(BATCH_ITEM_TASK, queue=provider, lock=_item_lock(i), queueing_lock=_item_lock(i))
+                    .make_new_job(batch_id=batch_id, item_id=i) for i in chunk]
+            try:
+                app.job_manager.batch_defer_jobs(jobs)
+            except AlreadyEnqueued:  # a resumed batch whose agents partly still wait for a worker
+                for item_id in chunk:
+                    self._defer(BATCH_ITEM_TASK, provider, _item_lock(item_id), batch_id=batch_id, item_id=item_id)
 
     def cancel(self, generation_id: int) -> bool:
         """Stop a job wherever it runs: a waiting one is withdrawn (and its board ends canceled),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import procrastinate
@@ -102,17 +103,21 @@ def run_worker(ws: "Workspace", *, concurrency: int, queues: list[str] | None) -
     if ws.engine.dialect.name != "postgresql":
         raise ImagegenError("Workers need PostgreSQL: set IMAGEGEN_DATABASE_URL=postgresql+psycopg://...")
     ensure_queue_schema(ws.engine)
-    app = procrastinate_app(ws.settings, pool_size=concurrency + 4)
+    # `concurrency` jobs call providers at once; as many again claim, download and save meanwhile
+    # (`CallTurns`), each on a thread of its own, so a call that ends is followed at once.
+    ws.calling_jobs, jobs = concurrency, 2 * concurrency
+    app = procrastinate_app(ws.settings, pool_size=jobs + 4)
     app.task(name=GENERATION_TASK, pass_context=True)(generation_job)
     app.task(name=BATCH_ITEM_TASK, pass_context=True)(batch_item_job)
     lease = ws.settings.lease_seconds
 
     async def main() -> None:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(jobs + 4, thread_name_prefix="imagegen-worker"))
         async with app.open_async():
             retrying = asyncio.create_task(retry_stalled_jobs(app, ws))
             try:
                 await app.run_worker_async(
-                    queues=queues, concurrency=concurrency, name=f"imagegen-{ws.owner[:8]}",
+                    queues=queues, concurrency=jobs, name=f"imagegen-{ws.owner[:8]}",
                     additional_context={"workspace": ws}, abort_job_polling_interval=1.0,
                     # A worker is stalled after one lease without a heartbeat: the same clock as row leases.
                     update_heartbeat_interval=lease / 4, stalled_worker_timeout=lease,

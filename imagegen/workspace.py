@@ -42,6 +42,7 @@ class Workspace:
         # Providers hold async clients and semaphores, which belong to one event loop each.
         self._per_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._slots_engine = None  # PostgreSQL only: the connections holding in-flight slots
+        self.calling_jobs = 0  # a worker's cap on its jobs calling providers at once (0: none, the limits alone)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -49,7 +50,7 @@ class Workspace:
             yield s
 
     def _loop_state(self) -> dict:
-        return self._per_loop.setdefault(asyncio.get_running_loop(), {"providers": {}, "limits": {}})
+        return self._per_loop.setdefault(asyncio.get_running_loop(), {"providers": {}, "limits": {}, "turns": None})
 
     def provider(self, name: str) -> Provider:
         providers = self._loop_state()["providers"]
@@ -68,6 +69,13 @@ class Workspace:
             else:
                 limits[name] = ImageLimiter(capacity)
         return limits[name]
+
+    def turn(self, calls: int) -> "Turn":
+        """A job's turn to call its provider, in this process's order: see `CallTurns`."""
+        state = self._loop_state()
+        if state["turns"] is None:
+            state["turns"] = CallTurns(self.calling_jobs)
+        return state["turns"].turn(calls)
 
     def _in_flight_engine(self):
         with _ENGINE_LOCK:
@@ -122,6 +130,48 @@ class Workspace:
         if self._slots_engine is not None:
             self._slots_engine.dispose()
         self.engine.dispose()
+
+
+class CallTurns:
+    """At most `jobs` jobs of this process call providers at once (0: no cap, only the limits).
+
+    A worker runs twice as many jobs as it lets call: while its calls are out, the next jobs
+    claim their rows and the finished ones save and record theirs, so a call that ends is
+    followed at once by one that is ready, not by a job that still has its bookkeeping to do.
+    A job's turn starts before its first call and ends when its last call is answered (its
+    downloads and saves run after), however many calls it makes: Flux 1.1 Pro's eight
+    one-image predictions are one turn."""
+
+    def __init__(self, jobs: int):
+        self._slots = asyncio.Semaphore(jobs) if jobs > 0 else None
+
+    @contextlib.asynccontextmanager
+    async def turn(self, calls: int):
+        if self._slots is None or calls == 0:
+            yield Turn(None, calls)
+            return
+        await self._slots.acquire()
+        turn = Turn(self._slots, calls)
+        try:
+            yield turn
+        finally:
+            turn.end()
+
+
+class Turn:
+    def __init__(self, slots: asyncio.Semaphore | None, calls: int):
+        self._slots, self._calls = slots, calls
+
+    def call_answered(self) -> None:
+        """One call is over (answered or failed); the last one ends the turn."""
+        self._calls -= 1
+        if self._calls <= 0:
+            self.end()
+
+    def end(self) -> None:
+        if self._slots is not None:
+            self._slots, slots = None, self._slots
+            slots.release()
 
 
 class ImageLimiter:

@@ -366,3 +366,38 @@ def test_vary_is_refused_where_ideogram_cannot_remix(ws, fake):
     with pytest.raises(InvalidInput, match="V_2 cannot make variations"):
         vary_candidate(ws, legacy.id)
     assert [r["path"] for r in fake.requests] == ["/generate"]
+
+
+def test_a_workers_turn_ends_when_the_answer_is_in_not_when_the_image_is_saved(ws, fake, monkeypatch):
+    """A worker's next job calls as soon as the last answer is in: the images of the job before
+    are downloaded and saved outside its turn, so a slow disk or S3 does not idle the budget."""
+    import asyncio
+
+    from imagegen.generation import run_generation
+
+    ws.calling_jobs = 1  # `python -m imagegen worker --concurrency 1`
+    fake.faults.extend([{"delay": 0.2}] * 2)
+    posts, saved = [], []
+    take_fault = fake.take_fault
+    monkeypatch.setattr(fake, "take_fault", lambda: (posts.append(time.monotonic()), take_fault())[1])
+    put = ws.media.put
+
+    def slow_put(data, image_format):
+        time.sleep(1.0)
+        saved.append(time.monotonic())
+        return put(data, image_format)
+
+    monkeypatch.setattr(ws.media, "put", slow_put)
+    jobs = [start_generation(ws, slug, make_spec(ws, ws.get_agent(slug), provider="ideogram", count=1, seed=7))
+            for slug in ("trend-radar", "sql-sherpa")]
+
+    async def run() -> None:
+        try:
+            await asyncio.gather(*(run_generation(ws, job) for job in jobs))
+        finally:
+            await ws.aclose_providers()
+
+    asyncio.run(run())
+    assert [statuses(ws.get_generation(job)) for job in jobs] == [["succeeded"], ["succeeded"]]
+    assert fake.peak_images == 1  # one call at a time: the worker's turn, not Ideogram's limit of 10
+    assert len(posts) == 2 and posts[1] < saved[0]  # the second call went out while the first image was saving

@@ -351,3 +351,25 @@ def test_vary_is_refused_on_flux_schnell_which_takes_no_image(ws, fake):
     with pytest.raises(InvalidInput, match="flux-schnell cannot make variations"):
         vary_candidate(ws, parent.id)
     assert len(fake.creates) == 1
+
+
+def test_a_workers_turn_is_one_job_with_all_its_predictions(ws, fake):
+    """A worker lets `--concurrency` jobs call providers at once (`CallTurns`). A turn is a job,
+    not a call: Flux 1.1 Pro's four one-image predictions go out together, and a second job
+    waits for the turn instead of splitting the worker's share with the first."""
+    from imagegen.generation import run_generation
+
+    ws.calling_jobs = 1  # what `python -m imagegen worker --concurrency 1` sets
+    fake.delay = 0.3
+    spec = make_spec(ws, ws.get_agent("sql-sherpa"), provider="replicate", model=PRO, count=4, seed=5, aspect_ratio="1x1")
+    jobs = [start_generation(ws, "sql-sherpa", spec) for _ in range(2)]
+
+    async def run() -> None:
+        try:
+            await asyncio.gather(*(run_generation(ws, job) for job in jobs))
+        finally:
+            await ws.aclose_providers()
+
+    asyncio.run(run())
+    assert [statuses(ws.get_generation(job)) for job in jobs] == [["succeeded"] * 4] * 2
+    assert len(fake.creates) == 8 and fake.peak == 4  # one job's four at once; never both jobs' eight

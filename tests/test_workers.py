@@ -387,3 +387,45 @@ def test_a_job_that_waited_in_the_queue_past_its_lease_still_runs_once(cluster_e
         assert [c.status for c in gen.candidates] == [CandidateStatus.SUCCEEDED] * 2 and len(fake.requests) == 1
     finally:
         ws.close()
+
+
+@postgresql_only
+def test_a_worker_calls_its_concurrency_at_once_while_as_many_jobs_again_get_ready(cluster_env, fake, monkeypatch):
+    """`--concurrency 1`: one call out at a time, and the next agent's job is already claimed
+    while it is out (it used to be fetched only once the first job had saved and ended)."""
+    monkeypatch.setenv("IDEOGRAM_MAX_IN_FLIGHT", "10")  # the worker's own share is the bound here
+    fake.RequestHandlerClass = slow_ideogram(1.5).RequestHandlerClass
+    ws = open_workspace(Settings())
+    try:
+        add_agents(ws, 2, "pair")
+        with started(["worker", "--concurrency", "1"], logs=cluster_env), \
+                started(["batch", "--category", "pair", "--provider", "ideogram", "--count", "1"], logs=cluster_env) as (cli,):
+            cli.wait(timeout=90)
+        assert cli.returncode == 0, log_of(cluster_env)
+        with ws.session() as s:
+            claimed = list(s.scalars(select(Generation.started_at)))
+            first_landed = s.scalar(select(func.min(Candidate.finished_at)))
+        assert len(claimed) == 2 and max(claimed) < first_landed
+        assert fake.peak_live == 1 and len(fake.requests) == 2
+    finally:
+        ws.close()
+
+
+@postgresql_only
+def test_a_batch_goes_on_the_queue_in_one_statement_and_a_second_submit_adds_nothing(cluster_env, monkeypatch):
+    from imagegen.batch import create_batch, select_agents
+
+    ws = open_workspace(Settings())
+    try:
+        add_agents(ws, 30, "bulk")
+        batch_id = create_batch(ws, select_agents(ws, category="bulk"), {"provider": "ideogram", "count": 1})
+        manager = ws.jobs._opened().job_manager
+        batch_defer, deferred = manager.batch_defer_jobs, []
+        monkeypatch.setattr(manager, "batch_defer_jobs", lambda jobs, **kw: (deferred.append(len(jobs)), batch_defer(jobs, **kw))[1])
+        ws.jobs.submit_batch(batch_id)
+        assert deferred == [30]  # one round trip for the batch, not one per agent
+        ws.jobs.submit_batch(batch_id)  # a resume while every agent still waits for a worker
+        waiting = manager.list_jobs(status="todo")
+        assert len(waiting) == 30 and len({job.task_kwargs["item_id"] for job in waiting}) == 30
+    finally:
+        ws.close()
