@@ -312,7 +312,11 @@ async def _run(ws: "Workspace", job: _Job, saving: set[asyncio.Task]) -> None:
         await asyncio.shield(task)
 
     async with ws.turn(len(chunks)) as turn:  # a worker's turn: its calls out, its bookkeeping not in the way
-        await asyncio.gather(*(run_chunk(c, turn) for c in chunks))
+        # Every chunk runs to its end before the job ends (and gives its turn back): one that
+        # raises must not leave the others' calls out, uncounted, while the job is marked failed.
+        for outcome in await asyncio.gather(*(run_chunk(c, turn) for c in chunks), return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
 
 
 def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, recipe: dict, *, decode: bool = True) -> None:

@@ -14,7 +14,6 @@ import contextlib
 import logging
 import random
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
@@ -101,8 +100,6 @@ class SharedImageLimiter:
         self._key = zlib.crc32(f"imagegen-in-flight:{provider}".encode()) & 0x7FFFFFFF  # one int4 lock space per provider
         self._turn = asyncio.Lock()
         self._freed = asyncio.Event()  # set when this process gives slots back
-        # Its own threads: taking and giving back slots never queues behind other jobs' bookkeeping.
-        self._threads = ThreadPoolExecutor(2, thread_name_prefix=f"imagegen-slots-{provider}")
 
     def _try_take(self, images: int):
         """A connection holding `images` slots, or None (nothing held) if that many are not free."""
@@ -125,7 +122,7 @@ class SharedImageLimiter:
             while True:
                 self._freed.clear()  # before trying: a release during the attempt wakes the wait below
                 # Shielded: a cancel while the thread runs must still hand its connection back.
-                attempt = asyncio.get_running_loop().run_in_executor(self._threads, self._try_take, images)
+                attempt = asyncio.ensure_future(asyncio.to_thread(self._try_take, images))
                 try:
                     conn = await asyncio.shield(attempt)
                 except asyncio.CancelledError:
@@ -139,7 +136,7 @@ class SharedImageLimiter:
             yield
         finally:
             try:
-                await asyncio.shield(asyncio.get_running_loop().run_in_executor(self._threads, conn.close))
+                await asyncio.shield(asyncio.to_thread(conn.close))
             finally:
                 self._freed.set()  # even when this task is canceled while its slots go back
 

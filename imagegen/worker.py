@@ -25,6 +25,7 @@ from imagegen.generation import recover_expired, requeue_interrupted, run_genera
 from imagegen.leases import expired
 from imagegen.queue import BATCH_ITEM_TASK, GENERATION_TASK, ensure_queue_schema, procrastinate_app
 from imagegen.records import BatchItem, GenerationStatus, utcnow
+from imagegen.storage.db import CONNECTIONS
 
 if TYPE_CHECKING:
     from imagegen.workspace import Workspace
@@ -112,7 +113,9 @@ def run_worker(ws: "Workspace", *, concurrency: int, queues: list[str] | None) -
     lease = ws.settings.lease_seconds
 
     async def main() -> None:
-        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(jobs + 4, thread_name_prefix="imagegen-worker"))
+        # A thread for each job's database and file work, but never more than the sessions' connections.
+        threads = min(jobs + 4, CONNECTIONS)
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(threads, thread_name_prefix="imagegen-worker"))
         async with app.open_async():
             retrying = asyncio.create_task(retry_stalled_jobs(app, ws))
             try:

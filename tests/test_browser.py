@@ -301,7 +301,8 @@ def test_recall_a_recipe_from_an_image_in_chromium(server, isolated):
             settled = page.locator("[data-testid=stApp][data-test-script-state=notRunning]")
             settled.wait_for()
             page.get_by_role("button", name="Reroll").first.click()
-            expect(page.get_by_text(re.compile(r"^#6 · seed \d+$"))).to_be_visible()
+            # .first: while the script runs, the card drawn before can still be on screen beside the new one
+            expect(page.get_by_text(re.compile(r"^#6 · seed \d+$")).first).to_be_visible()
             expect(page.get_by_role("button", name="Approve", exact=True)).to_have_count(5, timeout=30_000)
 
             # The lightbox: the candidate on a store card, then Vary makes a new board near it, as many

@@ -373,3 +373,36 @@ def test_a_workers_turn_is_one_job_with_all_its_predictions(ws, fake):
     asyncio.run(run())
     assert [statuses(ws.get_generation(job)) for job in jobs] == [["succeeded"] * 4] * 2
     assert len(fake.creates) == 8 and fake.peak == 4  # one job's four at once; never both jobs' eight
+
+
+def test_a_chunk_that_breaks_leaves_the_jobs_other_calls_to_land_inside_its_turn(ws, fake, monkeypatch):
+    """One chunk of a job raising (a database error taking its slots, say) used to end the job
+    at once: its turn went to the next job while the other prediction was still out, and that
+    prediction's paid image came back to a job already marked failed."""
+    import imagegen.generation as generation
+    from imagegen.generation import run_generation
+
+    ws.calling_jobs = 1
+    fake.delay = 0.5
+    request = generation.ImageRequest
+
+    def breaks_on_seed_5(**fields):
+        if fields["seed"] == 5:
+            raise RuntimeError("the slots could not be taken")
+        return request(**fields)
+
+    monkeypatch.setattr(generation, "ImageRequest", breaks_on_seed_5)
+    first = start_generation(ws, "sql-sherpa", make_spec(ws, ws.get_agent("sql-sherpa"), provider="replicate", model=PRO, count=2, seed=5))
+    second = start_generation(ws, "sql-sherpa", make_spec(ws, ws.get_agent("sql-sherpa"), provider="replicate", model=PRO, count=1, seed=100))
+
+    async def run() -> None:
+        try:
+            await asyncio.gather(*(run_generation(ws, job) for job in (first, second)))
+        finally:
+            await ws.aclose_providers()
+
+    asyncio.run(run())
+    assert fake.peak == 1  # the second job called only once the first job's last prediction was answered
+    broken, landed = ws.get_generation(first).candidates
+    assert (broken.status.value, landed.status.value) == ("failed", "succeeded") and ws.media.exists(landed.image_key)
+    assert statuses(ws.get_generation(second)) == ["succeeded"]

@@ -16,6 +16,9 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 MIGRATION_LOCK_KEY = 0x1A6E6E  # any constant shared by every process of the app
 
 
+CONNECTIONS = 15  # PostgreSQL connections a process may open for its sessions (5 kept, 10 more on demand)
+
+
 def create_db_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         # The job thread and the page threads share the file: WAL lets readers run beside the writer.
@@ -30,7 +33,7 @@ def create_db_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=CONNECTIONS - 5)
 
 
 def migrate(engine: Engine) -> None:
