@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from imagegen.auth import Actor, local_admin, require
 from imagegen.costs import check_budget, price_table, unit_price
 from imagegen.errors import ImagegenError, InvalidInput, MissingKeyError, NotFound
-from imagegen.images import check_image, embed_recipe
+from imagegen.images import THUMBNAIL_SIDE, check_image, embed_recipe
 from imagegen.leases import expired, held, lease_until
 from imagegen.prompts import agent_text
 from imagegen.providers import ImageRequest, ProviderImage, has_key, provider_class
@@ -203,6 +203,7 @@ class _Job:
     text: object
     candidates: list[tuple[int, int]]  # (candidate id, seed) still to make
     source_key: str | None
+    watched: bool  # a studio job: a curator waits for its cards
 
 
 def _claim(ws: "Workspace", generation_id: int) -> _Job:
@@ -226,6 +227,7 @@ def _claim(ws: "Workspace", generation_id: int) -> _Job:
             agent_text(agent.name, agent.description, agent.sub_heading, agent.categories, agent.short_title),
             [(c.id, c.seed) for c in todo],
             source.image_key if source is not None else None,
+            gen.source is GenerationSource.STUDIO,
         )
 
 
@@ -303,7 +305,8 @@ async def _run(ws: "Workspace", job: _Job, saving: set[asyncio.Task]) -> None:
             except Exception as exc:  # a provider bug costs this image only
                 log.exception("provider %s crashed while fetching an image", spec.provider)
                 result = ProviderImage(error=f"The provider failed unexpectedly ({type(exc).__name__}).")
-            await asyncio.to_thread(_save_result, ws, cid, result, {**recipe, "seed": seeds[cid]}, decode=not provider.draws_locally)
+            await asyncio.to_thread(_save_result, ws, cid, result, {**recipe, "seed": seeds[cid]}, decode=not provider.draws_locally,
+                                    card=job.watched)
 
         # Each image is stored as soon as it is downloaded. Shielded: a Cancel that arrives now
         # must not lose an image that was paid for.
@@ -319,9 +322,11 @@ async def _run(ws: "Workspace", job: _Job, saving: set[asyncio.Task]) -> None:
                 raise outcome
 
 
-def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, recipe: dict, *, decode: bool = True) -> None:
+def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, recipe: dict, *, decode: bool = True, card: bool = False) -> None:
     """Check, stamp and store one image, in a worker thread. The key is recorded before the
-    file is written, so a kill in between leaves a row that recovery can adopt or clear."""
+    file is written, so a kill in between leaves a row that recovery can adopt or clear.
+    `card`: make its card's thumbnail before it is marked landed, so the studio grid that
+    shows it reads a small file instead of decoding the image in the page's run."""
     if result.blocked:
         _finish_candidates(ws, [candidate_id], CandidateStatus.BLOCKED, "Blocked by the provider's safety filter.", seed=result.seed, prompt=result.prompt)
         return
@@ -330,7 +335,8 @@ def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, reci
         return
     seed = result.seed if result.seed is not None else recipe["seed"]
     try:
-        checked = check_image(result.data, max_bytes=ws.settings.max_image_bytes, max_pixels=ws.settings.max_image_pixels, decode=decode)
+        checked = check_image(result.data, max_bytes=ws.settings.max_image_bytes, max_pixels=ws.settings.max_image_pixels, decode=decode,
+                              thumbnail_side=THUMBNAIL_SIDE if card else None)
         stamped = embed_recipe(checked.data, checked.format, {**recipe, "seed": seed, "count": 1})
         key = ws.media.key_for(stamped, checked.format)
         with ws.session() as s, s.begin():
@@ -338,6 +344,8 @@ def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, reci
             cand.pending_key, cand.format, cand.byte_size = key, checked.format, len(stamped)
             cand.width, cand.height, cand.seed, cand.provider_prompt = checked.width, checked.height, seed, result.prompt
         ws.media.put(stamped, checked.format)
+        if card:  # from the check's own decode; a local image (never decoded to be checked) is decoded here once
+            ws.thumbnail(key, data=stamped, made=checked.thumbnail)
     except ImagegenError as exc:
         _finish_candidates(ws, [candidate_id], CandidateStatus.FAILED, str(exc), seed=result.seed, prompt=result.prompt, forget_image=True)
         return

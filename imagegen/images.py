@@ -14,6 +14,8 @@ from PIL import Image, ImageOps
 
 from imagegen.errors import InvalidImage
 
+THUMBNAIL_SIDE = 384  # a studio card's thumbnail, the longest side in pixels (the size it is shown at)
+
 MAGIC = {
     b"\x89PNG\r\n\x1a\n": "PNG",
     b"\xff\xd8\xff": "JPEG",
@@ -26,6 +28,7 @@ class CheckedImage:
     format: str  # PNG, JPEG or WEBP
     width: int
     height: int
+    thumbnail: bytes | None = None  # made from the full decode, when asked for
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -37,11 +40,12 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
-def check_image(data: bytes, *, max_bytes: int, max_pixels: int, decode: bool = True) -> CheckedImage:
+def check_image(data: bytes, *, max_bytes: int, max_pixels: int, decode: bool = True, thumbnail_side: int | None = None) -> CheckedImage:
     """Refuse anything that is not a complete PNG, JPEG or WebP within the limits.
 
     `decode=False` skips the full decode, for images this app's own encoder just wrote (the
-    local renderer): they were never downloaded, so they cannot be truncated."""
+    local renderer): they were never downloaded, so they cannot be truncated. `thumbnail_side`
+    makes the thumbnail from that same decode, so the image is never decoded twice."""
     if not data:
         raise InvalidImage("The provider sent an empty file instead of an image.")
     if len(data) > max_bytes:
@@ -58,36 +62,45 @@ def check_image(data: bytes, *, max_bytes: int, max_pixels: int, decode: bool = 
                     raise InvalidImage(f"The image is {width}x{height}, over the {max_pixels:,} pixel limit.")
                 im.verify()
             # verify() does not decode every format fully; load() catches truncated data.
+            thumbnail = None
             if decode:
                 with Image.open(io.BytesIO(data), formats=[fmt]) as im:
                     im.load()
+                    if thumbnail_side:
+                        thumbnail = _encode_thumbnail(im, thumbnail_side)
     except InvalidImage:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise InvalidImage(f"The image is damaged or truncated ({type(exc).__name__}).") from None
-    return CheckedImage(data=data, format=fmt, width=width, height=height)
+    return CheckedImage(data=data, format=fmt, width=width, height=height, thumbnail=thumbnail)
 
 
-def make_thumbnail(data: bytes, max_side: int = 384) -> bytes:
+def make_thumbnail(data: bytes, max_side: int = THUMBNAIL_SIDE) -> bytes:
     """A small JPEG; big JPEGs are decoded at reduced scale, so this costs milliseconds."""
     with Image.open(io.BytesIO(data)) as im:
         im.draft("RGB", (max_side, max_side))  # JPEG only: DCT scaling during decode
-        im.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
-        im = _flatten(im, (255, 255, 255))
-        out = io.BytesIO()
-        im.save(out, "JPEG", quality=82)
-        return out.getvalue()
+        return _encode_thumbnail(im, max_side)
 
 
-def cached_thumbnail(folder: Path, key: str, data_loader, max_side: int = 384) -> bytes:
-    """Thumbnails are keyed by the content hash in the media key, so they never go stale."""
+def _encode_thumbnail(im: Image.Image, max_side: int) -> bytes:
+    """Shrinks `im` in place (callers pass an image they opened for this) and encodes it."""
+    im.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    im = _flatten(im, (255, 255, 255))
+    out = io.BytesIO()
+    im.save(out, "JPEG", quality=82)
+    return out.getvalue()
+
+
+def cached_thumbnail(folder: Path, key: str, make, max_side: int = THUMBNAIL_SIDE) -> bytes:
+    """Thumbnails are keyed by the content hash in the media key, so they never go stale.
+    `make()` gives the thumbnail's bytes when none is on disk yet."""
     digest = key.rsplit("/", 1)[-1].split(".")[0]
     path = folder / f"{digest}-{max_side}.jpg"
     try:
         return path.read_bytes()
     except FileNotFoundError:
         pass
-    thumb = make_thumbnail(data_loader(), max_side)
+    thumb = make()
     folder.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part")
     tmp.write_bytes(thumb)

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from imagegen.errors import NotFound
-from imagegen.images import cached_thumbnail
+from imagegen.images import THUMBNAIL_SIDE, cached_thumbnail, make_thumbnail
 from imagegen.leases import SharedImageLimiter, in_flight_engine
 from imagegen.providers import Provider, build_provider, provider_class
 from imagegen.records import Agent, Candidate, Generation
@@ -120,8 +120,13 @@ class Workspace:
             found = {c.id: c for c in s.scalars(query)}
         return [found[i] for i in ids if i in found]
 
-    def thumbnail(self, key: str, max_side: int = 384) -> bytes:
-        return cached_thumbnail(self.settings.thumbnail_dir, key, lambda: self.media.get(key), max_side)
+    def thumbnail(self, key: str, max_side: int = THUMBNAIL_SIDE, *, data: bytes | None = None, made: bytes | None = None) -> bytes:
+        """The cached thumbnail of a stored image. A job that has the image at hand passes it
+        (`data`), or the thumbnail it already made from its own decode (`made`)."""
+        def make() -> bytes:
+            return made if made is not None else make_thumbnail(data if data is not None else self.media.get(key), max_side)
+
+        return cached_thumbnail(self.settings.thumbnail_dir, key, make, max_side)
 
     def close(self) -> None:
         """Stop the runner (its jobs end canceled, their leases released), then the database."""

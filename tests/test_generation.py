@@ -8,7 +8,7 @@ from imagegen import providers
 from imagegen.errors import MissingKeyError
 from imagegen.generation import run_generation, start_generation
 from imagegen.recipes import make_spec
-from imagegen.records import Candidate, CandidateStatus, Generation, GenerationStatus, utcnow
+from imagegen.records import Candidate, CandidateStatus, Generation, GenerationSource, GenerationStatus, utcnow
 from imagegen.jobs import open_workspace
 from imagegen.settings import Settings
 from tests.fakes import scripted
@@ -23,9 +23,9 @@ def register(monkeypatch):
     return add
 
 
-def generate(ws, provider="local", slug="trend-radar", **choices):
+def generate(ws, provider="local", slug="trend-radar", source=None, **choices):
     spec = make_spec(ws, ws.get_agent(slug), provider=provider, **choices)
-    gen_id = start_generation(ws, slug, spec)
+    gen_id = start_generation(ws, slug, spec, source=source)
     asyncio.run(run_generation(ws, gen_id))
     return ws.get_generation(gen_id)
 
@@ -177,7 +177,8 @@ def decoded(monkeypatch) -> list[str]:
     real_load = ImageFile.ImageFile.load
 
     def load(self):
-        seen.append(self.format)
+        if self.tile:  # pixels still to read: a real decode (a loaded image's load() is a no-op)
+            seen.append(self.format)
         return real_load(self)
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", load)
@@ -187,10 +188,23 @@ def decoded(monkeypatch) -> list[str]:
 def test_images_the_local_renderer_drew_are_not_decoded_again_to_be_stored(ws, decoded):
     """Measured: every local candidate was fully decoded in the app's own process (about 4 ms
     of the batch's main process per image, on 2 cores shared with the renderer's workers)."""
-    gen = generate(ws, count=4, seed=7)
+    gen = generate(ws, count=4, seed=7, source=GenerationSource.BATCH)
     assert [c.status for c in gen.candidates] == [CandidateStatus.SUCCEEDED] * 4
     assert [(c.width, c.height, c.format) for c in gen.candidates] == [(1280, 720, "PNG")] * 4
     assert decoded == []
+    assert not list(ws.settings.thumbnail_dir.glob("*.jpg"))  # nobody waits on a batch's cards: no thumbnails made
+
+
+def test_a_studio_candidates_card_thumbnail_is_ready_when_it_lands(ws, decoded):
+    """Measured (issue 14): the studio grid's run that first showed new cards took 80 to 120 ms,
+    most of it decoding each image to make its card's thumbnail; runs after took 20 to 35 ms.
+    A studio job makes the thumbnail as it stores the image, in its own thread, before the
+    candidate counts as landed: the grid then reads a small file and decodes nothing."""
+    gen = generate(ws, count=3, seed=7)  # the studio's Generate
+    assert [c.status for c in gen.candidates] == [CandidateStatus.SUCCEEDED] * 3
+    decoded.clear()
+    thumbs = [ws.thumbnail(c.image_key) for c in gen.candidates]  # what the grid's cards show
+    assert decoded == [] and all(t[:3] == b"\xff\xd8\xff" for t in thumbs)
 
 
 def test_a_remote_providers_images_are_still_decoded_in_full(ws, register, decoded):
@@ -198,4 +212,5 @@ def test_a_remote_providers_images_are_still_decoded_in_full(ws, register, decod
     register(scripted(["ok", "ok"]))
     gen = generate(ws, provider="scripted", count=2, seed=1)
     assert gen.status is GenerationStatus.SUCCEEDED and len(decoded) == 2
+    assert len(list(ws.settings.thumbnail_dir.glob("*.jpg"))) == 2  # the studio cards' thumbnails, from that same decode
 

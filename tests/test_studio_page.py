@@ -343,6 +343,10 @@ def test_generate_shows_one_row_of_cards_and_cancel_in_the_same_run(app, monkeyp
     app.button(key="generate").click().run()
     assert [b.key for b in app.button if b.key == "cancel"] == ["cancel"]
     assert len(badges(app)) == 3 and app.button(key="generate").disabled
+    # Each card holds its image's place with an image of its shape, so the browser has the
+    # image element's code before the first candidate lands (it fetched it on first use).
+    places = [i.proto.imgs[0].url for i in app.get("image")]
+    assert len(places) == 3 and all(u.startswith("data:image/svg+xml") for u in places)
     app.button(key="cancel").click().run()
     wait_until_landed(app)
 

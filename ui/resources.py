@@ -6,13 +6,14 @@ import base64
 
 import streamlit as st
 
+from imagegen.images import THUMBNAIL_SIDE
 from imagegen.settings import Settings
 from imagegen.jobs import open_workspace
 from imagegen.workspace import Workspace
 
 # Thumbnail sizes, by where they are shown: a grid card is about 320 px wide in the wide
 # layout, a lightbox or compare view about 1,000.
-CARD = 384
+CARD = THUMBNAIL_SIDE
 LARGE = 1280
 
 

@@ -142,7 +142,11 @@ def reroll_button(ws: Workspace, candidate: Candidate, key: str, **kwargs) -> bo
 
 
 def _placeholder(aspect: str) -> None:
-    st.html(f'<div style="aspect-ratio:{aspect.replace("x", "/")};background:#1C0C47;border-radius:6px"></div>')
+    """The card's image, at its shape, until it lands. Drawn as an image: the browser fetches
+    the image element's code the first time one is shown (measured: 0.25 to 0.45 s), and this
+    way it does so while the candidates render, not after the first one has landed."""
+    w, h = aspect.split("x")
+    st.image(f'<svg viewBox="0 0 {w} {h}"><rect width="{w}" height="{h}" fill="#1C0C47"/></svg>', width="stretch")
 
 
 def candidate_card(ws: Workspace, slug: str, candidate: Candidate) -> None:
