@@ -60,3 +60,16 @@ def scripted(script, *, delay=0.0, limit=8, per_call=1, name="scripted"):
         (ScriptedProvider,),
         {"name": name, "script": tuple(script), "delay": delay, "limit": limit, "max_images_per_call": per_call, "calls": [], "in_flight": 0, "peak": 0},
     )
+
+
+def run_together(ws, generation_ids: list[int]) -> None:
+    """Run jobs side by side on one fresh loop, as a worker does, then close that loop's clients."""
+    from imagegen.generation import run_generation
+
+    async def run() -> None:
+        try:
+            await asyncio.gather(*(run_generation(ws, job) for job in generation_ids))
+        finally:
+            await ws.aclose_providers()
+
+    asyncio.run(run())

@@ -14,6 +14,7 @@ from imagegen.records import ASPECT_RATIOS
 from imagegen.settings import Settings
 from imagegen.jobs import open_workspace
 from tests.fake_ideogram import KEY, FakeIdeogram
+from tests.fakes import run_together
 
 
 @pytest.fixture
@@ -371,10 +372,6 @@ def test_vary_is_refused_where_ideogram_cannot_remix(ws, fake):
 def test_a_workers_turn_ends_when_the_answer_is_in_not_when_the_image_is_saved(ws, fake, monkeypatch):
     """A worker's next job calls as soon as the last answer is in: the images of the job before
     are downloaded and saved outside its turn, so a slow disk or S3 does not idle the budget."""
-    import asyncio
-
-    from imagegen.generation import run_generation
-
     ws.calling_jobs = 1  # `python -m imagegen worker --concurrency 1`
     fake.faults.extend([{"delay": 0.2}] * 2)
     posts, saved = [], []
@@ -391,13 +388,7 @@ def test_a_workers_turn_ends_when_the_answer_is_in_not_when_the_image_is_saved(w
     jobs = [start_generation(ws, slug, make_spec(ws, ws.get_agent(slug), provider="ideogram", count=1, seed=7))
             for slug in ("trend-radar", "sql-sherpa")]
 
-    async def run() -> None:
-        try:
-            await asyncio.gather(*(run_generation(ws, job) for job in jobs))
-        finally:
-            await ws.aclose_providers()
-
-    asyncio.run(run())
+    run_together(ws, jobs)
     assert [statuses(ws.get_generation(job)) for job in jobs] == [["succeeded"], ["succeeded"]]
     assert fake.peak_images == 1  # one call at a time: the worker's turn, not Ideogram's limit of 10
     assert len(posts) == 2 and posts[1] < saved[0]  # the second call went out while the first image was saving

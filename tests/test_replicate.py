@@ -14,6 +14,7 @@ from imagegen.recipes import make_spec
 from imagegen.settings import Settings
 from imagegen.jobs import open_workspace
 from tests.fake_replicate import TOKEN, FakeReplicate
+from tests.fakes import run_together
 
 PRO, SCHNELL, TURBO = "black-forest-labs/flux-1.1-pro", "black-forest-labs/flux-schnell", "ideogram-ai/ideogram-v3-turbo"
 
@@ -357,20 +358,12 @@ def test_a_workers_turn_is_one_job_with_all_its_predictions(ws, fake):
     """A worker lets `--concurrency` jobs call providers at once (`CallTurns`). A turn is a job,
     not a call: Flux 1.1 Pro's four one-image predictions go out together, and a second job
     waits for the turn instead of splitting the worker's share with the first."""
-    from imagegen.generation import run_generation
-
     ws.calling_jobs = 1  # what `python -m imagegen worker --concurrency 1` sets
     fake.delay = 0.3
     spec = make_spec(ws, ws.get_agent("sql-sherpa"), provider="replicate", model=PRO, count=4, seed=5, aspect_ratio="1x1")
     jobs = [start_generation(ws, "sql-sherpa", spec) for _ in range(2)]
 
-    async def run() -> None:
-        try:
-            await asyncio.gather(*(run_generation(ws, job) for job in jobs))
-        finally:
-            await ws.aclose_providers()
-
-    asyncio.run(run())
+    run_together(ws, jobs)
     assert [statuses(ws.get_generation(job)) for job in jobs] == [["succeeded"] * 4] * 2
     assert len(fake.creates) == 8 and fake.peak == 4  # one job's four at once; never both jobs' eight
 
@@ -380,7 +373,6 @@ def test_a_chunk_that_breaks_leaves_the_jobs_other_calls_to_land_inside_its_turn
     at once: its turn went to the next job while the other prediction was still out, and that
     prediction's paid image came back to a job already marked failed."""
     import imagegen.generation as generation
-    from imagegen.generation import run_generation
 
     ws.calling_jobs = 1
     fake.delay = 0.5
@@ -395,13 +387,7 @@ def test_a_chunk_that_breaks_leaves_the_jobs_other_calls_to_land_inside_its_turn
     first = start_generation(ws, "sql-sherpa", make_spec(ws, ws.get_agent("sql-sherpa"), provider="replicate", model=PRO, count=2, seed=5))
     second = start_generation(ws, "sql-sherpa", make_spec(ws, ws.get_agent("sql-sherpa"), provider="replicate", model=PRO, count=1, seed=100))
 
-    async def run() -> None:
-        try:
-            await asyncio.gather(*(run_generation(ws, job) for job in (first, second)))
-        finally:
-            await ws.aclose_providers()
-
-    asyncio.run(run())
+    run_together(ws, [first, second])
     assert fake.peak == 1  # the second job called only once the first job's last prediction was answered
     broken, landed = ws.get_generation(first).candidates
     assert (broken.status.value, landed.status.value) == ("failed", "succeeded") and ws.media.exists(landed.image_key)
