@@ -227,7 +227,9 @@ def _claim(ws: "Workspace", generation_id: int) -> _Job:
             agent_text(agent.name, agent.description, agent.sub_heading, agent.categories, agent.short_title),
             [(c.id, c.seed) for c in todo],
             source.image_key if source is not None else None,
-            gen.source is GenerationSource.STUDIO,
+            # Its cards' thumbnails are made as it lands, into this machine's cache, which the
+            # pages read when the media is on this machine too (with S3 the job may run elsewhere).
+            gen.source is GenerationSource.STUDIO and not ws.media.shared,
         )
 
 

@@ -17,6 +17,8 @@ EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
 
 
 class MediaStore(Protocol):
+    shared: bool  # seen from other machines (S3): a job there may run far from the pages' thumbnail cache
+
     def key_for(self, data: bytes, image_format: str) -> str: ...
     def put(self, data: bytes, image_format: str) -> str: ...
     def get(self, key: str) -> bytes: ...
@@ -41,6 +43,8 @@ class LocalMediaStore:
 
     Temporary files are named `.tmp-<owner>-*.part`, `owner` being the id of the runner that
     writes them, so a sweep can tell a live writer's file from one a dead process left."""
+
+    shared = False
 
     def __init__(self, root: Path, owner: str = "anon"):
         self.root = Path(root).resolve()

@@ -42,6 +42,8 @@ def _reason(exc: Exception) -> str:
 
 
 class S3MediaStore:
+    shared = True
+
     def __init__(self, bucket: str, prefix: str = "", client=None):
         self.bucket = bucket
         self.prefix = prefix.strip("/")
