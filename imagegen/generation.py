@@ -347,7 +347,7 @@ def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, reci
             cand.width, cand.height, cand.seed, cand.provider_prompt = checked.width, checked.height, seed, result.prompt
         ws.media.put(stamped, checked.format)
         if card:  # from the check's own decode; a local image (never decoded to be checked) is decoded here once
-            ws.thumbnail(key, data=stamped, made=checked.thumbnail)
+            _card_thumbnail(ws, key, stamped, checked.thumbnail)
     except ImagegenError as exc:
         _finish_candidates(ws, [candidate_id], CandidateStatus.FAILED, str(exc), seed=result.seed, prompt=result.prompt, forget_image=True)
         return
@@ -355,6 +355,15 @@ def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, reci
         cand = s.get(Candidate, candidate_id)
         transition(cand, CandidateStatus.SUCCEEDED)
         cand.image_key, cand.pending_key, cand.finished_at = cand.pending_key, None, utcnow()
+
+
+def _card_thumbnail(ws: "Workspace", key: str, data: bytes, made: bytes | None) -> None:
+    """Only a cache: if it cannot be written (a full disk), the page makes it when it shows
+    the card, and the image itself, already paid for and stored, is recorded all the same."""
+    try:
+        ws.thumbnail(key, data=data, made=made)
+    except Exception as exc:
+        log.warning("no thumbnail made for %s (the page will make it): %s", key, exc)
 
 
 def _finish_candidates(ws, ids, status, error, *, seed=None, prompt=None, forget_image=False) -> None:

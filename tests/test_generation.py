@@ -195,6 +195,14 @@ def test_images_the_local_renderer_drew_are_not_decoded_again_to_be_stored(ws, d
     assert not list(ws.settings.thumbnail_dir.glob("*.jpg"))  # nobody waits on a batch's cards: no thumbnails made
 
 
+def test_a_thumbnail_that_cannot_be_written_costs_no_image(ws):
+    ws.settings.thumbnail_dir.parent.mkdir(parents=True, exist_ok=True)
+    ws.settings.thumbnail_dir.write_text("a file where the thumbnail folder should be")  # every write there fails
+    gen = generate(ws, count=2, seed=7)  # a studio job, which makes its cards' thumbnails
+    assert [c.status for c in gen.candidates] == [CandidateStatus.SUCCEEDED] * 2
+    assert all(ws.media.exists(c.image_key) for c in gen.candidates)
+
+
 def test_a_studio_candidates_card_thumbnail_is_ready_when_it_lands(ws, decoded):
     """Measured (issue 14): the studio grid's run that first showed new cards took 80 to 120 ms,
     most of it decoding each image to make its card's thumbnail; runs after took 20 to 35 ms.
