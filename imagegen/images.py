@@ -67,7 +67,10 @@ def check_image(data: bytes, *, max_bytes: int, max_pixels: int, decode: bool = 
                 with Image.open(io.BytesIO(data), formats=[fmt]) as im:
                     im.load()
                     if thumbnail_side:
-                        thumbnail = _encode_thumbnail(im, thumbnail_side)
+                        try:
+                            thumbnail = _encode_thumbnail(im, thumbnail_side)
+                        except Exception:  # only a cache (the page makes its own): never a reason to refuse the image
+                            thumbnail = None
     except InvalidImage:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:

@@ -64,3 +64,14 @@ def test_upload_as_jpeg_has_no_exif():
     assert Image.open(io.BytesIO(src)).getexif()
     out = Image.open(io.BytesIO(normalise_for_upload(src, image_format="JPEG", max_width=1280, background="#FFFFFF")))
     assert out.format == "JPEG" and not out.getexif()
+
+
+def test_a_thumbnail_that_fails_to_encode_never_refuses_a_good_image(monkeypatch):
+    import imagegen.images as images
+
+    def broken(im, side):
+        raise OSError("encoder error -2")
+
+    monkeypatch.setattr(images, "_encode_thumbnail", broken)
+    checked = check_image(png_bytes((64, 48)), **LIMITS, thumbnail_side=32)
+    assert (checked.format, checked.width, checked.thumbnail) == ("PNG", 64, None)
