@@ -70,7 +70,7 @@ class Workspace:
                 limits[name] = ImageLimiter(capacity)
         return limits[name]
 
-    def turn(self, calls: int) -> "Turn":
+    def turn(self, calls: int) -> contextlib.AbstractAsyncContextManager["Turn"]:
         """A job's turn to call its provider, in this process's order: see `CallTurns`."""
         state = self._loop_state()
         if state["turns"] is None:
