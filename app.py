@@ -5,7 +5,7 @@ import streamlit as st
 from ui.auth import in_kiosk
 from ui.resources import workspace
 
-st.set_page_config(page_title="Thumbnail Studio", page_icon=":material/auto_awesome:", layout="wide")
+st.set_page_config(page_title="Thumbnail Studio", page_icon="🎨", layout="wide")  # an emoji: a `:material/...:` icon is fetched from fonts.gstatic.com
 workspace()  # open the database, media store and job runner once, before any page needs them
 
 # `?kiosk=1` shows the showcase alone, for stakeholders; every other page refuses (ui/auth.py).

@@ -145,6 +145,10 @@ def test_a_curators_day_in_chromium(server, isolated):
         browser = _launch(pw)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(60_000)
+        # Offline by default: the page asks nothing of the internet (a `:material/...:` page
+        # icon made the browser fetch the tab's icon from fonts.gstatic.com on every page).
+        outside: list[str] = []
+        page.on("request", lambda r: None if r.url.startswith((server, "data:", "blob:")) else outside.append(r.url))
         try:
             page.goto(server)
             search = page.get_by_label("Search")
@@ -263,6 +267,7 @@ def test_a_curators_day_in_chromium(server, isolated):
             expect(page.get_by_text("SQL Sherpa", exact=True)).to_have_count(1)  # each agent once
             page.wait_for_timeout(500)
             page.screenshot(path=str(artifacts / "showcase.png"), full_page=True)
+            assert outside == []
         except BaseException:
             page.screenshot(path=str(artifacts / "studio-failure.png"), full_page=True)
             raise
