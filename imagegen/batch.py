@@ -303,9 +303,11 @@ async def _run_item(ws: "Workspace", item_id: int, choices: dict, auto_approve: 
     slug, generation_id, new = await asyncio.to_thread(_prepare_item, ws, item_id, choices, actor)
     if generation_id is None:
         return slug, 0
-    if new and (await run_generation(ws, generation_id)) is GenerationStatus.SUCCEEDED and not auto_approve:
-        # The common case: the new job's own answer says done, and the item counts its images as it closes.
-        return slug, await asyncio.to_thread(_finish_item, ws, item_id, BatchItemStatus.DONE, None, generation_id)
+    if new:
+        status = await run_generation(ws, generation_id)
+        if status is GenerationStatus.SUCCEEDED and not auto_approve:
+            # The common case: the job's own answer says done, and the item counts its images as it closes.
+            return slug, await asyncio.to_thread(_finish_item, ws, item_id, BatchItemStatus.DONE, None, generation_id)
     outcome = await asyncio.to_thread(_generation_outcome, ws, generation_id)
     if not outcome[0].finished:
         await run_generation(ws, generation_id)

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from imagegen.auth import Actor, local_admin, require
 from imagegen.costs import check_budget, price_table, unit_price
 from imagegen.errors import ImagegenError, InvalidInput, MissingKeyError, NotFound
-from imagegen.images import THUMBNAIL_SIDE, check_image, embed_recipe
+from imagegen.images import THUMBNAIL_SIDE, check_image, embed_recipe, make_thumbnail
 from imagegen.leases import expired, held, lease_until
 from imagegen.prompts import agent_text
 from imagegen.providers import ImageRequest, ProviderImage, has_key, provider_class
@@ -361,7 +361,7 @@ def _card_thumbnail(ws: "Workspace", key: str, data: bytes, made: bytes | None) 
     """Only a cache: if it cannot be written (a full disk), the page makes it when it shows
     the card, and the image itself, already paid for and stored, is recorded all the same."""
     try:
-        ws.thumbnail(key, data=data, made=made)
+        ws.thumbnail(key, make=lambda: made if made is not None else make_thumbnail(data))
     except Exception as exc:
         log.warning("no thumbnail made for %s (the page will make it): %s", key, exc)
 

@@ -106,11 +106,15 @@ class ProcrastinateQueue:
                 self._app = procrastinate_app(self._ws.settings).open()
             return self._app
 
+    def _task(self, task: str, provider: str, lock: str):
+        """`task` on `provider`'s queue, locked to one row: never two at once, never two waiting."""
+        return self._opened().configure_task(task, queue=provider, lock=lock, queueing_lock=lock)
+
     def _defer(self, task: str, provider: str, lock: str, **kwargs) -> None:
         from procrastinate.exceptions import AlreadyEnqueued
 
         try:
-            self._opened().configure_task(task, queue=provider, lock=lock, queueing_lock=lock).defer(**kwargs)
+            self._task(task, provider, lock).defer(**kwargs)
         except AlreadyEnqueued:
             pass  # already waiting for a worker
 
@@ -127,13 +131,11 @@ class ProcrastinateQueue:
         provider = batch.choices.get("provider") or "local"
         from procrastinate.exceptions import AlreadyEnqueued
 
-        app = self._opened()
         for start in range(0, len(pending), DEFER_CHUNK):  # one round trip per chunk, not one per agent
             chunk = pending[start:start + DEFER_CHUNK]
-            jobs = [app.configure_task(BATCH_ITEM_TASK, queue=provider, lock=_item_lock(i), queueing_lock=_item_lock(i))
-                    .make_new_job(batch_id=batch_id, item_id=i) for i in chunk]
+            jobs = [self._task(BATCH_ITEM_TASK, provider, _item_lock(i)).make_new_job(batch_id=batch_id, item_id=i) for i in chunk]
             try:
-                app.job_manager.batch_defer_jobs(jobs)
+                self._opened().job_manager.batch_defer_jobs(jobs)
             except AlreadyEnqueued:  # a resumed batch whose agents partly still wait for a worker
                 for item_id in chunk:
                     self._defer(BATCH_ITEM_TASK, provider, _item_lock(item_id), batch_id=batch_id, item_id=item_id)

@@ -120,13 +120,10 @@ class Workspace:
             found = {c.id: c for c in s.scalars(query)}
         return [found[i] for i in ids if i in found]
 
-    def thumbnail(self, key: str, max_side: int = THUMBNAIL_SIDE, *, data: bytes | None = None, made: bytes | None = None) -> bytes:
-        """The cached thumbnail of a stored image. A job that has the image at hand passes it
-        (`data`), or the thumbnail it already made from its own decode (`made`)."""
-        def make() -> bytes:
-            return made if made is not None else make_thumbnail(data if data is not None else self.media.get(key), max_side)
-
-        return cached_thumbnail(self.settings.thumbnail_dir, key, make, max_side)
+    def thumbnail(self, key: str, max_side: int = THUMBNAIL_SIDE, *, make=None) -> bytes:
+        """The cached thumbnail of a stored image; `make()` (a job that has the image at hand)
+        gives it when none is cached, instead of reading the image back and shrinking it."""
+        return cached_thumbnail(self.settings.thumbnail_dir, key, make or (lambda: make_thumbnail(self.media.get(key), max_side)), max_side)
 
     def close(self) -> None:
         """Stop the runner (its jobs end canceled, their leases released), then the database."""

@@ -8,7 +8,7 @@ import streamlit as st
 from imagegen.approval import approve_candidate
 from imagegen.batch import set_batch_status
 from imagegen.errors import ImagegenError
-from imagegen.listings import batch_items_page, batch_summary
+from imagegen.listings import BATCH_REVIEWS, batch_items_page, batch_summary
 from imagegen.records import BatchStatus, Candidate, Verdict
 from imagegen.review import approved_candidates, set_verdict
 from imagegen.workspace import Workspace
@@ -17,7 +17,7 @@ from ui.auth import current_actor
 from ui.text import literal
 from ui.widgets import pager, review_keys, status_badge
 
-SHOW = ("All", "Unreviewed", "Reviewed", "Starred")  # the listing's BATCH_REVIEWS, capitalised, and All
+SHOW = ("All", *(review.capitalize() for review in BATCH_REVIEWS))  # the Show control: All, or a filter in SQL
 CARDS = 20  # agents a page; the Show filter is applied in SQL before paging
 
 
