@@ -150,9 +150,12 @@ def per_agent(big: int) -> None:
 _SEEN_JS = """() => {
   // When each candidate's card is drawn with its image decoded: its Approve button is there
   // (shown only once the image landed) and the nearest enclosing block's image has loaded.
+  // It looks when the page changes or an image loads, not on a timer: the watching itself
+  // must not take the page's main thread from the app it measures.
   window.__seen = window.__seen || {};
   if (window.__watching) return;
-  window.__watching = setInterval(() => {
+  const look = () => {
+    const now = Date.now();
     document.querySelectorAll('[class*="st-key-approve_"]').forEach(el => {
       const cls = [...el.classList].find(c => c.startsWith('st-key-approve_'));
       const cid = cls.slice('st-key-approve_'.length);
@@ -160,9 +163,12 @@ _SEEN_JS = """() => {
       let card = el.parentElement;
       while (card && !card.querySelector('img')) card = card.parentElement;
       const img = card && card.querySelector('img');
-      if (img && img.complete && img.naturalWidth > 0) window.__seen[cid] = Date.now();
+      if (img && img.complete && img.naturalWidth > 0) window.__seen[cid] = now;
     });
-  }, 5);
+  };
+  window.__watching = new MutationObserver(look);
+  window.__watching.observe(document.body, {childList: true, subtree: true, attributes: true, attributeFilter: ['src', 'class']});
+  document.addEventListener('load', look, true);  // an image that finishes decoding after its card is drawn
 }"""
 
 
@@ -194,7 +200,7 @@ def browser_landing(rounds: int = 4) -> None:
             for n in range(1, rounds + 1):
                 expect(generate).to_be_enabled()
                 generate.click()
-                page.wait_for_function(f"Object.keys(window.__seen).length >= {4 * n}")
+                page.wait_for_function(f"Object.keys(window.__seen).length >= {4 * n}", polling=100)
             seen = {int(cid): ms / 1000 for cid, ms in page.evaluate("window.__seen").items()}
             browser.close()
         os.environ["IMAGEGEN_DATA_DIR"] = tmp
