@@ -8,6 +8,7 @@ starting a second one, and every agent ends with exactly one set of candidates.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -162,6 +163,10 @@ def _batch_status(ws: "Workspace", batch_id: int) -> BatchStatus:
         return s.scalar(select(Batch.status).where(Batch.id == batch_id))
 
 
+def _still_running(ws: "Workspace", batch_id: int) -> bool:
+    return _batch_status(ws, batch_id) is BatchStatus.RUNNING
+
+
 Progress = Callable[[Throughput, str], None]  # counts so far, the agent just finished
 
 
@@ -194,12 +199,14 @@ async def run_batch(ws: "Workspace", batch_id: int, on_progress: Progress | None
                 stop.append(status)
                 return
             try:
-                slug, made = await _run_item(ws, item_id, choices, auto_approve, actor)
+                slug, made = await _run_item(ws, batch_id, item_id, choices, auto_approve, actor)
             except BudgetExceeded as exc:
                 await asyncio.to_thread(_set_item_error, ws, item_id, str(exc))
                 await asyncio.to_thread(set_batch_status, ws, batch_id, BatchStatus.PAUSED)
                 stop.append(BatchStatus.PAUSED)
                 return
+            if made is None:  # held back by a Pause: still pending
+                continue
             progress.done += 1
             progress.images += made
             if on_progress:
@@ -235,7 +242,7 @@ async def run_batch_item(ws: "Workspace", batch_id: int, item_id: int) -> None:
         return
     actor = Actor(row.created_by or ws.settings.curator, Role.CURATOR)  # as `_creator` says
     try:
-        await _run_item(ws, item_id, row.choices, row.auto_approve, actor)
+        await _run_item(ws, batch_id, item_id, row.choices, row.auto_approve, actor)
     except BudgetExceeded as exc:
         await asyncio.to_thread(_set_item_error, ws, item_id, str(exc))
         await asyncio.to_thread(set_batch_status, ws, batch_id, BatchStatus.PAUSED)
@@ -298,21 +305,25 @@ def _prepare_item(ws: "Workspace", item_id: int, choices: dict, actor: Actor) ->
     return agent.slug, generation_id, False
 
 
-async def _run_item(ws: "Workspace", item_id: int, choices: dict, auto_approve: bool, actor: Actor) -> tuple[str, int]:
-    """Run one agent's job; returns its slug and how many images it made."""
+async def _run_item(ws: "Workspace", batch_id: int, item_id: int, choices: dict, auto_approve: bool, actor: Actor) -> tuple[str, int | None]:
+    """Run one agent's job; returns its slug and how many images it made, or None if a Pause
+    held its job back before it sent anything (the item stays pending, the job interrupted)."""
     slug, generation_id, new = await asyncio.to_thread(_prepare_item, ws, item_id, choices, actor)
     if generation_id is None:
         return slug, 0
+    go_ahead = functools.partial(_still_running, ws, batch_id)
     if new:
-        status = await run_generation(ws, generation_id)
+        status = await run_generation(ws, generation_id, go_ahead=go_ahead)
         if status is GenerationStatus.SUCCEEDED and not auto_approve:
             # The common case: the job's own answer says done, and the item counts its images as it closes.
             return slug, await asyncio.to_thread(_finish_item, ws, item_id, BatchItemStatus.DONE, None, generation_id)
     outcome = await asyncio.to_thread(_generation_outcome, ws, generation_id)
     if not outcome[0].finished:
-        await run_generation(ws, generation_id)
+        await run_generation(ws, generation_id, go_ahead=go_ahead)
         outcome = await asyncio.to_thread(_generation_outcome, ws, generation_id)
     status, error, made = outcome
+    if status is GenerationStatus.INTERRUPTED:
+        return slug, None
     if status is GenerationStatus.SUCCEEDED:
         if auto_approve:  # idempotent: the approval is recorded on the item, and an approved item keeps its approval
             await asyncio.to_thread(approve_candidate, ws, made[0], actor=actor, batch_item_id=item_id)

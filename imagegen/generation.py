@@ -13,7 +13,7 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy import select, update
 
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PAID = (CandidateStatus.SUCCEEDED, CandidateStatus.BLOCKED)  # every image the provider made is paid for
+HELD_BACK = "Paused before it was sent; it goes out when the batch resumes."
 
 
 def start_generation(
@@ -233,14 +234,18 @@ def _claim(ws: "Workspace", generation_id: int) -> _Job:
         )
 
 
-async def run_generation(ws: "Workspace", generation_id: int) -> GenerationStatus:
+async def run_generation(ws: "Workspace", generation_id: int, *, go_ahead: Callable[[], bool] | None = None) -> GenerationStatus:
     """Run a queued job to its end under this runner's lease. Safe to cancel: unfinished
-    candidates become canceled. Any other error ends the job failed, with the reason, and is logged."""
+    candidates become canceled. Any other error ends the job failed, with the reason, and is logged.
+
+    `go_ahead()` (a batch's "still running?") is asked once, when the job's first call to a paid
+    provider has its turn and its share of the provider's budget: if it says no, nothing is sent
+    and the job ends interrupted, to be resumed like one cut short by a restart, paying only once."""
     job = await asyncio.to_thread(_claim, ws, generation_id)
     async with held(ws, Generation, generation_id):
         saving: set[asyncio.Task] = set()  # results already paid for, being checked and stored
         try:
-            await _run(ws, job, saving)
+            await _run(ws, job, saving, go_ahead)
         except asyncio.CancelledError:
             await asyncio.gather(*saving, return_exceptions=True)
             await asyncio.to_thread(_end_job, ws, generation_id, CandidateStatus.CANCELED, "Canceled before it finished.", GenerationStatus.CANCELED)
@@ -253,7 +258,7 @@ async def run_generation(ws: "Workspace", generation_id: int) -> GenerationStatu
         return await asyncio.to_thread(_finish_generation, ws, generation_id)
 
 
-async def _run(ws: "Workspace", job: _Job, saving: set[asyncio.Task]) -> None:
+async def _run(ws: "Workspace", job: _Job, saving: set[asyncio.Task], go_ahead: Callable[[], bool] | None) -> None:
     spec = job.spec
     source_image = await asyncio.to_thread(ws.media.get, job.source_key) if job.source_key else None
     provider = ws.provider(spec.provider)
@@ -268,29 +273,45 @@ async def _run(ws: "Workspace", job: _Job, saving: set[asyncio.Task]) -> None:
     bounds = [i * size + min(i, extra) for i in range(calls + 1)]
     chunks = [job.candidates[a:b] for a, b in zip(bounds, bounds[1:])]
 
+    asked: list[asyncio.Future] = []  # the job's one go-ahead answer, shared by its calls
+
+    async def may_call() -> bool:
+        if go_ahead is None or provider.draws_locally:  # the renderer costs nothing: no read in its way
+            return True
+        if not asked:
+            asked.append(asyncio.ensure_future(asyncio.to_thread(go_ahead)))
+        return await asked[0]
+
+    async def call(ids: list[int], seed: int) -> tuple[list, str | None]:
+        """One request to the provider: its pending images, or why it failed."""
+        request = ImageRequest(
+            agent=job.text, prompt=spec.prompt, aspect_ratio=spec.aspect_ratio, seed=seed, count=len(ids),
+            palette=spec.palette, negative_prompt=spec.negative_prompt, style=spec.style,
+            magic_prompt=spec.magic_prompt, model=spec.model, options=spec.options, source_image=source_image,
+        )
+        try:
+            return await provider.submit(request), None
+        except ImagegenError as exc:
+            return [], str(exc)
+        except Exception as exc:  # a provider bug must not take the other chunks down
+            log.exception("provider %s crashed", spec.provider)
+            return [], f"The provider failed unexpectedly ({type(exc).__name__})."
+
     async def run_chunk(chunk: list[tuple[int, int]], turn) -> None:
         ids = [cid for cid, _ in chunk]
-        failed = None
         try:
+            # The budget is held only until the answer is in: downloads and saves run after,
+            # so the next call (another candidate, job or batch agent) starts at once.
             async with limit.hold(len(ids)):
-                request = ImageRequest(
-                    agent=job.text, prompt=spec.prompt, aspect_ratio=spec.aspect_ratio, seed=chunk[0][1], count=len(ids),
-                    palette=spec.palette, negative_prompt=spec.negative_prompt, style=spec.style,
-                    magic_prompt=spec.magic_prompt, model=spec.model, options=spec.options, source_image=source_image,
-                )
-                try:
-                    # The budget is held only until the answer is in: downloads and saves run after,
-                    # so the next call (another candidate, job or batch agent) starts at once.
-                    fetches = await provider.submit(request)
-                except ImagegenError as exc:
-                    failed = str(exc)
-                except Exception as exc:  # a provider bug must not take the other chunks down
-                    log.exception("provider %s crashed", spec.provider)
-                    failed = f"The provider failed unexpectedly ({type(exc).__name__})."
+                if await may_call():
+                    fetches, failed = await call(ids, chunk[0][1])
+                else:  # a Pause landed while it waited: nothing sent, nothing paid
+                    fetches, failed = [], HELD_BACK
         finally:
             turn.call_answered()
         if failed is not None:
-            await asyncio.to_thread(_finish_candidates, ws, ids, CandidateStatus.FAILED, failed)
+            ended = CandidateStatus.INTERRUPTED if failed is HELD_BACK else CandidateStatus.FAILED
+            await asyncio.to_thread(_finish_candidates, ws, ids, ended, failed)
             return
         if len(fetches) > len(ids):
             log.warning("%s returned %d images for %d asked; the extra ones are ignored", spec.provider, len(fetches), len(ids))
@@ -394,6 +415,8 @@ def _finish_generation(ws, generation_id: int, *, status: GenerationStatus | Non
         if gen.status.finished:
             return gen.status
         outcomes = [c.status for c in gen.candidates]
+        if status is None and CandidateStatus.INTERRUPTED in outcomes:  # held back by a Pause: resumable
+            status, error = GenerationStatus.INTERRUPTED, HELD_BACK
         if status is None:
             status = GenerationStatus.SUCCEEDED if CandidateStatus.SUCCEEDED in outcomes else GenerationStatus.FAILED
         if status is GenerationStatus.FAILED and error is None:

@@ -138,13 +138,13 @@ def test_a_local_batch_keeps_one_agent_per_render_slot_in_flight(ws, monkeypatch
     in_flight, peak, enough = [0], [0], threading.Event()
     real_run, real_render = batch.run_generation, local.render_png
 
-    async def counting_run(ws_, generation_id):
+    async def counting_run(ws_, generation_id, **kwargs):
         in_flight[0] += 1
         peak[0] = max(peak[0], in_flight[0])
         if peak[0] >= ws.settings.local_concurrency:
             enough.set()
         try:
-            return await real_run(ws_, generation_id)
+            return await real_run(ws_, generation_id, **kwargs)
         finally:
             in_flight[0] -= 1
 

@@ -324,6 +324,47 @@ def test_a_batch_keeps_the_providers_in_flight_budget_full_and_never_passes_it(w
     assert fake.peak_images == Settings().ideogram_max_in_flight == 10
 
 
+def test_a_pause_holds_back_the_agents_waiting_for_the_budget_and_resume_pays_each_once(ws, fake):
+    """Measured (issue 13's note): a batch starts twice as many agents as fit in flight, and a
+    Pause let all of them call, and be paid for. Now only the calls already out finish; an agent
+    still waiting sends nothing, stays pending, and its job resumes rather than starting again."""
+    import asyncio
+    import threading
+
+    from imagegen.batch import batch_generations, create_batch, run_batch, select_agents, set_batch_status
+    from imagegen.records import BatchStatus
+
+    agents = select_agents(ws)[:10]
+    fake.faults.extend([{"delay": 1.0}] * 5)  # the first five agents' calls (2 images each fill the 10) stay out a second
+    batch_id = create_batch(ws, agents, {"provider": "ideogram", "count": 2, "seed": 4})
+
+    def pause_once_five_are_out() -> None:
+        deadline = time.monotonic() + 30
+        while len(fake.requests) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        set_batch_status(ws, batch_id, BatchStatus.PAUSED)
+
+    pauser = threading.Thread(target=pause_once_five_are_out)
+    pauser.start()
+    assert asyncio.run(run_batch(ws, batch_id)) is BatchStatus.PAUSED
+    pauser.join()
+    assert len(fake.requests) == 5  # the five agents waiting behind them sent nothing
+    items = batch_generations(ws, batch_id)
+    assert [i.status.value for i, _ in items].count("done") == 5
+    held = [g for i, g in items if i.status.value == "pending" and g is not None]
+    assert len(held) == 5 and {g.status.value for g in held} == {"interrupted"}
+    assert all(c.status.value == "interrupted" and "Paused" in c.error for g in held for c in g.candidates)
+    assert sum(g.reserved_usd for g in held) == 0 and sum(g.cost_usd or 0 for g in held) == 0  # nothing held against the budget
+
+    set_batch_status(ws, batch_id, BatchStatus.RUNNING)
+    assert asyncio.run(run_batch(ws, batch_id)) is BatchStatus.DONE
+    assert len(fake.requests) == 10  # one call an agent, whether it was paused or not
+    items = batch_generations(ws, batch_id)
+    assert [i.status.value for i, _ in items] == ["done"] * 10
+    assert {g.id for _, g in items} >= {g.id for g in held}  # the held-back jobs were resumed, not replaced
+    assert all(c.status.value == "succeeded" for _, g in items for c in g.candidates)
+
+
 def test_ideogram_settings_live_with_the_provider_under_the_same_variables(monkeypatch):
     import imagegen.settings
     from imagegen.providers.ideogram import IdeogramSettings

@@ -412,6 +412,46 @@ def test_a_worker_calls_its_concurrency_at_once_while_as_many_jobs_again_get_rea
 
 
 @postgresql_only
+def test_a_pause_holds_back_the_job_a_worker_has_ready_and_resume_pays_it_once(cluster_env, fake, monkeypatch):
+    """At `--concurrency 1` a worker runs two jobs: the second claims its agent while the first
+    call is out. A Pause then used to let it call, and be paid for, once the first call was
+    answered. Now it sends nothing, its agent stays pending, and a resume runs that same job."""
+    from imagegen.batch import set_batch_status
+
+    monkeypatch.setenv("IDEOGRAM_MAX_IN_FLIGHT", "10")
+    fake.RequestHandlerClass = slow_ideogram(1.5).RequestHandlerClass
+    ws = open_workspace(Settings())
+
+    def jobs(status: GenerationStatus) -> int:
+        with ws.session() as s:
+            return s.scalar(select(func.count(Generation.id)).where(Generation.status == status))
+
+    try:
+        add_agents(ws, 2, "held")
+        with started(["worker", "--concurrency", "1"], logs=cluster_env):
+            with started(["batch", "--category", "held", "--provider", "ideogram", "--count", "1"], logs=cluster_env) as (cli,):
+                wait_until(lambda: fake.live == 1 and jobs(GenerationStatus.RUNNING) == 2, 60, "one call out, both jobs claimed")
+                with ws.session() as s:
+                    batch_id = s.scalar(select(Batch.id))
+                set_batch_status(ws, batch_id, BatchStatus.PAUSED)
+                cli.wait(timeout=60)
+            wait_until(lambda: jobs(GenerationStatus.RUNNING) == 0, 60, "both jobs to end")
+            assert len(fake.requests) == 1, log_of(cluster_env)
+            assert (jobs(GenerationStatus.SUCCEEDED), jobs(GenerationStatus.INTERRUPTED)) == (1, 1)
+            with ws.session() as s:
+                assert sorted(s.scalars(select(BatchItem.status))) == ["done", "pending"]
+            with started(["batch", "--resume", str(batch_id)], logs=cluster_env) as (resumed,):
+                resumed.wait(timeout=60)
+            assert resumed.returncode == 0, log_of(cluster_env)
+        assert len(fake.requests) == 2  # one call an agent
+        with ws.session() as s:
+            assert sorted(s.scalars(select(BatchItem.status))) == ["done", "done"]
+            assert s.scalar(select(func.count(Generation.id))) == 2  # the held-back job resumed; none was added
+    finally:
+        ws.close()
+
+
+@postgresql_only
 def test_a_batch_goes_on_the_queue_in_one_statement_and_a_second_submit_adds_nothing(cluster_env, monkeypatch):
     from imagegen.batch import create_batch, select_agents
 
