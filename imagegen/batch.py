@@ -103,14 +103,19 @@ def get_batch(ws: "Workspace", batch_id: int) -> Batch:
         return batch
 
 
-def set_batch_status(ws: "Workspace", batch_id: int, status: BatchStatus) -> None:
-    """Pause, cancel or resume from anywhere (the page, another process); the runner stops between agents."""
+def set_batch_status(ws: "Workspace", batch_id: int, status: BatchStatus, *, by_budget: bool = False) -> None:
+    """Pause, cancel or resume from anywhere (the page, another process). A person's Pause holds
+    back every job that has not yet sent its call; `by_budget` (the batch pausing itself, its
+    budget spent) lets the jobs that already reserved their share finish."""
     with ws.session() as s, s.begin():
         batch = s.get(Batch, batch_id)
         if batch is None:
             raise NotFound(f"No batch {batch_id}.")
         if batch.status is not status and batch.status.can_become(status):
             transition(batch, status)
+            batch.budget_paused = by_budget
+        elif not by_budget:
+            batch.budget_paused = False  # a person's Pause of a batch the budget had paused
 
 
 @dataclass
@@ -163,8 +168,11 @@ def _batch_status(ws: "Workspace", batch_id: int) -> BatchStatus:
         return s.scalar(select(Batch.status).where(Batch.id == batch_id))
 
 
-def _still_running(ws: "Workspace", batch_id: int) -> bool:
-    return _batch_status(ws, batch_id) is BatchStatus.RUNNING
+def may_go_ahead(ws: "Workspace", batch_id: int) -> bool:
+    """May a job of this batch that has not yet sent its call go ahead? Not after a person's Pause or Cancel."""
+    with ws.session() as s:
+        status, budget_paused = s.execute(select(Batch.status, Batch.budget_paused).where(Batch.id == batch_id)).one()
+    return status is BatchStatus.RUNNING or (status is BatchStatus.PAUSED and budget_paused)
 
 
 Progress = Callable[[Throughput, str], None]  # counts so far, the agent just finished
@@ -202,7 +210,7 @@ async def run_batch(ws: "Workspace", batch_id: int, on_progress: Progress | None
                 slug, made = await _run_item(ws, batch_id, item_id, choices, auto_approve, actor)
             except BudgetExceeded as exc:
                 await asyncio.to_thread(_set_item_error, ws, item_id, str(exc))
-                await asyncio.to_thread(set_batch_status, ws, batch_id, BatchStatus.PAUSED)
+                await asyncio.to_thread(functools.partial(set_batch_status, ws, batch_id, BatchStatus.PAUSED, by_budget=True))
                 stop.append(BatchStatus.PAUSED)
                 return
             if made is None:  # held back by a Pause: still pending
@@ -245,7 +253,7 @@ async def run_batch_item(ws: "Workspace", batch_id: int, item_id: int) -> None:
         await _run_item(ws, batch_id, item_id, row.choices, row.auto_approve, actor)
     except BudgetExceeded as exc:
         await asyncio.to_thread(_set_item_error, ws, item_id, str(exc))
-        await asyncio.to_thread(set_batch_status, ws, batch_id, BatchStatus.PAUSED)
+        await asyncio.to_thread(functools.partial(set_batch_status, ws, batch_id, BatchStatus.PAUSED, by_budget=True))
         return
     except ImagegenError as exc:  # e.g. this worker has no key for the provider: the agent says why
         await asyncio.to_thread(_finish_item, ws, item_id, BatchItemStatus.FAILED, str(exc))
@@ -311,7 +319,7 @@ async def _run_item(ws: "Workspace", batch_id: int, item_id: int, choices: dict,
     slug, generation_id, new = await asyncio.to_thread(_prepare_item, ws, item_id, choices, actor)
     if generation_id is None:
         return slug, 0
-    go_ahead = functools.partial(_still_running, ws, batch_id)
+    go_ahead = functools.partial(may_go_ahead, ws, batch_id)
     if new:
         status = await run_generation(ws, generation_id, go_ahead=go_ahead)
         if status is GenerationStatus.SUCCEEDED and not auto_approve:

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from imagegen.errors import InvalidInput
@@ -368,6 +368,8 @@ class Batch(Base):
     choices: Mapped[dict] = mapped_column(JSON)  # the one recipe, rendered per agent
     status: Mapped[BatchStatus] = mapped_column(_status(BatchStatus), default=BatchStatus.RUNNING)
     auto_approve: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Paused by the spent budget, not by a person: its jobs that already reserved their share go on.
+    budget_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -365,6 +365,30 @@ def test_a_pause_holds_back_the_agents_waiting_for_the_budget_and_resume_pays_ea
     assert all(c.status.value == "succeeded" for _, g in items for c in g.candidates)
 
 
+def test_a_batch_the_budget_pauses_lets_its_reserved_agents_call_and_a_persons_pause_does_not(fake, monkeypatch):
+    import asyncio
+
+    from imagegen.batch import batch_generations, create_batch, may_go_ahead, run_batch, select_agents, set_batch_status
+    from imagegen.records import BatchStatus
+
+    monkeypatch.setenv("IMAGEGEN_DAILY_BUDGET", "0.30")  # five Ideogram images at $0.06
+    workspace = open_workspace(Settings())
+    try:
+        batch_id = create_batch(workspace, select_agents(workspace)[:10], {"provider": "ideogram", "count": 1, "seed": 4})
+        assert asyncio.run(run_batch(workspace, batch_id)) is BatchStatus.PAUSED
+        assert len(fake.requests) == 5  # the five that reserved their share were paid for and kept
+        assert [i.status.value for i, _ in batch_generations(workspace, batch_id)].count("done") == 5
+        assert may_go_ahead(workspace, batch_id)  # the budget's own pause holds no reserved job back
+        set_batch_status(workspace, batch_id, BatchStatus.PAUSED)  # a person's Pause of the same batch
+        assert not may_go_ahead(workspace, batch_id)
+        set_batch_status(workspace, batch_id, BatchStatus.RUNNING)
+        assert may_go_ahead(workspace, batch_id)
+        set_batch_status(workspace, batch_id, BatchStatus.CANCELED)
+        assert not may_go_ahead(workspace, batch_id)
+    finally:
+        workspace.close()
+
+
 def test_ideogram_settings_live_with_the_provider_under_the_same_variables(monkeypatch):
     import imagegen.settings
     from imagegen.providers.ideogram import IdeogramSettings

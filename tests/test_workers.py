@@ -435,7 +435,11 @@ def test_a_pause_holds_back_the_job_a_worker_has_ready_and_resume_pays_it_once(c
                     batch_id = s.scalar(select(Batch.id))
                 set_batch_status(ws, batch_id, BatchStatus.PAUSED)
                 cli.wait(timeout=60)
-            wait_until(lambda: jobs(GenerationStatus.RUNNING) == 0, 60, "both jobs to end")
+            def done() -> int:
+                with ws.session() as s:
+                    return s.scalar(select(func.count(BatchItem.id)).where(BatchItem.status == "done"))
+
+            wait_until(lambda: jobs(GenerationStatus.RUNNING) == 0 and done() >= 1, 60, "both jobs to end, one agent done")
             assert len(fake.requests) == 1, log_of(cluster_env)
             assert (jobs(GenerationStatus.SUCCEEDED), jobs(GenerationStatus.INTERRUPTED)) == (1, 1)
             with ws.session() as s:
