@@ -4,7 +4,7 @@ import re
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import Engine, event, func, insert, select, text, update
+from sqlalchemy import Engine, event, func, insert, select, update
 
 from imagegen.auth import local_admin
 from imagegen.batch import create_batch, set_batch_status

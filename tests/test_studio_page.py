@@ -158,7 +158,7 @@ import json  # noqa: E402
 import pytest  # noqa: E402
 
 from imagegen.errors import NotFound  # noqa: E402
-from imagegen.records import Candidate, CandidateStatus, Generation, GenerationStatus, Verdict  # noqa: E402
+from imagegen.records import CandidateStatus, Generation, GenerationStatus, Verdict  # noqa: E402
 
 
 def captions(at):
@@ -278,7 +278,7 @@ def test_switching_provider_keeps_template_and_ratio_and_says_what_it_would_chan
     at.selectbox(key="aspect").select("1x1").run()
     at.selectbox(key="provider").select("replicate").run()
     assert at.selectbox(key="aspect").value == "1x1"
-    assert at.selectbox(key=f"template_replicate").value == "pop-art"
+    assert at.selectbox(key="template_replicate").value == "pop-art"
     assert any("Kept the pop-art template at 1x1" in i.value and "app-store at 4x3" in i.value for i in at.info)
     at.button(key="use_provider_defaults").click().run()
     assert (at.selectbox(key="template_replicate").value, at.selectbox(key="aspect").value) == ("app-store", "4x3")

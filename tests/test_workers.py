@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 from select import select as readable
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 
 from imagegen.jobs import open_workspace
 from imagegen.records import Batch, BatchItem, BatchStatus, Candidate, CandidateStatus, Generation, GenerationSpec, GenerationStatus
@@ -131,7 +129,7 @@ def paid_candidates(ws) -> list[Candidate]:
 def test_a_batch_fans_out_over_two_workers_and_survives_one_killed(cluster_env, fake):
     ws = open_workspace(Settings())
     try:
-        slugs = add_agents(ws, 60, "fleet")
+        add_agents(ws, 60, "fleet")
         worker = ["worker", "--concurrency", "4", "--queues", "ideogram"]
         with started(worker, worker, logs=cluster_env) as (one, two), \
                 started(["batch", "--category", "fleet", "--provider", "ideogram", "--count", "1"], logs=cluster_env) as (cli,):
@@ -209,7 +207,7 @@ def test_the_budget_holds_across_two_worker_processes(cluster_env, fake, monkeyp
     try:
         add_agents(ws, 12, "thrifty")
         worker = ["worker", "--concurrency", "4"]
-        with started(worker, worker, logs=cluster_env) as workers, \
+        with started(worker, worker, logs=cluster_env), \
                 started(["batch", "--category", "thrifty", "--provider", "ideogram", "--count", "1"], logs=cluster_env) as (cli,):
             cli.wait(timeout=90)
         assert cli.returncode == 1, log_of(cluster_env)  # paused by the budget, finished agents kept

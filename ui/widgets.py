@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 import types
 from typing import Literal, Union, get_args, get_origin
 
@@ -15,7 +14,6 @@ from imagegen.approval import approve_candidate
 from imagegen.errors import ImagegenError
 from imagegen.records import CandidateStatus, Palette, Verdict
 from ui.auth import current_actor
-from ui.text import literal
 from ui.resources import workspace
 
 BADGES: dict[CandidateStatus, tuple[str, str, str]] = {

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from PIL import Image, ImageDraw
 
 from imagegen.render.drawings import DRAWINGS, Pen
-from imagegen.render.subjects import SUBJECTS, SubjectChoice, pick_subject, words_of
+from imagegen.render.subjects import SUBJECTS, pick_subject, words_of
 from imagegen.render.text import (
     FONT_PATH,
     contrast,
