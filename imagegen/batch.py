@@ -108,7 +108,7 @@ def set_batch_status(ws: "Workspace", batch_id: int, status: BatchStatus, *, by_
     back every job that has not yet sent its call; `by_budget` (the batch pausing itself, its
     budget spent) lets the jobs that already reserved their share finish."""
     with ws.session() as s, s.begin():
-        batch = s.get(Batch, batch_id)
+        batch = s.get(Batch, batch_id, with_for_update=True)  # a person's Pause and the budget's, one after the other
         if batch is None:
             raise NotFound(f"No batch {batch_id}.")
         if batch.status is not status and batch.status.can_become(status):
@@ -197,6 +197,7 @@ async def run_batch(ws: "Workspace", batch_id: int, on_progress: Progress | None
     queue = iter(pending)
     progress = Throughput(total - len(pending), total, 0, time.monotonic(), total - len(pending))
     stop: list[BatchStatus] = []
+    held_back: list[int] = []  # agents a Pause stopped before their call: still pending
 
     async def worker() -> None:
         for item_id in queue:
@@ -213,7 +214,8 @@ async def run_batch(ws: "Workspace", batch_id: int, on_progress: Progress | None
                 await asyncio.to_thread(functools.partial(set_batch_status, ws, batch_id, BatchStatus.PAUSED, by_budget=True))
                 stop.append(BatchStatus.PAUSED)
                 return
-            if made is None:  # held back by a Pause: still pending
+            if made is None:
+                held_back.append(item_id)
                 continue
             progress.done += 1
             progress.images += made
@@ -225,8 +227,13 @@ async def run_batch(ws: "Workspace", batch_id: int, on_progress: Progress | None
     if draws_locally:  # the renderer answers about as fast as an agent's bookkeeping: one agent per image slot keeps the pool fed
         workers = max(workers, capacity)
     async with held(ws, Batch, batch_id):
-        await asyncio.gather(*(worker() for _ in range(workers)))
-        return await asyncio.to_thread(_end_batch, ws, batch_id)
+        while True:
+            await asyncio.gather(*(worker() for _ in range(workers)))
+            # Resumed while this run drained (another process cannot take the batch over while it
+            # runs): the agents it held back go now, or they would stay pending with nobody to run them.
+            if not held_back or await asyncio.to_thread(_batch_status, ws, batch_id) is not BatchStatus.RUNNING:
+                return await asyncio.to_thread(_end_batch, ws, batch_id)
+            queue, stop[:], held_back[:] = iter(list(held_back)), [], []
 
 
 async def run_batch_item(ws: "Workspace", batch_id: int, item_id: int) -> None:
@@ -250,7 +257,11 @@ async def run_batch_item(ws: "Workspace", batch_id: int, item_id: int) -> None:
         return
     actor = Actor(row.created_by or ws.settings.curator, Role.CURATOR)  # as `_creator` says
     try:
-        await _run_item(ws, batch_id, item_id, row.choices, row.auto_approve, actor)
+        # Held back (None), then resumed before this job ended: a resume's new job for this agent
+        # waits behind this one's lock, so this one runs it now.
+        while (await _run_item(ws, batch_id, item_id, row.choices, row.auto_approve, actor))[1] is None:
+            if await asyncio.to_thread(_batch_status, ws, batch_id) is not BatchStatus.RUNNING:
+                return
     except BudgetExceeded as exc:
         await asyncio.to_thread(_set_item_error, ws, item_id, str(exc))
         await asyncio.to_thread(functools.partial(set_batch_status, ws, batch_id, BatchStatus.PAUSED, by_budget=True))

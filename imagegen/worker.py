@@ -33,12 +33,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def take_over(ws: "Workspace", generation_id: int) -> bool:
+def take_over(ws: "Workspace", generation_id: int, *, requeue: bool = True) -> bool:
     """Make a job this worker may run: False if a live runner still holds it.
 
     A job retried after its worker died may still carry that worker's lease: wait for it to
     expire (a live runner keeps renewing it, and keeps the job), then recover what was left:
-    stored images are adopted, the rest is interrupted and queued again."""
+    stored images are adopted, the rest is interrupted and (with `requeue`) queued again."""
     deadline = time.monotonic() + 2 * ws.settings.lease_seconds + 1
     while True:
         gen = ws.get_generation(generation_id)
@@ -50,7 +50,7 @@ def take_over(ws: "Workspace", generation_id: int) -> bool:
                 continue
             recover_expired(ws)
             gen = ws.get_generation(generation_id)
-        if gen.status is GenerationStatus.INTERRUPTED:
+        if requeue and gen.status is GenerationStatus.INTERRUPTED:
             requeue_interrupted(ws, generation_id)
         return True
 
@@ -73,7 +73,9 @@ async def run_queued_item(ws: "Workspace", batch_id: int, item_id: int) -> None:
             return s.scalar(select(BatchItem.generation_id).where(BatchItem.id == item_id))
 
     generation_id = await asyncio.to_thread(generation_of)
-    if generation_id is not None and not await asyncio.to_thread(take_over, ws, generation_id):
+    # An interrupted job (held back by a Pause, or cut short) is queued again by the agent's own
+    # run, after it has read the batch's status and where the budget's refusal pauses the batch.
+    if generation_id is not None and not await asyncio.to_thread(take_over, ws, generation_id, requeue=False):
         log.info("batch item %s is still held by a live runner; leaving it to it", item_id)
         return
     await run_batch_item(ws, batch_id, item_id)

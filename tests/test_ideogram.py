@@ -389,6 +389,115 @@ def test_a_batch_the_budget_pauses_lets_its_reserved_agents_call_and_a_persons_p
         workspace.close()
 
 
+def test_a_resume_while_the_paused_run_still_drains_runs_the_agents_it_held_back(ws, fake):
+    """Review: a Resume that lands while the paused run is still saving its last images cannot
+    start a second run (the first holds the batch), so the first one must take back the agents
+    it held back; it used to end with them pending and the batch running, with nobody to run it."""
+    import asyncio
+    import threading
+
+    from imagegen.batch import batch_generations, create_batch, run_batch, select_agents, set_batch_status
+    from imagegen.records import BatchStatus, Generation, GenerationStatus
+
+    fake.faults.extend([{"delay": 1.0}] * 5)
+    fake.download_delay = 0.5  # the first five agents' images are still downloading after the Resume
+    batch_id = create_batch(ws, select_agents(ws)[:10], {"provider": "ideogram", "count": 2, "seed": 4})
+
+    def held_back() -> int:
+        with ws.session() as s:
+            return s.query(Generation).filter(Generation.status == GenerationStatus.INTERRUPTED).count()
+
+    def pause_then_resume() -> None:
+        deadline = time.monotonic() + 30
+        while len(fake.requests) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        set_batch_status(ws, batch_id, BatchStatus.PAUSED)
+        while held_back() < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        set_batch_status(ws, batch_id, BatchStatus.RUNNING)
+
+    changer = threading.Thread(target=pause_then_resume)
+    changer.start()
+    assert asyncio.run(run_batch(ws, batch_id)) is BatchStatus.DONE
+    changer.join()
+    assert [i.status.value for i, _ in batch_generations(ws, batch_id)] == ["done"] * 10
+    assert len(fake.requests) == 10 and held_back() == 0
+
+
+def test_a_workers_job_resumed_while_it_was_being_held_back_runs_its_agent(ws, fake, monkeypatch):
+    """The job asked while the batch was paused, and the batch was running again by the time it
+    stood down: it runs the agent (a resume's new job for it waits behind this one's lock)."""
+    import asyncio
+
+    from imagegen import batch
+    from imagegen.batch import batch_generations, create_batch, run_batch_item, select_agents
+
+    answers = iter([False])  # paused when it asked the first time; resumed right after
+    monkeypatch.setattr(batch, "may_go_ahead", lambda ws_, batch_id: next(answers, True))
+    batch_id = create_batch(ws, select_agents(ws)[:1], {"provider": "ideogram", "count": 1, "seed": 4})
+    item = batch_generations(ws, batch_id)[0][0]
+    asyncio.run(run_batch_item(ws, batch_id, item.id))
+    [(item, gen)] = batch_generations(ws, batch_id)
+    assert item.status.value == "done" and gen.status.value == "succeeded"
+    assert len(fake.requests) == 1
+
+
+def held_back_batch_item(monkeypatch, budget: str):
+    """A one-agent batch whose job a Pause held back (nothing sent, the job interrupted, the agent
+    pending), with the day's budget then spent by a studio job: (workspace, batch id, item id)."""
+    import asyncio
+
+    from imagegen.batch import batch_generations, create_batch, select_agents
+    from imagegen.generation import run_generation
+
+    monkeypatch.setenv("IMAGEGEN_DAILY_BUDGET", budget)
+    workspace = open_workspace(Settings())
+    agent = select_agents(workspace)[0]
+    batch_id = create_batch(workspace, [agent], {"provider": "ideogram", "count": 1, "seed": 4})
+    item = batch_generations(workspace, batch_id)[0][0]
+    spec = make_spec(workspace, agent, provider="ideogram", count=1, seed=4)
+    job = start_generation(workspace, agent.slug, spec, batch_item_id=item.id)
+    assert asyncio.run(run_generation(workspace, job, go_ahead=lambda: False)).value == "interrupted"
+    generate(workspace, count=2)  # a studio job spends what the held-back one gave back
+    return workspace, batch_id, item.id
+
+
+def test_a_worker_resuming_a_held_back_agent_over_budget_pauses_the_batch_for_the_budget(fake, monkeypatch):
+    """Measured (review): the worker queued the held-back job again before reading the batch, the
+    budget refused it there, the job failed uncaught, and the batch stayed running for ever."""
+    import asyncio
+
+    from imagegen.batch import get_batch
+    from imagegen.worker import run_queued_item
+
+    workspace, batch_id, item_id = held_back_batch_item(monkeypatch, "0.12")  # two images at $0.06
+    try:
+        asyncio.run(run_queued_item(workspace, batch_id, item_id))
+        batch = get_batch(workspace, batch_id)
+        assert batch.status.value == "paused" and batch.budget_paused
+        assert len(fake.requests) == 1  # only the studio job's call
+    finally:
+        workspace.close()
+
+
+def test_a_worker_job_for_a_canceled_batch_reserves_nothing_for_its_held_back_agent(fake, monkeypatch):
+    import asyncio
+
+    from imagegen.batch import batch_generations, set_batch_status
+    from imagegen.records import BatchStatus
+    from imagegen.worker import run_queued_item
+
+    workspace, batch_id, item_id = held_back_batch_item(monkeypatch, "10")
+    try:
+        set_batch_status(workspace, batch_id, BatchStatus.CANCELED)  # after a Resume had queued the agent's job again
+        asyncio.run(run_queued_item(workspace, batch_id, item_id))
+        gen = batch_generations(workspace, batch_id)[0][1]
+        assert gen.status.value == "interrupted" and gen.reserved_usd == 0  # not queued again, holding budget
+        assert len(fake.requests) == 1
+    finally:
+        workspace.close()
+
+
 def test_ideogram_settings_live_with_the_provider_under_the_same_variables(monkeypatch):
     import imagegen.settings
     from imagegen.providers.ideogram import IdeogramSettings
