@@ -148,9 +148,22 @@ def test_a_job_is_split_into_even_calls(ws, register):
     assert sorted(fake.calls) == [2, 3]  # two calls either way; the last one is not a lone image
 
 
-def test_a_cancel_during_saving_keeps_every_image_already_paid_for(ws, register):
+def test_a_cancel_during_saving_keeps_every_image_already_paid_for(ws, register, monkeypatch):
     """The provider answered with 4 images; Cancel arrives while they are being stored."""
+    import threading
+    import time
+
+    from imagegen import generation
+
     register(scripted(["ok"], per_call=4))
+    real_save, first = generation._save_result, threading.Lock()
+
+    def slow_after_the_first(*args, **kwargs):  # the Cancel always lands while three are still being stored
+        if not first.acquire(blocking=False):
+            time.sleep(0.3)
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(generation, "_save_result", slow_after_the_first)
     spec = make_spec(ws, ws.get_agent("trend-radar"), provider="scripted", count=4, seed=0)
     gen_id = start_generation(ws, "trend-radar", spec)
 
