@@ -84,6 +84,17 @@ def _launch(pw):
     )
 
 
+def report_page_errors(page):
+    """A page that goes blank has usually thrown: its errors and its own error lines, on stderr
+    (shown with a failing test), so the failure says why."""
+    import sys
+
+    page.on("pageerror", lambda exc: print(f"page error: {exc}", file=sys.stderr))
+    page.on("console", lambda msg: msg.type == "error" and print(f"page console: {msg.text}", file=sys.stderr))
+    page.on("crash", lambda _: print("page crashed", file=sys.stderr))
+    return page
+
+
 def _select(page, label, option):
     """Pick an option in a Streamlit selectbox by its label, as a curator would: a rerun still
     redrawing the page after the previous change can close the list, and then it is opened again."""
@@ -143,7 +154,7 @@ def test_a_curators_day_in_chromium(server, isolated):
     artifacts.mkdir(exist_ok=True)
     with sync_playwright() as pw:
         browser = _launch(pw)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = report_page_errors(browser.new_page(viewport={"width": 1400, "height": 1000}))
         page.set_default_timeout(60_000)
         # Offline by default: the page asks nothing of the internet (a `:material/...:` page
         # icon made the browser fetch the tab's icon from fonts.gstatic.com on every page).
@@ -284,7 +295,7 @@ def test_recall_a_recipe_from_an_image_in_chromium(server, isolated):
     artifacts.mkdir(exist_ok=True)
     with sync_playwright() as pw:
         browser = _launch(pw)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page = report_page_errors(browser.new_page(viewport={"width": 1280, "height": 1000}))
         page.set_default_timeout(60_000)
         try:
             page.goto(server)

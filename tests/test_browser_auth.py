@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from tests.conftest import ROOT
-from tests.test_browser import CHROMIUM, _chromium_or_skip, _free_port, streamlit_server
+from tests.test_browser import CHROMIUM, _chromium_or_skip, _free_port, report_page_errors, streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -58,7 +58,7 @@ def sign_in(browser, app_url: str, email: str):
     from playwright.sync_api import expect
 
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
+    page = report_page_errors(context.new_page())
     page.set_default_timeout(60_000)
     page.goto(app_url)
     page.get_by_role("button", name="Sign in").click()
