@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from imagegen.errors import ProviderUnavailable
 from imagegen.providers import ImageRequest, Provider, ProviderImage
@@ -73,3 +74,13 @@ def run_together(ws, generation_ids: list[int]) -> None:
             await ws.aclose_providers()
 
     asyncio.run(run())
+
+
+def wait_until(condition, timeout: float, what: str, poll: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")

@@ -14,7 +14,7 @@ from imagegen.records import ASPECT_RATIOS
 from imagegen.settings import Settings
 from imagegen.jobs import open_workspace
 from tests.fake_ideogram import KEY, FakeIdeogram
-from tests.fakes import run_together
+from tests.fakes import run_together, wait_until
 
 
 @pytest.fixture
@@ -339,9 +339,7 @@ def test_a_pause_holds_back_the_agents_waiting_for_the_budget_and_resume_pays_ea
     batch_id = create_batch(ws, agents, {"provider": "ideogram", "count": 2, "seed": 4})
 
     def pause_once_five_are_out() -> None:
-        deadline = time.monotonic() + 30
-        while len(fake.requests) < 5 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: len(fake.requests) == 5, 30, "five calls out", poll=0.01)
         set_batch_status(ws, batch_id, BatchStatus.PAUSED)
 
     pauser = threading.Thread(target=pause_once_five_are_out)
@@ -408,12 +406,9 @@ def test_a_resume_while_the_paused_run_still_drains_runs_the_agents_it_held_back
             return s.query(Generation).filter(Generation.status == GenerationStatus.INTERRUPTED).count()
 
     def pause_then_resume() -> None:
-        deadline = time.monotonic() + 30
-        while len(fake.requests) < 5 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: len(fake.requests) == 5, 30, "five calls out", poll=0.01)
         set_batch_status(ws, batch_id, BatchStatus.PAUSED)
-        while held_back() < 5 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: held_back() == 5, 30, "five agents held back", poll=0.01)
         set_batch_status(ws, batch_id, BatchStatus.RUNNING)
 
     changer = threading.Thread(target=pause_then_resume)

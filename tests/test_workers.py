@@ -24,18 +24,9 @@ from imagegen.jobs import open_workspace
 from imagegen.records import Batch, BatchItem, BatchStatus, Candidate, CandidateStatus, Generation, GenerationSpec, GenerationStatus
 from imagegen.settings import Settings
 from tests.conftest import BACKEND, ROOT
+from tests.fakes import wait_until
 
 postgresql_only = pytest.mark.skipif(BACKEND != "postgresql", reason="PostgreSQL only (IMAGEGEN_TEST_BACKEND=postgresql): workers need it")
-
-
-def wait_until(condition, timeout: float, what: str, poll: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @contextlib.contextmanager
