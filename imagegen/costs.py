@@ -72,9 +72,10 @@ def _midnight() -> datetime:
 
 
 def committed_today(session: Session) -> float:
-    """Spent plus reserved since midnight UTC: what the budget counts."""
+    """Spent plus reserved since midnight UTC: what the budget counts. A job counts on the day
+    it was made or last resumed (`charged_at`), so one resumed today is today's money."""
     total = func.coalesce(func.sum(Generation.cost_usd + Generation.reserved_usd), 0.0)
-    return float(session.scalar(select(total).where(Generation.created_at >= _midnight())) or 0.0)
+    return float(session.scalar(select(total).where(Generation.charged_at >= _midnight())) or 0.0)
 
 
 def spent_today(ws: "Workspace") -> float:
@@ -85,7 +86,7 @@ def spent_today(ws: "Workspace") -> float:
 
 def spend_by_day(ws: "Workspace", days: int = 14) -> list[tuple[str, float]]:
     with ws.session() as s:
-        rows = s.execute(select(Generation.created_at, Generation.cost_usd).where(Generation.cost_usd > 0)).all()
+        rows = s.execute(select(Generation.charged_at, Generation.cost_usd).where(Generation.cost_usd > 0)).all()
     totals: dict[str, float] = {}
     for created, cost in rows:
         day = created.date().isoformat()

@@ -112,8 +112,9 @@ def requeue_interrupted(ws: "Workspace", generation_id: int) -> bool:
         if gen.status is not GenerationStatus.INTERRUPTED:
             return False
         again = [c for c in gen.candidates if c.status is CandidateStatus.INTERRUPTED]
-        if again:  # what is still to pay is reserved against the budget, like a new job
+        if again:  # what is still to pay is reserved against today's budget, like a new job
             gen.reserved_usd = check_budget(ws, gen.recipe.model_copy(update={"count": len(again)}), s)
+            gen.charged_at = utcnow()  # its whole cost counts today, what it paid before too
         transition(gen, GenerationStatus.QUEUED)
         gen.error, gen.finished_at, gen.started_at = None, None, None
         gen.lease_owner, gen.lease_until = ws.owner, lease_until(ws)

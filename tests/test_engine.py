@@ -559,6 +559,32 @@ def test_resuming_an_interrupted_job_reserves_what_is_left_to_pay(isolated, monk
     assert ws.get_generation(gen_id).status is GenerationStatus.INTERRUPTED
 
 
+def test_a_job_resumed_the_next_day_counts_against_the_day_it_resumes(isolated, monkeypatch):
+    """Measured: a job held back or cut short yesterday and resumed today reserved its cost on
+    yesterday's row, so today's budget saw none of it and let as much again start beside it."""
+    from imagegen.costs import spend_by_day, spent_today
+    from imagegen.generation import requeue_interrupted
+
+    monkeypatch.setenv("IMAGEGEN_DAILY_BUDGET", "0.20")
+    monkeypatch.setenv("IDEOGRAM_API_KEY", "fake-key-for-a-test-that-calls-nobody")
+    ws = open_workspace(Settings())
+    gen_id = start_generation(ws, "trend-radar", GenerationSpec(provider="ideogram", prompt="x", count=3))  # $0.18
+    with ws.session() as s, s.begin():  # started yesterday, and its runner died
+        gen = s.get(Generation, gen_id)
+        gen.created_at = gen.charged_at = utcnow() - timedelta(days=1)
+        gen.lease_until = utcnow() - timedelta(seconds=1)
+    open_workspace(Settings())  # recovery: interrupted, nothing made, the reservation released
+    assert spent_today(ws) == 0
+    assert requeue_interrupted(ws, gen_id)  # today: $0.18 of today's $0.20
+    assert spent_today(ws) == pytest.approx(0.18)
+    with pytest.raises(BudgetExceeded, match=r"\$0.18 of today's \$0.20"):
+        start_generation(ws, "ai", GenerationSpec(provider="ideogram", prompt="y", count=2))  # $0.12 more
+    with ws.session() as s, s.begin():  # it pays today, and the spend shows on today
+        gen = s.get(Generation, gen_id)
+        gen.cost_usd, gen.reserved_usd = 0.18, 0.0
+    assert spend_by_day(ws)[0] == (utcnow().date().isoformat(), pytest.approx(0.18))
+
+
 def test_a_failing_database_is_one_line_in_the_cli(ws, monkeypatch, capsys):
     """Measured: the database on a full disk printed a traceback."""
     from sqlalchemy.exc import OperationalError
