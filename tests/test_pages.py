@@ -7,6 +7,7 @@ import json
 import time
 
 import streamlit as st
+from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
 from imagegen.approval import approve_candidate
@@ -15,6 +16,7 @@ from imagegen.catalog import fetch_store_agents, parse_catalog, preview_import
 from imagegen.generation import run_generation, start_generation
 from imagegen.history import approvals
 from imagegen.recipes import make_spec
+from imagegen.records import Candidate, CandidateStatus
 from imagegen.settings import Settings
 from imagegen.jobs import open_workspace
 from tests.conftest import ROOT
@@ -431,6 +433,22 @@ def test_experiments_pick_agents_by_search_and_keep_the_picked_ones(app):
 def _batch_cards(at) -> list[str]:
     """The agents whose review cards are on screen, in order."""
     return [m.value.split(" · ")[0].strip("*") for m in at.markdown if m.value.startswith("**Agent ")]
+
+
+def test_a_batch_card_without_an_image_says_why(app):
+    """Measured: an agent a Pause held back showed "pending" and an "Interrupted" badge, and a
+    failed candidate only "Failed": the reason was on the candidate but never on the page."""
+    from imagegen.generation import HELD_BACK
+    from tests.test_listings import reviewed_batch
+
+    ws = open_workspace(Settings())
+    image = generated(ws, "trend-radar", 1, count=1).candidates[0].image_key
+    _, [(_, first)] = reviewed_batch(ws, 1, image_key=image)
+    with ws.session() as s, s.begin():
+        s.execute(update(Candidate).where(Candidate.id == first + 1)
+                  .values(status=CandidateStatus.INTERRUPTED, image_key=None, error=HELD_BACK))
+    open_page(app, "batch")
+    assert HELD_BACK in [c.value for c in app.caption]
 
 
 def test_batch_review_pages_twenty_agents_at_a_time_and_approves_from_a_later_page(app):

@@ -166,6 +166,8 @@ def batch_view(ws: Workspace, batch_id: int, page_status: BatchStatus) -> None:
                 with cols[i % 4]:
                     if not cand.image_key:
                         status_badge(cand.status)
+                        if cand.error:  # held back by a Pause, failed, blocked: why, in one line
+                            st.caption(cand.error)
                         continue
                     st.image(thumbnail_url(cand.image_key, 320), width="stretch")
                     if cand.id == focus:
