@@ -67,8 +67,8 @@ class FakeIdeogram(LoopbackServer):
         self.images: dict[str, bytes] = {}
         self.in_flight_images = self.peak_images = 0
         self.download_delay = 0.0  # seconds each image download takes
-        self.downloads_in_flight = 0
-        self.downloads_at_post: list[int] = []  # downloads under way when each API call arrived
+        self.downloads_done = 0  # image downloads answered in full
+        self.downloads_done_at_post: list[int] = []  # downloads answered in full when each API call arrived
         self._ids = itertools.count(1)
 
     def take_fault(self) -> dict:
@@ -110,14 +110,10 @@ class _Handler(JsonHandler):
             return self._send(302, None, {"Location": f"https://evil.example/{image_id}.png"})
         if "expired=1" in self.path or image_id not in srv.images:
             return self._send(403, {"error": "URL expired"})
+        time.sleep(srv.download_delay)
+        self._send(200, srv.images[image_id], content_type="image/png")
         with srv.lock:
-            srv.downloads_in_flight += 1
-        try:
-            time.sleep(srv.download_delay)
-        finally:
-            with srv.lock:
-                srv.downloads_in_flight -= 1
-        return self._send(200, srv.images[image_id], content_type="image/png")
+            srv.downloads_done += 1
 
     def do_POST(self) -> None:
         srv = self.server
@@ -184,7 +180,7 @@ class _Handler(JsonHandler):
         srv = self.server
         count = int(fields.get("num_images", 1)) + fault.get("extra", 0)  # "extra": more results than asked for
         with srv.lock:
-            srv.downloads_at_post.append(srv.downloads_in_flight)
+            srv.downloads_done_at_post.append(srv.downloads_done)
             srv.in_flight_images += count
             srv.peak_images = max(srv.peak_images, srv.in_flight_images)
         try:
