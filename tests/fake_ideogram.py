@@ -2,6 +2,7 @@
 
 Faults are queued on `server.faults` and consumed one per API request, e.g.
 `{"status": 429, "headers": {"Retry-After": "0"}}`, `{"delay": 2}`, `{"unsafe": [1]}`,
+`{"hold": event}` (answer once the test sets the `threading.Event`, at most 30 s),
 `{"image": "truncated" | "html" | "expired" | "offlist" | "redirect-offlist" | "huge"}`.
 It stops by itself after `max_requests` requests or `lifetime` seconds.
 """
@@ -13,6 +14,7 @@ import email.policy
 import io
 import itertools
 import json
+import threading
 import time
 
 from PIL import Image
@@ -67,6 +69,7 @@ class FakeIdeogram(LoopbackServer):
         self.images: dict[str, bytes] = {}
         self.in_flight_images = self.peak_images = 0
         self.download_delay = 0.0  # seconds each image download takes
+        self.download_gate: threading.Event | None = None  # set: downloads wait for it (at most 30 s)
         self.downloads_done = 0  # image downloads answered in full
         self.downloads_done_at_post: list[int] = []  # downloads answered in full when each API call arrived
         self._ids = itertools.count(1)
@@ -110,6 +113,8 @@ class _Handler(JsonHandler):
             return self._send(302, None, {"Location": f"https://evil.example/{image_id}.png"})
         if "expired=1" in self.path or image_id not in srv.images:
             return self._send(403, {"error": "URL expired"})
+        if srv.download_gate is not None:
+            srv.download_gate.wait(30)
         time.sleep(srv.download_delay)
         self._send(200, srv.images[image_id], content_type="image/png")
         with srv.lock:
@@ -185,6 +190,8 @@ class _Handler(JsonHandler):
             srv.peak_images = max(srv.peak_images, srv.in_flight_images)
         try:
             time.sleep(fault.get("delay", 0))
+            if "hold" in fault:
+                fault["hold"].wait(30)
         finally:
             with srv.lock:
                 srv.in_flight_images -= count

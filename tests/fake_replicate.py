@@ -7,7 +7,8 @@ model's input schema, and answers with spec-shaped predictions.
 
 Faults are queued on `server.faults`, one per create call: `{"status": 401|402|422|429|500}`,
 `{"outcome": "failed"|"canceled"|"aborted"|"never"|"slow"}` (a failure may carry `"error": TEXT`), `{"image": "bad-bytes"|"offlist"|"data-uri"}`.
-Set `server.delay` to make every create take that long; `peak` is the most creates it answered at once.
+Set `server.delay` to make every create take that long, `server.sync_hold` to hold the
+answer of a waited-on prediction that is still running (the prediction exists meanwhile); `peak` is the most creates it answered at once.
 It stops by itself after `max_requests` requests or `lifetime` seconds.
 """
 
@@ -89,6 +90,7 @@ class FakeReplicate(LoopbackServer):
         self.predictions: dict[str, dict] = {}
         self.files: dict[str, bytes] = {}
         self.delay = 0.0  # seconds each create takes before answering, like a model at work
+        self.sync_hold = 0.0  # seconds `Prefer: wait` holds the answer of a prediction still running (it exists meanwhile)
         self.in_flight = self.peak = 0  # creates being answered at once
         self.inputs = {**MODEL_INPUTS, **{m: {"type": "object", "required": ["prompt"]} for m in extra_models}}
         self._ids = itertools.count(1)
@@ -164,6 +166,7 @@ class _Handler(JsonHandler):
         with srv.lock:
             srv.polls += 1
             state = srv.predictions[match.group(1)]
+            state["_polls"] += 1
             self._advance(state)
             self._send(200, self._prediction(match.group(1)))
 
@@ -226,9 +229,12 @@ class _Handler(JsonHandler):
                 "data_removed": False, "error": None, "status": "starting", "created_at": "2026-11-24T00:00:00Z",
                 "logs": "", "source": "api",
                 "urls": {k: f"{srv.base_url}/v1/predictions/{pid}{s}" for k, s in (("get", ""), ("cancel", "/cancel"), ("web", "/web"))},
-                "_outcome": fault.get("outcome", "ok"), "_error": fault.get("error"), "_looks": 0, "_output": srv.outputs(model, request["input"], fault.get("image")),
+                "_outcome": fault.get("outcome", "ok"), "_error": fault.get("error"), "_looks": 0, "_polls": 0, "_output": srv.outputs(model, request["input"], fault.get("image")),
             }
             if prefer:  # sync mode: answer with the finished prediction when it is quick
                 self._advance(state)
+        if prefer and state["status"] not in ("succeeded", "failed", "canceled", "aborted"):
+            time.sleep(srv.sync_hold)  # Replicate holds the answer while the prediction runs
+        with srv.lock:
             finished = state["status"] in ("succeeded", "failed", "canceled", "aborted")
             self._send(201 if finished else 202, self._prediction(pid))

@@ -369,17 +369,15 @@ def test_quick_clicks_on_a_board_never_blank_the_page(server):
             page.goto(f"{server}/?agent=sql-sherpa")
             page.get_by_role("button", name="Generate").click()
             expect(page.get_by_role("button", name="Approve", exact=True)).to_have_count(4, timeout=30_000)
-            labels, boxes = page.get_by_text("Compare", exact=True), page.get_by_role("checkbox", name="Compare")
-            for click in range(60):  # the next click as soon as the box shows this one
-                box, ticked = click % 4, click % 8 < 4
-                for _ in range(3):  # a click that lands while its card is redrawn can miss: click again
-                    labels.nth(box).click()
-                    with contextlib.suppress(AssertionError):
-                        expect(boxes.nth(box)).to_be_checked(checked=ticked, timeout=2_000)
-                        break
-                expect(boxes.nth(box)).to_be_checked(checked=ticked)
-            # 15 times on each box: every box ends ticked, and the page still answers.
-            expect(page.get_by_role("button", name="Compare 4 side by side")).to_be_visible(timeout=30_000)
+            labels = page.get_by_text("Compare", exact=True)
+            for click in range(60):  # as fast as the page takes them; a click that lands mid-redraw can miss
+                labels.nth(click % 4).click()
+            # The page still answers: once it settles, the button counts the boxes the page shows ticked.
+            page.wait_for_function("""() => {
+                const ticked = [...document.querySelectorAll("input[type=checkbox][aria-label=Compare]")].filter((b) => b.checked).length;
+                const button = [...document.querySelectorAll("button")].find((b) => b.innerText.includes("side by side"));
+                return ticked === 0 ? !button : !!button && button.innerText.includes(`Compare ${ticked} side by side`);
+            }""", timeout=30_000)
             assert errors == []
             assert by_reference == [], f"{len(by_reference)} elements were sent as references, e.g. at {by_reference[0]}"
         finally:

@@ -338,12 +338,14 @@ def test_a_pause_holds_back_the_agents_waiting_for_the_budget_and_resume_pays_ea
     from imagegen.records import BatchStatus
 
     agents = select_agents(ws)[:10]
-    fake.faults.extend([{"delay": 1.0}] * 5)  # the first five agents' calls (2 images each fill the 10) stay out a second
+    answer = threading.Event()
+    fake.faults.extend([{"hold": answer}] * 5)  # the first five agents' calls (2 images each fill the 10) stay out
     batch_id = create_batch(ws, agents, {"provider": "ideogram", "count": 2, "seed": 4})
 
     def pause_once_five_are_out() -> None:
         wait_until(lambda: len(fake.requests) == 5, 30, "five calls out", poll=0.01)
         set_batch_status(ws, batch_id, BatchStatus.PAUSED)
+        answer.set()  # only now is there room for the five waiting
 
     pauser = threading.Thread(target=pause_once_five_are_out)
     pauser.start()
@@ -400,8 +402,9 @@ def test_a_resume_while_the_paused_run_still_drains_runs_the_agents_it_held_back
     from imagegen.batch import batch_generations, create_batch, run_batch, select_agents, set_batch_status
     from imagegen.records import BatchStatus, Generation, GenerationStatus
 
-    fake.faults.extend([{"delay": 1.0}] * 5)
-    fake.download_delay = 0.5  # the first five agents' images are still downloading after the Resume
+    answer, fake.download_gate = threading.Event(), threading.Event()
+    fake.faults.extend([{"hold": answer}] * 5)
+    # The first five agents' images are downloaded only after the Resume: the paused run is still draining.
     batch_id = create_batch(ws, select_agents(ws)[:10], {"provider": "ideogram", "count": 2, "seed": 4})
 
     def held_back() -> int:
@@ -411,8 +414,10 @@ def test_a_resume_while_the_paused_run_still_drains_runs_the_agents_it_held_back
     def pause_then_resume() -> None:
         wait_until(lambda: len(fake.requests) == 5, 30, "five calls out", poll=0.01)
         set_batch_status(ws, batch_id, BatchStatus.PAUSED)
+        answer.set()
         wait_until(lambda: held_back() == 5, 30, "five agents held back", poll=0.01)
         set_batch_status(ws, batch_id, BatchStatus.RUNNING)
+        fake.download_gate.set()
 
     changer = threading.Thread(target=pause_then_resume)
     changer.start()

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -51,10 +52,11 @@ def log_of(logs: Path) -> str:
     return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(logs.glob("*.log")))
 
 
-def slow_ideogram(latency: float):
-    """A fake Ideogram whose every call takes `latency` seconds, counting the images in flight on
-    connections still open (`peak_live`): a killed worker's abandoned call stops counting when its
-    connection drops, as its slots in PostgreSQL do."""
+def slow_ideogram(latency: float, gate: threading.Event | None = None):
+    """A fake Ideogram whose every call takes `latency` seconds (or, with a `gate`, until the test
+    sets it, at most 60 s), counting the images in flight on connections still open (`peak_live`):
+    a killed worker's abandoned call stops counting when its connection drops, as its slots in
+    PostgreSQL do."""
     from tests.fake_ideogram import FakeIdeogram, _Handler
 
     class Handler(_Handler):
@@ -64,8 +66,8 @@ def slow_ideogram(latency: float):
                 srv.live += images
                 srv.peak_live = max(srv.peak_live, srv.live)
             try:
-                end = time.monotonic() + latency
-                while (left := end - time.monotonic()) > 0:
+                end = time.monotonic() + (60 if gate else latency)
+                while (left := end - time.monotonic()) > 0 and not (gate and gate.is_set()):
                     if readable([self.connection], [], [], min(left, 0.01))[0] and not self.connection.recv(1, socket.MSG_PEEK):
                         break  # the client is gone
             finally:
@@ -408,7 +410,8 @@ def test_a_pause_holds_back_the_job_a_worker_has_ready_and_resume_pays_it_once(c
     from imagegen.batch import set_batch_status
 
     monkeypatch.setenv("IDEOGRAM_MAX_IN_FLIGHT", "10")
-    fake.RequestHandlerClass = slow_ideogram(1.5).RequestHandlerClass
+    answer = threading.Event()  # the first call stays out until the Pause is in
+    fake.RequestHandlerClass = slow_ideogram(0, answer).RequestHandlerClass
     ws = open_workspace(Settings())
 
     def jobs(status: GenerationStatus) -> int:
@@ -423,6 +426,7 @@ def test_a_pause_holds_back_the_job_a_worker_has_ready_and_resume_pays_it_once(c
                 with ws.session() as s:
                     batch_id = s.scalar(select(Batch.id))
                 set_batch_status(ws, batch_id, BatchStatus.PAUSED)
+                answer.set()
                 cli.wait(timeout=60)
             def done() -> int:
                 with ws.session() as s:

@@ -244,6 +244,7 @@ class ReplicateProvider(Provider):
         self._downloads = build_client(timeout=settings.provider_timeout, transport=transport)  # no token on downloads
         self._hosts = parse_hosts(settings.download_hosts, DELIVERY_HOSTS)
         self._creates = RateLimiter(settings.replicate_creates_per_minute, RATE_WINDOW)
+        self._orphans: set[asyncio.Task] = set()  # creates a Cancel left: their prediction is canceled once it has an id
 
     @classmethod
     def model_choices(cls, settings) -> tuple[str, ...]:
@@ -290,6 +291,26 @@ class ReplicateProvider(Provider):
         return [self._fetch(item, request.seed) for item in items]
 
     async def _create(self, slug: str, body: dict):
+        """Create the prediction. A Cancel while Replicate holds the answer (`Prefer: wait`) finds
+        a prediction that already exists and has no id yet: the create is left to answer, and
+        the prediction is canceled on Replicate as soon as its id is known."""
+        made = asyncio.ensure_future(self._create_now(slug, body))
+        try:
+            return await asyncio.shield(made)
+        except asyncio.CancelledError:
+            self._orphans.add(made)
+            made.add_done_callback(self._cancel_orphan)
+            raise
+
+    def _cancel_orphan(self, made: asyncio.Task) -> None:
+        self._orphans.discard(made)
+        if made.cancelled() or made.exception() is not None or made.result().status in FINAL:
+            return  # never made, or already over (and paid): nothing to cancel
+        cancel = asyncio.ensure_future(self._cancel(made.result()))
+        self._orphans.add(cancel)
+        cancel.add_done_callback(self._orphans.discard)
+
+    async def _create_now(self, slug: str, body: dict):
         owner, name = slug.split("/")
         async for attempt in retrying(self.settings.provider_attempts, self.settings.retry_max_wait):
             with attempt:
