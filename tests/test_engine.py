@@ -152,13 +152,18 @@ def test_a_locked_database_inside_a_job_ends_it_and_is_logged(ws, monkeypatch, c
 
 
 def test_closing_a_workspace_stops_its_runner(ws, monkeypatch):
+    import threading
+
+    called = threading.Event()
+
     async def forever(self, request):
+        called.set()
         await asyncio.sleep(60)
 
     monkeypatch.setattr("imagegen.providers.local.LocalProvider.generate", forever)
     gen_id = start_generation(ws, "trend-radar", make_spec(ws, ws.get_agent("trend-radar"), provider="local", count=1, seed=0))
     ws.jobs.submit(gen_id)
-    time.sleep(0.3)
+    assert called.wait(30)  # the job is running, its call out
     ws.jobs.stop()
     assert ws.get_generation(gen_id).status is GenerationStatus.CANCELED
 

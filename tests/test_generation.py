@@ -151,16 +151,15 @@ def test_a_job_is_split_into_even_calls(ws, register):
 def test_a_cancel_during_saving_keeps_every_image_already_paid_for(ws, register, monkeypatch):
     """The provider answered with 4 images; Cancel arrives while they are being stored."""
     import threading
-    import time
 
     from imagegen import generation
 
     register(scripted(["ok"], per_call=4))
-    real_save, first = generation._save_result, threading.Lock()
+    real_save, first, canceled = generation._save_result, threading.Lock(), threading.Event()
 
     def slow_after_the_first(*args, **kwargs):  # the Cancel always lands while three are still being stored
         if not first.acquire(blocking=False):
-            time.sleep(0.3)
+            canceled.wait(10)
         return real_save(*args, **kwargs)
 
     monkeypatch.setattr(generation, "_save_result", slow_after_the_first)
@@ -172,6 +171,8 @@ def test_a_cancel_during_saving_keeps_every_image_already_paid_for(ws, register,
         while not any(c.status is CandidateStatus.SUCCEEDED for c in ws.get_generation(gen_id).candidates):
             await asyncio.sleep(0.001)
         task.cancel()
+        await asyncio.sleep(0.05)  # the Cancel is delivered while the saves wait for it
+        canceled.set()
         with pytest.raises(asyncio.CancelledError):
             await task
 

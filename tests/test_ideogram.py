@@ -321,7 +321,9 @@ def test_a_batch_keeps_the_providers_in_flight_budget_full_and_never_passes_it(w
     from imagegen.records import BatchStatus
 
     agents = select_agents(ws)
-    fake.faults.extend([{"delay": 0.3}] * len(agents))
+    # Each call stays out 1 s: the five that fill the budget are all out at once even when a busy
+    # machine spreads their starts (0.3 s could be outrun by the spread, and the peak read low).
+    fake.faults.extend([{"delay": 1.0}] * len(agents))
     batch_id = create_batch(ws, agents, {"provider": "ideogram", "count": 2, "seed": 4})
     assert asyncio.run(run_batch(ws, batch_id)) is BatchStatus.DONE
     assert fake.peak_images == Settings().ideogram_max_in_flight == 10

@@ -78,7 +78,7 @@ def test_four_flux_pro_candidates_are_four_concurrent_predictions(ws, fake):
 def test_eight_candidates_are_all_in_flight_at_once_on_each_model(ws, fake, model, predictions):
     """Measured (issue 14): a 4-image budget ran Flux Pro in two waves of four and queued
     Schnell's second prediction behind the first. Replicate limits creation rate, not concurrency."""
-    fake.delay = 0.3
+    fake.delay = 1.0  # long enough that a busy machine's spread of the creates cannot hide the peak
     gen = generate(ws, model=model, count=8, aspect_ratio="1x1")
     assert statuses(gen) == ["succeeded"] * 8
     assert len(fake.creates) == predictions
@@ -377,7 +377,7 @@ def test_a_workers_turn_is_one_job_with_all_its_predictions(ws, fake):
     not a call: Flux 1.1 Pro's four one-image predictions go out together, and a second job
     waits for the turn instead of splitting the worker's share with the first."""
     ws.calling_jobs = 1  # what `python -m imagegen worker --concurrency 1` sets
-    fake.delay = 0.3
+    fake.delay = 1.0  # long enough that a busy machine's spread of the creates cannot hide the peak
     spec = make_spec(ws, ws.get_agent("sql-sherpa"), provider="replicate", model=PRO, count=4, seed=5, aspect_ratio="1x1")
     jobs = [start_generation(ws, "sql-sherpa", spec) for _ in range(2)]
 
