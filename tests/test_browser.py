@@ -369,6 +369,7 @@ def test_quick_clicks_on_a_board_never_blank_the_page(server):
             page.goto(f"{server}/?agent=sql-sherpa")
             page.get_by_role("button", name="Generate").click()
             expect(page.get_by_role("button", name="Approve", exact=True)).to_have_count(4, timeout=30_000)
+            expect(page.get_by_role("button", name="Generate")).to_be_enabled(timeout=30_000)  # the page's run after the last card
             labels = page.get_by_text("Compare", exact=True)
             for click in range(60):  # as fast as the page takes them; a click that lands mid-redraw can miss
                 labels.nth(click % 4).click()
