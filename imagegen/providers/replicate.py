@@ -291,10 +291,21 @@ class ReplicateProvider(Provider):
         return [self._fetch(item, request.seed) for item in items]
 
     async def _create(self, slug: str, body: dict):
-        """Create the prediction. A Cancel while Replicate holds the answer (`Prefer: wait`) finds
-        a prediction that already exists and has no id yet: the create is left to answer, and
-        the prediction is canceled on Replicate as soon as its id is known."""
-        made = asyncio.ensure_future(self._create_now(slug, body))
+        owner, name = slug.split("/")
+        async for attempt in retrying(self.settings.provider_attempts, self.settings.retry_max_wait):
+            with attempt:
+                await self._creates.wait()  # each attempt is a create Replicate counts
+                return await self._call(self._sent(
+                    self._client.models.predictions.async_create(model=(owner, name), input=body, wait=self.settings.replicate_wait)
+                ))
+        raise AssertionError("unreachable")
+
+    async def _sent(self, create):
+        """A create once it is sent. A Cancel while Replicate holds the answer (`Prefer: wait`)
+        finds a prediction that already exists and has no id yet: the create is left to answer,
+        and the prediction is canceled on Replicate as soon as its id is known. (A Cancel while
+        the create still waits for its turn or a retry sends nothing.)"""
+        made = asyncio.ensure_future(create)
         try:
             return await asyncio.shield(made)
         except asyncio.CancelledError:
@@ -302,23 +313,13 @@ class ReplicateProvider(Provider):
             made.add_done_callback(self._cancel_orphan)
             raise
 
-    def _cancel_orphan(self, made: asyncio.Task) -> None:
+    def _cancel_orphan(self, made: asyncio.Future) -> None:
         self._orphans.discard(made)
         if made.cancelled() or made.exception() is not None or made.result().status in FINAL:
             return  # never made, or already over (and paid): nothing to cancel
         cancel = asyncio.ensure_future(self._cancel(made.result()))
         self._orphans.add(cancel)
         cancel.add_done_callback(self._orphans.discard)
-
-    async def _create_now(self, slug: str, body: dict):
-        owner, name = slug.split("/")
-        async for attempt in retrying(self.settings.provider_attempts, self.settings.retry_max_wait):
-            with attempt:
-                await self._creates.wait()  # each attempt is a create Replicate counts
-                return await self._call(
-                    self._client.models.predictions.async_create(model=(owner, name), input=body, wait=self.settings.replicate_wait)
-                )
-        raise AssertionError("unreachable")
 
     async def _finish(self, prediction):
         """Poll until the prediction ends or the deadline passes; cancel it on Replicate if we stop waiting."""
