@@ -277,7 +277,7 @@ class Generation(Base):
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # When its spend and reservation count against the daily budget: made, or last resumed.
-    charged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    charged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=True, index=True)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # A reroll, an upscale or the curator's own image joins the board (a generation) it was made

@@ -19,6 +19,7 @@ import io
 import itertools
 import json
 import re
+import threading
 import time
 
 import jsonschema
@@ -90,7 +91,9 @@ class FakeReplicate(LoopbackServer):
         self.predictions: dict[str, dict] = {}
         self.files: dict[str, bytes] = {}
         self.delay = 0.0  # seconds each create takes before answering, like a model at work
-        self.sync_hold = 0.0  # seconds `Prefer: wait` holds the answer of a prediction still running (it exists meanwhile)
+        # How long `Prefer: wait` holds the answer of a prediction still running (it exists
+        # meanwhile): seconds, or until the test sets a `threading.Event` (at most 30 s).
+        self.sync_hold: float | threading.Event = 0.0
         self.in_flight = self.peak = 0  # creates being answered at once
         self.inputs = {**MODEL_INPUTS, **{m: {"type": "object", "required": ["prompt"]} for m in extra_models}}
         self._ids = itertools.count(1)
@@ -234,7 +237,8 @@ class _Handler(JsonHandler):
             if prefer:  # sync mode: answer with the finished prediction when it is quick
                 self._advance(state)
         if prefer and state["status"] not in ("succeeded", "failed", "canceled", "aborted"):
-            time.sleep(srv.sync_hold)  # Replicate holds the answer while the prediction runs
+            hold = srv.sync_hold  # Replicate holds the answer while the prediction runs
+            hold.wait(30) if isinstance(hold, threading.Event) else time.sleep(hold)
         with srv.lock:
             finished = state["status"] in ("succeeded", "failed", "canceled", "aborted")
             self._send(201 if finished else 202, self._prediction(pid))

@@ -27,3 +27,29 @@ def test_migrations_run_down_and_up_again_and_match_the_models(tmp_path, databas
         context = MigrationContext.configure(conn, opts={"include_name": include_in_autogenerate})
         assert compare_metadata(context, Base.metadata) == []
     engine.dispose()
+
+
+def test_the_budget_day_migration_keeps_a_database_that_has_jobs_in_it(tmp_path, database_url):
+    """Review: 0012 first rebuilt `generations` on SQLite to make the new column NOT NULL, and the
+    rebuild's DROP TABLE was refused while candidates pointed at it (foreign keys are on): the
+    app could not start on any database with a job in it."""
+    from sqlalchemy import text
+
+    engine = create_db_engine(database_url or f"sqlite:///{tmp_path / 'm.db'}")
+    migrate(engine)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0011")
+        conn.execute(text("INSERT INTO agents (slug, name, sub_heading, description, categories, updated_at) "
+                          "VALUES ('a', 'A', '', '', '[]', '2026-11-23 10:00:00+00:00')"))
+        conn.execute(text("INSERT INTO generations (agent_id, spec, status, cost_usd, reserved_usd, source, created_at) "
+                          "SELECT id, '{}', 'succeeded', 0.12, 0, 'studio', '2026-11-23 10:00:00+00:00' FROM agents"))
+        conn.execute(text("INSERT INTO candidates (generation_id, position, seed, status, created_at) "
+                          "SELECT id, 0, 1, 'succeeded', created_at FROM generations"))
+    migrate(engine)  # what every start does
+    with engine.connect() as conn:
+        [(created, charged)] = conn.execute(text("SELECT created_at, charged_at FROM generations")).all()
+        assert charged == created and conn.execute(text("SELECT count(*) FROM candidates")).scalar() == 1
+    engine.dispose()

@@ -192,8 +192,10 @@ def test_a_cancel_while_replicate_holds_the_answer_cancels_the_prediction_it_mad
     """Review: with `Prefer: wait` the prediction exists while Replicate holds the create's
     answer, and a Cancel then dropped the request: no id, nothing canceled, the model ran on
     and was paid. Now the create is left to answer and its prediction is canceled."""
+    import threading
+
     fake.faults.append({"outcome": "never"})
-    fake.sync_hold = 1.0
+    fake.sync_hold = answer = threading.Event()  # the answer comes only after the Cancel
     spec = make_spec(ws, ws.get_agent("sql-sherpa"), provider="replicate", model=PRO, count=1, seed=1)
     gen_id = start_generation(ws, "sql-sherpa", spec)
     ws.jobs.submit(gen_id)
@@ -201,7 +203,9 @@ def test_a_cancel_while_replicate_holds_the_answer_cancels_the_prediction_it_mad
     assert ws.jobs.cancel(gen_id)
     wait_until(lambda: ws.get_generation(gen_id).status.finished, 30, "the job to end")
     assert statuses(ws.get_generation(gen_id)) == ["canceled"]
+    answer.set()
     wait_until(lambda: fake.cancels == list(fake.predictions), 30, "the prediction canceled on Replicate")
+    assert fake.polls == 0  # canceled from the create's own answer: the job had stopped waiting on it
 
 
 @pytest.mark.parametrize(

@@ -167,7 +167,7 @@ def batch_view(ws: Workspace, batch_id: int, page_status: BatchStatus) -> None:
                     if not cand.image_key:
                         status_badge(cand.status)
                         if cand.error:  # held back by a Pause, failed, blocked: why, in one line
-                            st.caption(cand.error)
+                            st.caption(literal(cand.error))
                         continue
                     st.image(thumbnail_url(cand.image_key, 320), width="stretch")
                     if cand.id == focus:

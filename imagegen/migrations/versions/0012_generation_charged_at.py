@@ -16,15 +16,15 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("generations") as batch_op:
-        batch_op.add_column(sa.Column("charged_at", sa.DateTime(timezone=True), nullable=True))
+    # Added, filled and indexed in place. Making it NOT NULL would rebuild the table on SQLite,
+    # and the rebuild's DROP TABLE is refused while candidates point at it (foreign keys are on).
+    # The model gives every new row a value.
+    op.add_column("generations", sa.Column("charged_at", sa.DateTime(timezone=True), nullable=True))
     op.execute("UPDATE generations SET charged_at = created_at")
-    with op.batch_alter_table("generations") as batch_op:
-        batch_op.alter_column("charged_at", existing_type=sa.DateTime(timezone=True), nullable=False)
-        batch_op.create_index(batch_op.f("ix_generations_charged_at"), ["charged_at"], unique=False)
+    op.create_index(op.f("ix_generations_charged_at"), "generations", ["charged_at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_generations_charged_at"), table_name="generations")
     with op.batch_alter_table("generations") as batch_op:
-        batch_op.drop_index(batch_op.f("ix_generations_charged_at"))
         batch_op.drop_column("charged_at")
