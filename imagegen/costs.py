@@ -88,8 +88,8 @@ def spend_by_day(ws: "Workspace", days: int = 14) -> list[tuple[str, float]]:
     with ws.session() as s:
         rows = s.execute(select(Generation.charged_at, Generation.cost_usd).where(Generation.cost_usd > 0)).all()
     totals: dict[str, float] = {}
-    for created, cost in rows:
-        day = created.date().isoformat()
+    for charged, cost in rows:
+        day = charged.date().isoformat()
         totals[day] = totals.get(day, 0.0) + cost
     return sorted(totals.items(), reverse=True)[:days]
 

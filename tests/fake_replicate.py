@@ -7,8 +7,8 @@ model's input schema, and answers with spec-shaped predictions.
 
 Faults are queued on `server.faults`, one per create call: `{"status": 401|402|422|429|500}`,
 `{"outcome": "failed"|"canceled"|"aborted"|"never"|"slow"}` (a failure may carry `"error": TEXT`), `{"image": "bad-bytes"|"offlist"|"data-uri"}`.
-Set `server.delay` to make every create take that long, `server.sync_hold` to hold the
-answer of a waited-on prediction that is still running (the prediction exists meanwhile); `peak` is the most creates it answered at once.
+Set `server.delay` to make every create take that long, `server.sync_hold` (an event) to hold
+the answer of a waited-on prediction still running until it is set (the prediction exists meanwhile); `peak` is the most creates it answered at once.
 It stops by itself after `max_requests` requests or `lifetime` seconds.
 """
 
@@ -91,9 +91,9 @@ class FakeReplicate(LoopbackServer):
         self.predictions: dict[str, dict] = {}
         self.files: dict[str, bytes] = {}
         self.delay = 0.0  # seconds each create takes before answering, like a model at work
-        # How long `Prefer: wait` holds the answer of a prediction still running (it exists
-        # meanwhile): seconds, or until the test sets a `threading.Event` (at most 30 s).
-        self.sync_hold: float | threading.Event = 0.0
+        # Set: `Prefer: wait` holds the answer of a prediction still running (it exists meanwhile)
+        # until the test sets this event, at most 30 s.
+        self.sync_hold: threading.Event | None = None
         self.in_flight = self.peak = 0  # creates being answered at once
         self.inputs = {**MODEL_INPUTS, **{m: {"type": "object", "required": ["prompt"]} for m in extra_models}}
         self._ids = itertools.count(1)
@@ -236,9 +236,8 @@ class _Handler(JsonHandler):
             }
             if prefer:  # sync mode: answer with the finished prediction when it is quick
                 self._advance(state)
-        if prefer and state["status"] not in ("succeeded", "failed", "canceled", "aborted"):
-            hold = srv.sync_hold  # Replicate holds the answer while the prediction runs
-            hold.wait(30) if isinstance(hold, threading.Event) else time.sleep(hold)
+        if prefer and srv.sync_hold and state["status"] not in ("succeeded", "failed", "canceled", "aborted"):
+            srv.sync_hold.wait(30)  # Replicate holds the answer while the prediction runs
         with srv.lock:
             finished = state["status"] in ("succeeded", "failed", "canceled", "aborted")
             self._send(201 if finished else 202, self._prediction(pid))

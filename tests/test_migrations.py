@@ -1,3 +1,5 @@
+import contextlib
+
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import inspect
@@ -5,13 +7,20 @@ from sqlalchemy import inspect
 from imagegen.storage.db import MIGRATIONS, create_db_engine, migrate
 
 
-def test_migrations_run_down_and_up_again_and_match_the_models(tmp_path, database_url):
-    engine = create_db_engine(database_url or f"sqlite:///{tmp_path / 'm.db'}")
+@contextlib.contextmanager
+def migrated(engine):
+    """A database at the newest migration, and Alembic's config on one transaction of it."""
     migrate(engine)
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
+        yield cfg, conn
+
+
+def test_migrations_run_down_and_up_again_and_match_the_models(tmp_path, database_url):
+    engine = create_db_engine(database_url or f"sqlite:///{tmp_path / 'm.db'}")
+    with migrated(engine) as (cfg, conn):
         command.downgrade(cfg, "0001")
         assert "batches" not in inspect(conn).get_table_names()
         command.upgrade(cfg, "head")
@@ -36,11 +45,7 @@ def test_the_budget_day_migration_keeps_a_database_that_has_jobs_in_it(tmp_path,
     from sqlalchemy import text
 
     engine = create_db_engine(database_url or f"sqlite:///{tmp_path / 'm.db'}")
-    migrate(engine)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
+    with migrated(engine) as (cfg, conn):
         command.downgrade(cfg, "0011")
         conn.execute(text("INSERT INTO agents (slug, name, sub_heading, description, categories, updated_at) "
                           "VALUES ('a', 'A', '', '', '[]', '2026-11-23 10:00:00+00:00')"))
