@@ -484,6 +484,22 @@ def test_a_broken_link_says_so_in_one_line_and_opens_the_studio(app):
     assert wrong_pair.title[0].value == "SQL Sherpa" and not captions(wrong_pair)
 
 
+def test_a_run_of_the_app_ends_without_a_full_garbage_collection(monkeypatch):
+    """Measured with py-spy on the served app: Streamlit ran gc.collect(2) after every run, each
+    poll tick of the grid included, which took half the server's time while candidates landed and
+    held the interpreter lock from the job engine and the websocket. The served app reads this
+    repo's config (AppTest has its own runner that never collects, so this reads the option as the
+    server does)."""
+    from streamlit import config
+
+    monkeypatch.chdir(ROOT)
+    try:
+        config.get_config_options(force_reparse=True)
+        assert config.get_option("runner.postScriptGC") is False
+    finally:
+        config.get_config_options(force_reparse=True)
+
+
 def test_the_run_that_sees_the_last_candidate_land_shows_it(app, monkeypatch):
     """Measured in Chromium: the grid's poll re-ran the whole page in the run that saw the last
     candidate land, which dropped that run's cards: the last card showed 0.7-0.9 s after it
