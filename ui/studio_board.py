@@ -35,7 +35,7 @@ from ui.text import literal
 from ui.widgets import review_keys, status_badge
 
 PER_ROW = 4
-FAST_POLL = 0.2  # seconds between grid refreshes while candidates are running
+FAST_POLL = 0.1  # seconds between grid refreshes while candidates are running
 IDLE_POLL = 3.0  # how often an idle tab looks for a newer board made in another tab
 
 
