@@ -59,10 +59,13 @@ def paged(session: Session, stmt: Select, *, offset: int = 0, limit: int = 50) -
 # --- agents: the studio picker, the catalog, the showcase ---------------------------------
 
 
-def _in_categories(category: str):
-    # Categories are a JSON list; its text holds the JSON-encoded name, quotes included, so
-    # "ai" does not match "fair". Both SQLite and PostgreSQL keep JSON text as written.
-    return cast(Agent.categories, Text).contains(json.dumps(category), autoescape=True)
+def in_category(category: str, dialect: str):
+    """Agents with this category, as written. Categories are a JSON list; its text holds the
+    JSON-encoded name, quotes included, so "ai" does not match "fair". Both SQLite and
+    PostgreSQL keep JSON text as written. A position test rather than LIKE, whose case rules
+    differ (SQLite's ignores ASCII case, PostgreSQL's does not)."""
+    position = func.instr if dialect == "sqlite" else func.strpos
+    return position(cast(Agent.categories, Text), json.dumps(category)) > 0
 
 
 # The search index the migration 0008 builds (SQLite: an FTS5 trigram table; PostgreSQL: a
@@ -110,9 +113,9 @@ def agent_query(
     if needle:
         stmt = stmt.where(_mentions(needle, dialect))
     if category:
-        stmt = stmt.where(_in_categories(category))
+        stmt = stmt.where(in_category(category, dialect))
     if any_category:
-        stmt = stmt.where(or_(*(_in_categories(c) for c in any_category)))
+        stmt = stmt.where(or_(*(in_category(c, dialect) for c in any_category)))
     if only_missing:
         stmt = stmt.where(Agent.current_thumbnail.is_(None))
     if with_thumbnail:

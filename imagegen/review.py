@@ -6,16 +6,16 @@ Everything here is a plain function over the workspace, so pages stay free of SQ
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Text, cast, func, or_, select
+from sqlalchemy import func, or_, select
 
 from imagegen.auth import Actor, local_admin, require
 from imagegen.errors import InvalidInput, NotFound
 from imagegen.images import check_image
+from imagegen.listings import in_category
 from imagegen.prompts import clean_text
 from imagegen.records import (
     Agent,
@@ -166,8 +166,7 @@ def store_neighbours(ws: "Workspace", slug: str, limit: int = 3) -> list[Agent]:
         base = select(Agent).where(Agent.slug != slug, Agent.current_thumbnail.is_not(None)).order_by(Agent.name)
         found: list[Agent] = []
         if agent.categories:
-            # The JSON text of the list holds each category quoted, so "ai" does not match "fair".
-            shares = or_(*(cast(Agent.categories, Text).contains(json.dumps(c), autoescape=True) for c in agent.categories))
+            shares = or_(*(in_category(c, s.get_bind().dialect.name) for c in agent.categories))
             found = list(s.scalars(base.where(shares).limit(limit)))
         if len(found) < limit:
             seen = {a.slug for a in found}

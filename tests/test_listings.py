@@ -131,6 +131,19 @@ def test_showcase_and_missing_filters_and_categories_come_from_sql(ws):
     assert {"bulk", "group-0", "group-6"} <= set(names) and names == sorted(set(names))
 
 
+def test_a_category_matches_as_written_on_either_database(ws):
+    """SQLite's LIKE ignores ASCII case and PostgreSQL's does not: filtering by "Zeta" showed the
+    "zeta" agents too on SQLite only. A category matches as written, on both."""
+    with ws.session() as s, s.begin():
+        import_agents(s, [{"slug": "upper", "name": "Upper", "categories": ["Zeta"]},
+                          {"slug": "lower", "name": "Lower", "categories": ["zeta"]},
+                          {"slug": "fair", "name": "Fair", "categories": ["fair"]}])
+    with ws.session() as s:
+        assert [a.slug for a in search_agents(s, category="Zeta").items] == ["upper"]
+        assert [a.slug for a in search_agents(s, category="zeta").items] == ["lower"]
+        assert {"Zeta", "zeta"} <= set(category_names(s))
+
+
 def test_the_category_filter_follows_imports_and_edits_without_reading_agents(ws):
     with ws.session() as s, s.begin():
         import_agents(s, [{"slug": "new-one", "name": "New", "categories": "zebra tools, writing"}])
