@@ -25,7 +25,7 @@ from imagegen.records import (
     Agent, Approval, Base, Batch, BatchItem, BatchItemStatus, BatchStatus, Candidate, CandidateStatus, Generation, GenerationStatus,
     Verdict,
 )
-from imagegen.review import approved_candidates
+from imagegen.review import approved_candidates, store_neighbours
 from imagegen.storage.querycount import count_statements
 
 KEY = "ab/" + "a" * 64 + ".png"
@@ -133,15 +133,29 @@ def test_showcase_and_missing_filters_and_categories_come_from_sql(ws):
 
 def test_a_category_matches_as_written_on_either_database(ws):
     """SQLite's LIKE ignores ASCII case and PostgreSQL's does not: filtering by "Zeta" showed the
-    "zeta" agents too on SQLite only. A category matches as written, on both."""
+    "zeta" agents too on SQLite only. A category matches as written, on both, and only a whole
+    element of the list: not a name that holds it after an escaped quote, nor one LIKE's % or _
+    would have matched."""
     with ws.session() as s, s.begin():
         import_agents(s, [{"slug": "upper", "name": "Upper", "categories": ["Zeta"]},
                           {"slug": "lower", "name": "Lower", "categories": ["zeta"]},
-                          {"slug": "fair", "name": "Fair", "categories": ["fair"]}])
+                          {"slug": "quoted", "name": "Quoted", "categories": ['x"zeta']},
+                          {"slug": "cafe", "name": "Cafe", "categories": ["Café 50%_off", "zeta-tools"]},
+                          {"slug": "near", "name": "Near", "categories": ["Café 5000off"]},
+                          {"slug": "same", "name": "Same", "categories": ["Zeta"]}])
+        s.execute(update(Agent).where(Agent.slug.in_(["lower", "same"])).values(current_thumbnail=KEY))
     with ws.session() as s:
-        assert [a.slug for a in search_agents(s, category="Zeta").items] == ["upper"]
-        assert [a.slug for a in search_agents(s, category="zeta").items] == ["lower"]
+        def slugs(**filters):
+            return [a.slug for a in search_agents(s, **filters).items]
+
+        assert slugs(category="Zeta") == ["same", "upper"]
+        assert slugs(category="zeta") == ["lower"]
+        assert slugs(category='x"zeta') == ["quoted"]
+        assert slugs(category="Café 50%_off") == ["cafe"]
+        assert slugs(any_category=["zeta", "Café 50%_off"]) == ["cafe", "lower"]  # the showcase's pills
         assert {"Zeta", "zeta"} <= set(category_names(s))
+    # The store-card preview puts an agent of the same category first: "Same", not "Lower".
+    assert [a.slug for a in store_neighbours(ws, "upper", limit=1)] == ["same"]
 
 
 def test_the_category_filter_follows_imports_and_edits_without_reading_agents(ws):

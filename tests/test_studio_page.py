@@ -492,12 +492,10 @@ def test_a_run_of_the_app_ends_without_a_full_garbage_collection(monkeypatch):
     server does)."""
     from streamlit import config
 
+    assert "runner.postScriptGC" in config._config_options_template  # still an option of the pinned Streamlit
     monkeypatch.chdir(ROOT)
-    try:
-        config.get_config_options(force_reparse=True)
-        assert config.get_option("runner.postScriptGC") is False
-    finally:
-        config.get_config_options(force_reparse=True)
+    monkeypatch.setattr(config, "_config_options", None)  # parsed afresh from here; the options before come back after
+    assert config.get_option("runner.postScriptGC") is False
 
 
 def test_the_run_that_sees_the_last_candidate_land_shows_it(app, monkeypatch):

@@ -18,8 +18,9 @@ PAGE = 40  # thumbnails read and sent per page; Previous and Next turn pages
 
 
 def _tags(categories: list[str]) -> str:
-    # Lower-case tags, never title-cased headings: the category "ai" must not read as the agent "Ai".
-    return " ".join(f":violet-badge[{literal(c.lower())}]" for c in categories)
+    # Tags as written, never title-cased headings: the category "ai" must not read as the agent
+    # "Ai", and "AI" and "ai" are two categories that filter apart.
+    return " ".join(f":violet-badge[{literal(c)}]" for c in categories)
 
 
 @st.dialog("Thumbnail", width="large", on_dismiss=lambda: st.session_state.pop("showcase_open", None))
@@ -55,7 +56,7 @@ def _turn(offset: int) -> None:
 
 def gallery(page: Page[Agent], categories: list[str]) -> None:
     state = st.session_state
-    st.pills("Categories", categories, selection_mode="multi", key="showcase_categories", format_func=str.lower,
+    st.pills("Categories", categories, selection_mode="multi", key="showcase_categories",
              on_change=_turn, args=(0,))
     total = f"{page.total:,}" + ("" if page.total_exact else "+")
     shown = f"{page.offset + 1:,}-{page.offset + len(page.items):,} of " if page.has_next or page.has_previous else ""
