@@ -15,7 +15,7 @@ from sqlalchemy import func, or_, select
 from imagegen.auth import Actor, local_admin, require
 from imagegen.errors import InvalidInput, NotFound
 from imagegen.images import check_image
-from imagegen.listings import in_category
+from imagegen.listings import agent_query
 from imagegen.prompts import clean_text
 from imagegen.records import (
     Agent,
@@ -163,14 +163,14 @@ def store_neighbours(ws: "Workspace", slug: str, limit: int = 3) -> list[Agent]:
     category first, for the store-card preview."""
     agent = ws.get_agent(slug)
     with ws.session() as s:
-        base = select(Agent).where(Agent.slug != slug, Agent.current_thumbnail.is_not(None)).order_by(Agent.name)
-        found: list[Agent] = []
-        if agent.categories:
-            shares = or_(*(in_category(c, s.get_bind().dialect.name) for c in agent.categories))
-            found = list(s.scalars(base.where(shares).limit(limit)))
+        def others(**filters):
+            query = agent_query(dialect=s.get_bind().dialect.name, with_thumbnail=True, **filters)
+            return query.where(Agent.slug != slug)
+
+        found = list(s.scalars(others(any_category=agent.categories).limit(limit))) if agent.categories else []
         if len(found) < limit:
             seen = {a.slug for a in found}
-            found += [a for a in s.scalars(base.limit(limit * 2)) if a.slug not in seen][: limit - len(found)]
+            found += [a for a in s.scalars(others().limit(limit * 2)) if a.slug not in seen][: limit - len(found)]
         return found
 
 

@@ -486,7 +486,7 @@ def test_a_broken_link_says_so_in_one_line_and_opens_the_studio(app):
 
 def test_a_run_of_the_app_ends_without_a_full_garbage_collection(monkeypatch):
     """Measured with py-spy on the served app: Streamlit ran gc.collect(2) after every run, each
-    poll tick of the grid included, which took half the server's time while candidates landed and
+    poll tick of the grid included, which took about half the server's wall time while candidates landed and
     held the interpreter lock from the job engine and the websocket. The served app reads this
     repo's config (AppTest has its own runner that never collects, so this reads the option as the
     server does)."""
