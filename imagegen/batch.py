@@ -15,11 +15,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session, lazyload
 
 from imagegen.approval import approve_candidate
 from imagegen.auth import Actor, Role, local_admin, require
 from imagegen.errors import BudgetExceeded, ImagegenError, InvalidInput, NotFound
-from imagegen.generation import requeue_interrupted, run_generation, start_generation
+from imagegen.generation import Job, requeue_interrupted, run_generation, start_claimed
 from imagegen.leases import expired, held, lease_until
 from imagegen.listings import agent_query, batch_summary
 from imagegen.recipes import make_spec
@@ -203,16 +204,15 @@ async def run_batch(ws: "Workspace", batch_id: int, on_progress: Progress | None
         for item_id in queue:
             if stop:
                 return
-            status = await asyncio.to_thread(_batch_status, ws, batch_id)
-            if status is not BatchStatus.RUNNING:
-                stop.append(status)
-                return
             try:
-                slug, made = await _run_item(ws, batch_id, item_id, choices, auto_approve, actor)
+                status, slug, made = await _run_item(ws, batch_id, item_id, choices, auto_approve, actor)
             except BudgetExceeded as exc:
                 await asyncio.to_thread(_set_item_error, ws, item_id, str(exc))
                 await asyncio.to_thread(functools.partial(set_batch_status, ws, batch_id, BatchStatus.PAUSED, by_budget=True))
                 stop.append(BatchStatus.PAUSED)
+                return
+            if status is not BatchStatus.RUNNING:  # paused or canceled before this agent started: it stays pending
+                stop.append(status)
                 return
             if made is None:
                 held_back.append(item_id)
@@ -259,9 +259,12 @@ async def run_batch_item(ws: "Workspace", batch_id: int, item_id: int) -> None:
     try:
         # Held back (None), then resumed before this job ended: a resume's new job for this agent
         # waits behind this one's lock, so this one runs it now.
-        while (await _run_item(ws, batch_id, item_id, row.choices, row.auto_approve, actor))[1] is None:
-            if await asyncio.to_thread(_batch_status, ws, batch_id) is not BatchStatus.RUNNING:
+        while True:
+            status, _, made = await _run_item(ws, batch_id, item_id, row.choices, row.auto_approve, actor)
+            if status is not BatchStatus.RUNNING:
                 return
+            if made is not None:
+                break
     except BudgetExceeded as exc:
         await asyncio.to_thread(_set_item_error, ws, item_id, str(exc))
         await asyncio.to_thread(functools.partial(set_batch_status, ws, batch_id, BatchStatus.PAUSED, by_budget=True))
@@ -306,11 +309,16 @@ def _end_batch(ws: "Workspace", batch_id: int) -> BatchStatus:
         return batch.status
 
 
-def _prepare_item(ws: "Workspace", item_id: int, choices: dict, actor: Actor) -> tuple[str, int | None, bool]:
-    """(agent slug, generation id to run or None if the item failed, whether that job is new)."""
+def _prepare_item(ws: "Workspace", batch_id: int, item_id: int, choices: dict, actor: Actor) -> tuple[BatchStatus, str, int | None, Job | None]:
+    """(the batch's status, agent slug, generation id to run or None if the item failed, the job
+    if it is new: recorded and claimed in one write). The status is read with the item: an agent
+    starts only while it says running."""
     with ws.session() as s:
+        status = s.scalar(select(Batch.status).where(Batch.id == batch_id))
         item = s.get(BatchItem, item_id)
         agent, generation_id = item.agent, item.generation_id
+    if status is not BatchStatus.RUNNING:
+        return status, agent.slug, None, None
     if generation_id is None:
         try:
             spec = make_spec(ws, agent, **choices)
@@ -318,38 +326,47 @@ def _prepare_item(ws: "Workspace", item_id: int, choices: dict, actor: Actor) ->
             raise
         except ImagegenError as exc:
             _finish_item(ws, item_id, BatchItemStatus.FAILED, str(exc))
-            return agent.slug, None, False
-        return agent.slug, start_generation(ws, agent.slug, spec, batch_item_id=item_id, actor=actor), True
+            return status, agent.slug, None, None
+        job = start_claimed(ws, agent.slug, spec, batch_item_id=item_id, actor=actor)
+        return status, agent.slug, job.id, job
     requeue_interrupted(ws, generation_id)  # a job cut short by a restart picks up where it stopped
-    return agent.slug, generation_id, False
+    return status, agent.slug, generation_id, None
 
 
-async def _run_item(ws: "Workspace", batch_id: int, item_id: int, choices: dict, auto_approve: bool, actor: Actor) -> tuple[str, int | None]:
-    """Run one agent's job; returns its slug and how many images it made, or None if a Pause
-    held its job back before it sent anything (the item stays pending, the job interrupted)."""
-    slug, generation_id, new = await asyncio.to_thread(_prepare_item, ws, item_id, choices, actor)
+async def _run_item(ws: "Workspace", batch_id: int, item_id: int, choices: dict, auto_approve: bool, actor: Actor) -> tuple[BatchStatus, str, int | None]:
+    """Run one agent's job if the batch is still running; returns the batch's status as the agent
+    started, its slug and how many images it made, or None if a Pause held its job back before it
+    sent anything (the item stays pending, the job interrupted)."""
+    batch_status, slug, generation_id, job = await asyncio.to_thread(_prepare_item, ws, batch_id, item_id, choices, actor)
+    if batch_status is not BatchStatus.RUNNING:
+        return batch_status, slug, None
     if generation_id is None:
-        return slug, 0
+        return batch_status, slug, 0
     go_ahead = functools.partial(may_go_ahead, ws, batch_id)
-    if new:
-        status = await run_generation(ws, generation_id, go_ahead=go_ahead)
-        if status is GenerationStatus.SUCCEEDED and not auto_approve:
-            # The common case: the job's own answer says done, and the item counts its images as it closes.
-            return slug, await asyncio.to_thread(_finish_item, ws, item_id, BatchItemStatus.DONE, None, generation_id)
+    if job is not None:
+        made: list[int] = []
+
+        def close_item(s: Session, gen: Generation) -> None:  # the common case: the agent closes with its job, in one write
+            _close(s, item_id, BatchItemStatus.DONE, None)
+            made.append(sum(c.status is CandidateStatus.SUCCEEDED for c in gen.candidates))
+
+        await run_generation(ws, generation_id, go_ahead=go_ahead, on_success=None if auto_approve else close_item, claimed=job)
+        if made:
+            return batch_status, slug, made[0]
     outcome = await asyncio.to_thread(_generation_outcome, ws, generation_id)
     if not outcome[0].finished:
         await run_generation(ws, generation_id, go_ahead=go_ahead)
         outcome = await asyncio.to_thread(_generation_outcome, ws, generation_id)
-    status, error, made = outcome
+    status, error, ids = outcome
     if status is GenerationStatus.INTERRUPTED:
-        return slug, None
+        return batch_status, slug, None
     if status is GenerationStatus.SUCCEEDED:
         if auto_approve:  # idempotent: the approval is recorded on the item, and an approved item keeps its approval
-            await asyncio.to_thread(approve_candidate, ws, made[0], actor=actor, batch_item_id=item_id)
+            await asyncio.to_thread(approve_candidate, ws, ids[0], actor=actor, batch_item_id=item_id)
         await asyncio.to_thread(_finish_item, ws, item_id, BatchItemStatus.DONE, None)
     else:
         await asyncio.to_thread(_finish_item, ws, item_id, BatchItemStatus.FAILED, error or f"The generation ended {status.value}.")
-    return slug, len(made)
+    return batch_status, slug, len(ids)
 
 
 def _generation_outcome(ws: "Workspace", generation_id: int) -> tuple[GenerationStatus, str | None, list[int]]:
@@ -362,15 +379,15 @@ def _generation_outcome(ws: "Workspace", generation_id: int) -> tuple[Generation
     return status, error, made
 
 
-def _finish_item(ws, item_id: int, status: BatchItemStatus, error: str | None, generation_id: int | None = None) -> int:
-    """Close a batch item; returns how many images that job made (0 unless `generation_id` is given)."""
+def _finish_item(ws, item_id: int, status: BatchItemStatus, error: str | None) -> None:
     with ws.session() as s, s.begin():
-        item = s.get(BatchItem, item_id)
-        transition(item, status)
-        item.error = error
-        if generation_id is None:
-            return 0
-        return s.scalar(select(func.count()).where(Candidate.generation_id == generation_id, Candidate.status == CandidateStatus.SUCCEEDED))
+        _close(s, item_id, status, error)
+
+
+def _close(s: Session, item_id: int, status: BatchItemStatus, error: str | None) -> None:
+    item = s.get(BatchItem, item_id, options=[lazyload(BatchItem.agent)])  # the item's own row, without its agent
+    transition(item, status)
+    item.error = error
 
 
 def _set_item_error(ws, item_id: int, error: str) -> None:

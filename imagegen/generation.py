@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session, lazyload
 
 from imagegen.auth import Actor, local_admin, require
 from imagegen.costs import check_budget, price_table, unit_price
@@ -28,7 +29,6 @@ from imagegen.providers.local import LocalProvider, variation_seeds
 from imagegen.review import is_upload
 from imagegen.records import (
     MAX_SEED,
-    Agent,
     BatchItem,
     Candidate,
     CandidateStatus,
@@ -62,6 +62,23 @@ def start_generation(
     daily budget. The job is leased to this runner. `actor` defaults to the local admin (the
     CLI, open mode). `seeds` gives each candidate its own seed (a local variation's layout);
     `board_id` adds the job to that board, in place of candidate `replaces_id` if given."""
+    spec, record = _checked(ws, spec, actor, experiment_id=experiment_id, batch_item_id=batch_item_id, source=source)
+    with ws.session() as s, s.begin():
+        return _insert(s, ws, agent_slug, spec, record, seeds=seeds, experiment_id=experiment_id, cell=cell,
+                       batch_item_id=batch_item_id, board_id=board_id, replaces_id=replaces_id).id
+
+
+def start_claimed(ws: "Workspace", agent_slug: str, spec: GenerationSpec, *, batch_item_id: int, actor: Actor) -> "Job":
+    """`start_generation` and `run_generation`'s claim in one write, for a runner that runs the
+    job at once (a batch's agent): pass the result to `run_generation` as `claimed`."""
+    spec, record = _checked(ws, spec, actor, batch_item_id=batch_item_id)
+    with ws.session() as s, s.begin():
+        gen = _insert(s, ws, agent_slug, spec, record, batch_item_id=batch_item_id, running=True)
+        return _job(s, ws, gen, gen.candidates)
+
+
+def _checked(ws: "Workspace", spec: GenerationSpec, actor: Actor | None, *, experiment_id=None, batch_item_id=None, source=None) -> tuple[GenerationSpec, dict]:
+    """Refusals before anything is written; the spec with its seed, and the job's own columns."""
     actor = require(actor or local_admin(ws.settings), "generate")
     cls = provider_class(spec.provider)
     if not has_key(cls, ws.settings):
@@ -70,23 +87,27 @@ def start_generation(
         source = GenerationSource.EXPERIMENT if experiment_id else GenerationSource.BATCH if batch_item_id else GenerationSource.STUDIO
     if spec.seed is None:
         spec = spec.model_copy(update={"seed": random.randrange(0, MAX_SEED - MAX_SEED // 100)})
-    with ws.session() as s, s.begin():
-        lock_for_write(s)
-        agent = ws.get_agent(agent_slug, session=s)
-        cost = check_budget(ws, spec, s)
-        gen = Generation(
-            agent_id=agent.id, spec=spec.model_dump(mode="json"), experiment_id=experiment_id, cell=cell, source=source,
-            reserved_usd=cost, lease_owner=ws.owner, lease_until=lease_until(ws), created_by=actor.email,
-            board_id=board_id, replaces_id=replaces_id,
-        )
-        s.add(gen)
-        s.flush()
-        for i in range(spec.count):
-            seed = seeds[i] if seeds else (spec.seed + i) % (MAX_SEED + 1)
-            s.add(Candidate(generation_id=gen.id, position=i, seed=seed))
-        if batch_item_id is not None:  # in the same transaction: a batch item never loses track of its job
-            s.execute(update(BatchItem).where(BatchItem.id == batch_item_id).values(generation_id=gen.id))
-        return gen.id
+    return spec, {"source": source, "created_by": actor.email}
+
+
+def _insert(s: Session, ws: "Workspace", agent_slug: str, spec: GenerationSpec, record: dict, *, seeds: list[int] | None = None,
+            batch_item_id: int | None = None, running: bool = False, **columns) -> Generation:
+    """The job and its candidates, queued, or `running` here already (recorded as claimed)."""
+    lock_for_write(s)
+    agent = ws.get_agent(agent_slug, session=s)
+    cost = check_budget(ws, spec, s)
+    gen = Generation(agent=agent, spec=spec.model_dump(mode="json"), reserved_usd=cost, lease_owner=ws.owner,
+                     lease_until=lease_until(ws), **record, **columns)
+    status = CandidateStatus.RUNNING if running else CandidateStatus.QUEUED
+    gen.candidates = [Candidate(position=i, seed=seeds[i] if seeds else (spec.seed + i) % (MAX_SEED + 1), status=status)
+                      for i in range(spec.count)]
+    if running:
+        gen.status, gen.started_at = GenerationStatus.RUNNING, utcnow()
+    s.add(gen)
+    s.flush()
+    if batch_item_id is not None:  # in the same transaction: a batch item never loses track of its job
+        s.execute(update(BatchItem).where(BatchItem.id == batch_item_id).values(generation_id=gen.id))
+    return gen
 
 
 def run_to_completion(ws: "Workspace", generation_id: int) -> GenerationStatus:
@@ -198,7 +219,9 @@ class _Chunk:
 
 
 @dataclass
-class _Job:
+class Job:
+    """A job this runner has claimed: what its calls need, read in the claim's own write."""
+
     id: int
     spec: GenerationSpec
     agent_slug: str
@@ -208,7 +231,7 @@ class _Job:
     watched: bool  # a studio job: a curator waits for its cards
 
 
-def _claim(ws: "Workspace", generation_id: int) -> _Job:
+def _claim(ws: "Workspace", generation_id: int) -> Job:
     with ws.session() as s, s.begin():
         gen = s.get(Generation, generation_id)
         if gen is None:
@@ -220,29 +243,37 @@ def _claim(ws: "Workspace", generation_id: int) -> _Job:
         todo = [c for c in gen.candidates if c.status is CandidateStatus.QUEUED]
         for cand in todo:
             transition(cand, CandidateStatus.RUNNING)
-        spec = gen.recipe
-        agent = s.get(Agent, gen.agent_id)
-        source_id = spec.options.get("upscale_of") or spec.options.get("vary_of")
-        source = s.get(Candidate, source_id) if source_id else None
-        return _Job(
-            generation_id, spec, agent.slug,
-            agent_text(agent.name, agent.description, agent.sub_heading, agent.categories, agent.short_title),
-            [(c.id, c.seed) for c in todo],
-            source.image_key if source is not None else None,
-            # Its cards' thumbnails are made as it lands, into this machine's cache, which the
-            # pages read when the media is on this machine too (with S3 the job may run elsewhere).
-            gen.source is GenerationSource.STUDIO and not ws.media.shared,
-        )
+        return _job(s, ws, gen, todo)
 
 
-async def run_generation(ws: "Workspace", generation_id: int, *, go_ahead: Callable[[], bool] | None = None) -> GenerationStatus:
+def _job(s: Session, ws: "Workspace", gen: Generation, todo: list[Candidate]) -> Job:
+    spec, agent = gen.recipe, gen.agent  # loaded with the job, or the row it was just recorded with
+    source_id = spec.options.get("upscale_of") or spec.options.get("vary_of")
+    source = s.get(Candidate, source_id) if source_id else None
+    return Job(
+        gen.id, spec, agent.slug,
+        agent_text(agent.name, agent.description, agent.sub_heading, agent.categories, agent.short_title),
+        [(c.id, c.seed) for c in todo],
+        source.image_key if source is not None else None,
+        # Its cards' thumbnails are made as it lands, into this machine's cache, which the
+        # pages read when the media is on this machine too (with S3 the job may run elsewhere).
+        gen.source is GenerationSource.STUDIO and not ws.media.shared,
+    )
+
+
+async def run_generation(ws: "Workspace", generation_id: int, *, go_ahead: Callable[[], bool] | None = None,
+                         on_success: Callable[[Session, Generation], None] | None = None, claimed: Job | None = None) -> GenerationStatus:
     """Run a queued job to its end under this runner's lease. Safe to cancel: unfinished
     candidates become canceled. Any other error ends the job failed, with the reason, and is logged.
 
     `go_ahead()` (a batch's "still running?") is asked once, when the job's first call to a paid
     provider has its turn and its share of the provider's budget: if it says no, nothing is sent
-    and the job ends interrupted, to be resumed like one cut short by a restart, paying only once."""
-    job = await asyncio.to_thread(_claim, ws, generation_id)
+    and the job ends interrupted, to be resumed like one cut short by a restart, paying only once.
+
+    `on_success(session, generation)` runs in the transaction that records the job succeeded
+    (a batch closes its agent there): the two are one write, and a kill cannot split them.
+    `claimed`: the job as `start_claimed` recorded it, already this runner's."""
+    job = claimed if claimed is not None else await asyncio.to_thread(_claim, ws, generation_id)
     async with held(ws, Generation, generation_id):
         saving: set[asyncio.Task] = set()  # results already paid for, being checked and stored
         try:
@@ -256,10 +287,10 @@ async def run_generation(ws: "Workspace", generation_id: int, *, go_ahead: Calla
             await asyncio.gather(*saving, return_exceptions=True)
             reason = str(exc) if isinstance(exc, ImagegenError) else f"Stopped by an unexpected error ({type(exc).__name__}); see the log."
             return await asyncio.to_thread(_end_job, ws, generation_id, CandidateStatus.FAILED, reason, None)
-        return await asyncio.to_thread(_finish_generation, ws, generation_id)
+        return await asyncio.to_thread(_finish_generation, ws, generation_id, on_success=on_success)
 
 
-async def _run(ws: "Workspace", job: _Job, saving: set[asyncio.Task], go_ahead: Callable[[], bool] | None) -> None:
+async def _run(ws: "Workspace", job: Job, saving: set[asyncio.Task], go_ahead: Callable[[], bool] | None) -> None:
     spec = job.spec
     source_image = await asyncio.to_thread(ws.media.get, job.source_key) if job.source_key else None
     provider = ws.provider(spec.provider)
@@ -329,7 +360,7 @@ async def _run(ws: "Workspace", job: _Job, saving: set[asyncio.Task], go_ahead: 
             except Exception as exc:  # a provider bug costs this image only
                 log.exception("provider %s crashed while fetching an image", spec.provider)
                 result = ProviderImage(error=f"The provider failed unexpectedly ({type(exc).__name__}).")
-            await asyncio.to_thread(_save_result, ws, cid, result, {**recipe, "seed": seeds[cid]}, decode=not provider.draws_locally,
+            await asyncio.to_thread(_save_result, ws, cid, result, {**recipe, "seed": seeds[cid]}, drawn_here=provider.draws_locally,
                                     card=job.watched)
 
         # Each image is stored as soon as it is downloaded. Shielded: a Cancel that arrives now
@@ -346,9 +377,14 @@ async def _run(ws: "Workspace", job: _Job, saving: set[asyncio.Task], go_ahead: 
                 raise outcome
 
 
-def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, recipe: dict, *, decode: bool = True, card: bool = False) -> None:
-    """Check, stamp and store one image, in a worker thread. The key is recorded before the
-    file is written, so a kill in between leaves a row that recovery can adopt or clear.
+def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, recipe: dict, *, drawn_here: bool = False, card: bool = False) -> None:
+    """Check, stamp and store one image, in a worker thread.
+
+    A paid image's key is recorded before its file is written, so a kill in between leaves a
+    row that recovery can adopt or clear: two writes. An image `drawn_here` (the local renderer)
+    cost nothing and redraws byte for byte from its seed, so it is stored first and recorded in
+    one write: a kill in between leaves the candidate to be drawn again, to the same file.
+    It is also never decoded to be checked, since this app's own encoder wrote it.
     `card`: make its card's thumbnail before it is marked landed, so the studio grid that
     shows it reads a small file instead of decoding the image in the page's run."""
     if result.blocked:
@@ -359,14 +395,20 @@ def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, reci
         return
     seed = result.seed if result.seed is not None else recipe["seed"]
     try:
-        checked = check_image(result.data, max_bytes=ws.settings.max_image_bytes, max_pixels=ws.settings.max_image_pixels, decode=decode,
+        checked = check_image(result.data, max_bytes=ws.settings.max_image_bytes, max_pixels=ws.settings.max_image_pixels, decode=not drawn_here,
                               thumbnail_side=THUMBNAIL_SIDE if card else None)
         stamped = embed_recipe(checked.data, checked.format, {**recipe, "seed": seed, "count": 1})
         key = ws.media.key_for(stamped, checked.format)
-        with ws.session() as s, s.begin():
-            cand = s.get(Candidate, candidate_id)
-            cand.pending_key, cand.format, cand.byte_size = key, checked.format, len(stamped)
-            cand.width, cand.height, cand.seed, cand.provider_prompt = checked.width, checked.height, seed, result.prompt
+
+        def describe(cand: Candidate) -> None:
+            cand.format, cand.byte_size, cand.width, cand.height = checked.format, len(stamped), checked.width, checked.height
+            cand.seed, cand.provider_prompt = seed, result.prompt
+
+        if not drawn_here:
+            with ws.session() as s, s.begin():
+                cand = s.get(Candidate, candidate_id)
+                cand.pending_key = key
+                describe(cand)
         ws.media.put(stamped, checked.format)
         if card:  # from the check's own decode; a local image (never decoded to be checked) is decoded here once
             _card_thumbnail(ws, key, stamped, checked.thumbnail)
@@ -376,7 +418,9 @@ def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, reci
     with ws.session() as s, s.begin():
         cand = s.get(Candidate, candidate_id)
         transition(cand, CandidateStatus.SUCCEEDED)
-        cand.image_key, cand.pending_key, cand.finished_at = cand.pending_key, None, utcnow()
+        if drawn_here:
+            describe(cand)
+        cand.image_key, cand.pending_key, cand.finished_at = key, None, utcnow()
 
 
 def _card_thumbnail(ws: "Workspace", key: str, data: bytes, made: bytes | None) -> None:
@@ -409,10 +453,11 @@ def _end_job(ws, generation_id: int, status: CandidateStatus, error: str, gen_st
     return _finish_generation(ws, generation_id, status=gen_status, error=error if gen_status is None else None)
 
 
-def _finish_generation(ws, generation_id: int, *, status: GenerationStatus | None = None, error: str | None = None) -> GenerationStatus:
+def _finish_generation(ws, generation_id: int, *, status: GenerationStatus | None = None, error: str | None = None,
+                       on_success: Callable[[Session, Generation], None] | None = None) -> GenerationStatus:
     """End the job; its actual spend replaces its reservation."""
     with ws.session() as s, s.begin():
-        gen = s.get(Generation, generation_id)
+        gen = s.get(Generation, generation_id, options=[lazyload(Generation.agent)])  # its candidates, not its agent
         if gen.status.finished:
             return gen.status
         outcomes = [c.status for c in gen.candidates]
@@ -427,6 +472,8 @@ def _finish_generation(ws, generation_id: int, *, status: GenerationStatus | Non
         transition(gen, status)
         gen.error, gen.finished_at, gen.lease_until = error, utcnow(), None
         _settle(ws, gen)
+        if on_success is not None and status is GenerationStatus.SUCCEEDED:
+            on_success(s, gen)
         return status
 
 

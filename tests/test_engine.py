@@ -329,28 +329,62 @@ KILL_AFTER_WRITE = textwrap.dedent(
 )
 
 
-def test_an_image_written_but_not_recorded_is_adopted_and_never_paid_again(ws, isolated, monkeypatch):
-    """Measured: a kill between writing an image and recording it lost the paid image; resume asked again."""
-    monkeypatch.setenv("IMAGEGEN_LEASE_SECONDS", "1")
-    items = create_batch(ws, select_agents(ws, slugs=["trend-radar"]), {"provider": "local", "count": 1, "seed": 3})
+def _kill_after_write(ws, isolated, slug: str, provider: str) -> tuple[int, int]:
+    """A one-agent batch whose job is killed right after its image is written, before it is
+    recorded as done; returns (batch id, generation id) once the killed runner's lease (1 s) has
+    run out. The lease `ws` takes at the start outlives the runner's start-up, which recovers
+    expired jobs."""
+    items = create_batch(ws, select_agents(ws, slugs=[slug]), {"provider": provider, "count": 1, "seed": 3})
     item_id = batch_generations(ws, items)[0][0].id
-    gen_id = start_generation(ws, "trend-radar", make_spec(ws, ws.get_agent("trend-radar"), provider="local", count=1, seed=3), batch_item_id=item_id)
+    gen_id = start_generation(ws, slug, make_spec(ws, ws.get_agent(slug), provider=provider, count=1, seed=3), batch_item_id=item_id)
     log = isolated / "worker.log"  # a file, not a pipe: the renderer's pool processes may outlive the kill
     with log.open("w") as sink:
-        out = subprocess.run([sys.executable, "-c", KILL_AFTER_WRITE], env={**os.environ, "PYTHONPATH": str(ROOT), "GEN": str(gen_id)},
+        out = subprocess.run([sys.executable, "-c", KILL_AFTER_WRITE], env={**os.environ, "PYTHONPATH": str(ROOT), "GEN": str(gen_id), "IMAGEGEN_LEASE_SECONDS": "1"},
                              cwd=isolated, stdout=sink, stderr=sink, timeout=120)
     assert out.returncode == 9, log.read_text()
     time.sleep(1.2)
-    restarted = open_workspace(Settings())
-    [cand] = restarted.get_generation(gen_id).candidates
-    assert cand.status is CandidateStatus.SUCCEEDED and restarted.media.exists(cand.image_key)
-    assert cand.format == "PNG" and cand.byte_size == len(restarted.media.get(cand.image_key))
+    return items, gen_id
 
-    calls = []
-    monkeypatch.setattr("imagegen.providers.local.LocalProvider.generate", lambda self, request: calls.append(request))
+
+def test_a_paid_image_written_but_not_recorded_is_adopted_and_never_paid_again(isolated, monkeypatch):
+    """Measured: a kill between writing an image and recording it lost the paid image; resume asked again."""
+    from tests.fake_ideogram import KEY, FakeIdeogram
+
+    fake = FakeIdeogram().start()
+    monkeypatch.setenv("IDEOGRAM_API_KEY", KEY)
+    monkeypatch.setenv("IDEOGRAM_BASE_URL", fake.base_url)
+    monkeypatch.setenv("IMAGEGEN_DOWNLOAD_HOSTS", fake.base_url)
+    ws = open_workspace(Settings())
+    try:
+        items, gen_id = _kill_after_write(ws, isolated, "trend-radar", "ideogram")
+        paid = len(fake.requests)
+        restarted = open_workspace(Settings())
+        [cand] = restarted.get_generation(gen_id).candidates
+        assert cand.status is CandidateStatus.SUCCEEDED and restarted.media.exists(cand.image_key)
+        assert cand.format == "PNG" and cand.byte_size == len(restarted.media.get(cand.image_key))
+        set_batch_status(restarted, items, BatchStatus.RUNNING)  # resume
+        assert asyncio.run(run_batch(restarted, items)) is BatchStatus.DONE
+        assert paid == 1 and len(fake.requests) == 1  # the resumed batch did not pay for it again
+        restarted.close()
+    finally:
+        ws.close()
+        fake.stop()
+    assert fake.problems == []
+
+
+def test_a_local_image_killed_before_its_record_is_drawn_again_to_the_same_file(ws, isolated):
+    """A local image is stored, then recorded in one write (it cost nothing and redraws byte for
+    byte): a kill in between loses nothing, and the redraw leaves no second file behind."""
+    items, gen_id = _kill_after_write(ws, isolated, "trend-radar", "local")
+    restarted = open_workspace(Settings())
+    media_files = lambda: sorted(p for p in Path(restarted.media.root).rglob("*") if p.is_file())  # noqa: E731
+    [before] = media_files()  # the file the killed job wrote
     set_batch_status(restarted, items, BatchStatus.RUNNING)  # resume
     assert asyncio.run(run_batch(restarted, items)) is BatchStatus.DONE
-    assert calls == []  # the resumed batch did not pay for it again
+    [cand] = [c for gen in [restarted.get_generation(g.id) for _, g in batch_generations(restarted, items)] for c in gen.candidates]
+    assert cand.status is CandidateStatus.SUCCEEDED and cand.seed == 3
+    assert media_files() == [before] and Path(restarted.media.root, cand.image_key) == before
+    restarted.close()
 
 
 class Killed(BaseException):
