@@ -310,9 +310,9 @@ def _end_batch(ws: "Workspace", batch_id: int) -> BatchStatus:
 
 
 def _prepare_item(ws: "Workspace", batch_id: int, item_id: int, choices: dict, actor: Actor) -> tuple[BatchStatus, str, int | None, Job | None]:
-    """(the batch's status, agent slug, generation id to run or None if the item failed, the job
-    if it is new: recorded and claimed in one write). The status is read with the item: an agent
-    starts only while it says running."""
+    """(the batch's status, agent slug, generation id to run, the job if it is new: recorded and
+    claimed in one write). The status is read with the item, and nothing starts unless it says
+    running; the generation id is None then, or when the item failed before its job."""
     with ws.session() as s:
         status = s.scalar(select(Batch.status).where(Batch.id == batch_id))
         item = s.get(BatchItem, item_id)
@@ -335,8 +335,9 @@ def _prepare_item(ws: "Workspace", batch_id: int, item_id: int, choices: dict, a
 
 async def _run_item(ws: "Workspace", batch_id: int, item_id: int, choices: dict, auto_approve: bool, actor: Actor) -> tuple[BatchStatus, str, int | None]:
     """Run one agent's job if the batch is still running; returns the batch's status as the agent
-    started, its slug and how many images it made, or None if a Pause held its job back before it
-    sent anything (the item stays pending, the job interrupted)."""
+    started, its slug and how many images it made: None if the batch was not running (nothing
+    started) or a Pause held its job back before it sent anything (the item stays pending, the
+    job interrupted)."""
     batch_status, slug, generation_id, job = await asyncio.to_thread(_prepare_item, ws, batch_id, item_id, choices, actor)
     if batch_status is not BatchStatus.RUNNING:
         return batch_status, slug, None
@@ -347,8 +348,11 @@ async def _run_item(ws: "Workspace", batch_id: int, item_id: int, choices: dict,
         made: list[int] = []
 
         def close_item(s: Session, gen: Generation) -> None:  # the common case: the agent closes with its job, in one write
-            _close(s, item_id, BatchItemStatus.DONE, None)
-            made.append(sum(c.status is CandidateStatus.SUCCEEDED for c in gen.candidates))
+            item = _item_row(s, item_id)
+            if item.status.can_become(BatchItemStatus.DONE):  # else the slower path below says why, after the job's own write
+                transition(item, BatchItemStatus.DONE)
+                item.error = None
+                made.append(sum(c.status is CandidateStatus.SUCCEEDED for c in gen.candidates))
 
         await run_generation(ws, generation_id, go_ahead=go_ahead, on_success=None if auto_approve else close_item, claimed=job)
         if made:
@@ -381,13 +385,13 @@ def _generation_outcome(ws: "Workspace", generation_id: int) -> tuple[Generation
 
 def _finish_item(ws, item_id: int, status: BatchItemStatus, error: str | None) -> None:
     with ws.session() as s, s.begin():
-        _close(s, item_id, status, error)
+        item = _item_row(s, item_id)
+        transition(item, status)
+        item.error = error
 
 
-def _close(s: Session, item_id: int, status: BatchItemStatus, error: str | None) -> None:
-    item = s.get(BatchItem, item_id, options=[lazyload(BatchItem.agent)])  # the item's own row, without its agent
-    transition(item, status)
-    item.error = error
+def _item_row(s: Session, item_id: int) -> BatchItem:
+    return s.get(BatchItem, item_id, options=[lazyload(BatchItem.agent)])  # the item's own row, without its agent
 
 
 def _set_item_error(ws, item_id: int, error: str) -> None:

@@ -97,12 +97,14 @@ def _insert(s: Session, ws: "Workspace", agent_slug: str, spec: GenerationSpec, 
     agent = ws.get_agent(agent_slug, session=s)
     cost = check_budget(ws, spec, s)
     gen = Generation(agent=agent, spec=spec.model_dump(mode="json"), reserved_usd=cost, lease_owner=ws.owner,
-                     lease_until=lease_until(ws), **record, **columns)
-    status = CandidateStatus.RUNNING if running else CandidateStatus.QUEUED
-    gen.candidates = [Candidate(position=i, seed=seeds[i] if seeds else (spec.seed + i) % (MAX_SEED + 1), status=status)
+                     lease_until=lease_until(ws), status=GenerationStatus.QUEUED, **record, **columns)
+    gen.candidates = [Candidate(position=i, seed=seeds[i] if seeds else (spec.seed + i) % (MAX_SEED + 1), status=CandidateStatus.QUEUED)
                       for i in range(spec.count)]
-    if running:
-        gen.status, gen.started_at = GenerationStatus.RUNNING, utcnow()
+    if running:  # claimed before its first write: inserted as running, no queued row in between
+        transition(gen, GenerationStatus.RUNNING)
+        for cand in gen.candidates:
+            transition(cand, CandidateStatus.RUNNING)
+        gen.started_at = utcnow()
     s.add(gen)
     s.flush()
     if batch_item_id is not None:  # in the same transaction: a batch item never loses track of its job
@@ -229,6 +231,7 @@ class Job:
     candidates: list[tuple[int, int]]  # (candidate id, seed) still to make
     source_key: str | None
     watched: bool  # a studio job: a curator waits for its cards
+    batch: bool  # a batch agent's job: a resume runs what a kill interrupted
 
 
 def _claim(ws: "Workspace", generation_id: int) -> Job:
@@ -258,13 +261,14 @@ def _job(s: Session, ws: "Workspace", gen: Generation, todo: list[Candidate]) ->
         # Its cards' thumbnails are made as it lands, into this machine's cache, which the
         # pages read when the media is on this machine too (with S3 the job may run elsewhere).
         gen.source is GenerationSource.STUDIO and not ws.media.shared,
+        gen.source is GenerationSource.BATCH,
     )
 
 
 async def run_generation(ws: "Workspace", generation_id: int, *, go_ahead: Callable[[], bool] | None = None,
                          on_success: Callable[[Session, Generation], None] | None = None, claimed: Job | None = None) -> GenerationStatus:
-    """Run a queued job to its end under this runner's lease. Safe to cancel: unfinished
-    candidates become canceled. Any other error ends the job failed, with the reason, and is logged.
+    """Run a queued job (or one `claimed` already) to its end under this runner's lease. Safe to
+    cancel: unfinished candidates become canceled. Any other error ends the job failed, with the reason, and is logged.
 
     `go_ahead()` (a batch's "still running?") is asked once, when the job's first call to a paid
     provider has its turn and its share of the provider's budget: if it says no, nothing is sent
@@ -272,7 +276,7 @@ async def run_generation(ws: "Workspace", generation_id: int, *, go_ahead: Calla
 
     `on_success(session, generation)` runs in the transaction that records the job succeeded
     (a batch closes its agent there): the two are one write, and a kill cannot split them.
-    `claimed`: the job as `start_claimed` recorded it, already this runner's."""
+    `claimed`: the job as `start_claimed` recorded it, already this runner's (`generation_id` is its id)."""
     job = claimed if claimed is not None else await asyncio.to_thread(_claim, ws, generation_id)
     async with held(ws, Generation, generation_id):
         saving: set[asyncio.Task] = set()  # results already paid for, being checked and stored
@@ -361,7 +365,7 @@ async def _run(ws: "Workspace", job: Job, saving: set[asyncio.Task], go_ahead: C
                 log.exception("provider %s crashed while fetching an image", spec.provider)
                 result = ProviderImage(error=f"The provider failed unexpectedly ({type(exc).__name__}).")
             await asyncio.to_thread(_save_result, ws, cid, result, {**recipe, "seed": seeds[cid]}, drawn_here=provider.draws_locally,
-                                    card=job.watched)
+                                    store_first=provider.draws_locally and job.batch, card=job.watched)
 
         # Each image is stored as soon as it is downloaded. Shielded: a Cancel that arrives now
         # must not lose an image that was paid for.
@@ -377,16 +381,17 @@ async def _run(ws: "Workspace", job: Job, saving: set[asyncio.Task], go_ahead: C
                 raise outcome
 
 
-def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, recipe: dict, *, drawn_here: bool = False, card: bool = False) -> None:
+def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, recipe: dict, *, drawn_here: bool = False,
+                 store_first: bool = False, card: bool = False) -> None:
     """Check, stamp and store one image, in a worker thread.
 
-    A paid image's key is recorded before its file is written, so a kill in between leaves a
-    row that recovery can adopt or clear: two writes. An image `drawn_here` (the local renderer)
-    cost nothing and redraws byte for byte from its seed, so it is stored first and recorded in
-    one write: a kill in between leaves the candidate to be drawn again, to the same file.
-    It is also never decoded to be checked, since this app's own encoder wrote it.
-    `card`: make its card's thumbnail before it is marked landed, so the studio grid that
-    shows it reads a small file instead of decoding the image in the page's run."""
+    The image's key is recorded before its file is written, so a kill in between leaves a row
+    that recovery can adopt or clear: two writes. `store_first` (a local batch image: it cost
+    nothing, redraws byte for byte from its seed, and the batch's resume draws what a kill
+    interrupted) stores it first and records it in one write.
+    An image `drawn_here` (the local renderer) is never decoded to be checked: this app's own
+    encoder wrote it. `card`: make its card's thumbnail before it is marked landed, so the
+    studio grid that shows it reads a small file instead of decoding the image in the page's run."""
     if result.blocked:
         _finish_candidates(ws, [candidate_id], CandidateStatus.BLOCKED, "Blocked by the provider's safety filter.", seed=result.seed, prompt=result.prompt)
         return
@@ -404,7 +409,7 @@ def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, reci
             cand.format, cand.byte_size, cand.width, cand.height = checked.format, len(stamped), checked.width, checked.height
             cand.seed, cand.provider_prompt = seed, result.prompt
 
-        if not drawn_here:
+        if not store_first:
             with ws.session() as s, s.begin():
                 cand = s.get(Candidate, candidate_id)
                 cand.pending_key = key
@@ -418,7 +423,7 @@ def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, reci
     with ws.session() as s, s.begin():
         cand = s.get(Candidate, candidate_id)
         transition(cand, CandidateStatus.SUCCEEDED)
-        if drawn_here:
+        if store_first:
             describe(cand)
         cand.image_key, cand.pending_key, cand.finished_at = key, None, utcnow()
 

@@ -205,9 +205,9 @@ def test_the_bookkeeping_per_agent_does_not_grow_with_the_batch(ws):
 def test_a_local_agent_of_four_images_is_recorded_in_six_writes(ws):
     """Measured (issue 14): a local batch ran at 0.84 of the raw renderer, its own bookkeeping
     taking 7 ms of CPU an image beside the renderer's 36, in twelve write transactions an agent.
-    Now one write starts and claims the agent's job, one stores each image (a local image, free
-    and redrawn byte for byte, needs no separate record of its key before its file), and one
-    closes the job with its agent."""
+    Now one write starts and claims the agent's job, one stores each image (a local batch image,
+    free, redrawn byte for byte and drawn again by a resume, needs no record of its key before
+    its file), and one closes the job with its agent."""
     import asyncio
 
     from sqlalchemy import event

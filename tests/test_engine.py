@@ -329,14 +329,15 @@ KILL_AFTER_WRITE = textwrap.dedent(
 )
 
 
-def _kill_after_write(ws, isolated, slug: str, provider: str) -> tuple[int, int]:
-    """A one-agent batch whose job is killed right after its image is written, before it is
-    recorded as done; returns (batch id, generation id) once the killed runner's lease (1 s) has
-    run out. The lease `ws` takes at the start outlives the runner's start-up, which recovers
-    expired jobs."""
-    items = create_batch(ws, select_agents(ws, slugs=[slug]), {"provider": provider, "count": 1, "seed": 3})
-    item_id = batch_generations(ws, items)[0][0].id
-    gen_id = start_generation(ws, slug, make_spec(ws, ws.get_agent(slug), provider=provider, count=1, seed=3), batch_item_id=item_id)
+def _kill_after_write(ws, isolated, slug: str, provider: str, *, batch: bool = True) -> tuple[int | None, int]:
+    """A one-agent batch (or a studio job) whose job is killed right after its image is written,
+    before it is recorded as done; returns (batch id, generation id) once the killed runner's
+    lease (1 s) has run out. The lease `ws` takes at the start outlives the runner's start-up,
+    which recovers expired jobs."""
+    spec = make_spec(ws, ws.get_agent(slug), provider=provider, count=1, seed=3)
+    items = create_batch(ws, select_agents(ws, slugs=[slug]), {"provider": provider, "count": 1, "seed": 3}) if batch else None
+    item_id = batch_generations(ws, items)[0][0].id if batch else None
+    gen_id = start_generation(ws, slug, spec, batch_item_id=item_id)
     log = isolated / "worker.log"  # a file, not a pipe: the renderer's pool processes may outlive the kill
     with log.open("w") as sink:
         out = subprocess.run([sys.executable, "-c", KILL_AFTER_WRITE], env={**os.environ, "PYTHONPATH": str(ROOT), "GEN": str(gen_id), "IMAGEGEN_LEASE_SECONDS": "1"},
@@ -355,6 +356,7 @@ def test_a_paid_image_written_but_not_recorded_is_adopted_and_never_paid_again(i
     monkeypatch.setenv("IDEOGRAM_BASE_URL", fake.base_url)
     monkeypatch.setenv("IMAGEGEN_DOWNLOAD_HOSTS", fake.base_url)
     ws = open_workspace(Settings())
+    restarted = None
     try:
         items, gen_id = _kill_after_write(ws, isolated, "trend-radar", "ideogram")
         paid = len(fake.requests)
@@ -365,25 +367,39 @@ def test_a_paid_image_written_but_not_recorded_is_adopted_and_never_paid_again(i
         set_batch_status(restarted, items, BatchStatus.RUNNING)  # resume
         assert asyncio.run(run_batch(restarted, items)) is BatchStatus.DONE
         assert paid == 1 and len(fake.requests) == 1  # the resumed batch did not pay for it again
-        restarted.close()
     finally:
-        ws.close()
+        for workspace in (ws, restarted):
+            if workspace is not None:
+                workspace.close()
         fake.stop()
     assert fake.problems == []
 
 
-def test_a_local_image_killed_before_its_record_is_drawn_again_to_the_same_file(ws, isolated):
-    """A local image is stored, then recorded in one write (it cost nothing and redraws byte for
-    byte): a kill in between loses nothing, and the redraw leaves no second file behind."""
+def test_a_local_batch_image_killed_before_its_record_is_drawn_again_to_the_same_file(ws, isolated):
+    """A local batch image is stored, then recorded in one write (it cost nothing, redraws byte
+    for byte, and the resume draws it): a kill in between loses nothing, and the redraw leaves
+    no second file behind."""
     items, gen_id = _kill_after_write(ws, isolated, "trend-radar", "local")
     restarted = open_workspace(Settings())
     media_files = lambda: sorted(p for p in Path(restarted.media.root).rglob("*") if p.is_file())  # noqa: E731
     [before] = media_files()  # the file the killed job wrote
+    [cand] = restarted.get_generation(gen_id).candidates
+    assert cand.status is CandidateStatus.INTERRUPTED and cand.pending_key is None  # one write: nothing recorded yet
     set_batch_status(restarted, items, BatchStatus.RUNNING)  # resume
     assert asyncio.run(run_batch(restarted, items)) is BatchStatus.DONE
-    [cand] = [c for gen in [restarted.get_generation(g.id) for _, g in batch_generations(restarted, items)] for c in gen.candidates]
+    [cand] = restarted.get_generation(gen_id).candidates
     assert cand.status is CandidateStatus.SUCCEEDED and cand.seed == 3
     assert media_files() == [before] and Path(restarted.media.root, cand.image_key) == before
+    restarted.close()
+
+
+def test_a_local_studio_image_written_but_not_recorded_is_adopted(ws, isolated):
+    """Nothing draws a studio job's interrupted image again, so a local one keeps the key-first
+    write: the curator's card comes back after a kill."""
+    _, gen_id = _kill_after_write(ws, isolated, "trend-radar", "local", batch=False)
+    restarted = open_workspace(Settings())
+    [cand] = restarted.get_generation(gen_id).candidates
+    assert cand.status is CandidateStatus.SUCCEEDED and restarted.media.exists(cand.image_key)
     restarted.close()
 
 
