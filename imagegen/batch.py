@@ -396,7 +396,7 @@ def _item_row(s: Session, item_id: int) -> BatchItem:
 
 def _set_item_error(ws, item_id: int, error: str) -> None:
     with ws.session() as s, s.begin():
-        s.get(BatchItem, item_id).error = error
+        _item_row(s, item_id).error = error
 
 
 def recover_batches(ws: "Workspace") -> int:

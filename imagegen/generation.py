@@ -68,7 +68,7 @@ def start_generation(
                        batch_item_id=batch_item_id, board_id=board_id, replaces_id=replaces_id).id
 
 
-def start_claimed(ws: "Workspace", agent_slug: str, spec: GenerationSpec, *, batch_item_id: int, actor: Actor) -> "Job":
+def start_claimed(ws: "Workspace", agent_slug: str, spec: GenerationSpec, *, batch_item_id: int, actor: Actor) -> Job:
     """`start_generation` and `run_generation`'s claim in one write, for a runner that runs the
     job at once (a batch's agent): pass the result to `run_generation` as `claimed`."""
     spec, record = _checked(ws, spec, actor, batch_item_id=batch_item_id)
