@@ -8,6 +8,7 @@ starting a second one, and every agent ends with exactly one set of candidates.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session, lazyload
 from imagegen.approval import approve_candidate
 from imagegen.auth import Actor, Role, local_admin, require
 from imagegen.errors import BudgetExceeded, ImagegenError, InvalidInput, NotFound
-from imagegen.generation import Job, requeue_interrupted, run_generation, start_claimed
+from imagegen.generation import Job, end_stopped, requeue_interrupted, run_generation, start_claimed
 from imagegen.leases import expired, held, lease_until
 from imagegen.listings import agent_query, batch_summary
 from imagegen.recipes import make_spec
@@ -211,6 +212,9 @@ async def run_batch(ws: "Workspace", batch_id: int, on_progress: Progress | None
                 await asyncio.to_thread(functools.partial(set_batch_status, ws, batch_id, BatchStatus.PAUSED, by_budget=True))
                 stop.append(BatchStatus.PAUSED)
                 return
+            except Exception:  # unforeseen (a job's own errors end the job): the others start no new agent
+                stop.append(BatchStatus.RUNNING)
+                raise
             if status is not BatchStatus.RUNNING:  # paused or canceled before this agent started: it stays pending
                 stop.append(status)
                 return
@@ -228,7 +232,11 @@ async def run_batch(ws: "Workspace", batch_id: int, on_progress: Progress | None
         workers = max(workers, capacity)
     async with held(ws, Batch, batch_id):
         while True:
-            await asyncio.gather(*(worker() for _ in range(workers)))
+            # Every agent ends its own way before the batch run does: stopped (a shutdown cancels
+            # this run), each records its job interrupted; one agent's error is raised only after.
+            for outcome in await asyncio.gather(*(worker() for _ in range(workers)), return_exceptions=True):
+                if isinstance(outcome, BaseException):
+                    raise outcome
             # Resumed while this run drained (another process cannot take the batch over while it
             # runs): the agents it held back go now, or they would stay pending with nobody to run them.
             if not held_back or await asyncio.to_thread(_batch_status, ws, batch_id) is not BatchStatus.RUNNING:
@@ -327,7 +335,7 @@ def _prepare_item(ws: "Workspace", batch_id: int, item_id: int, choices: dict, a
         except ImagegenError as exc:
             _finish_item(ws, item_id, BatchItemStatus.FAILED, str(exc))
             return status, agent.slug, None, None
-        job = start_claimed(ws, agent.slug, spec, batch_item_id=item_id, actor=actor)
+        job = start_claimed(ws, agent, spec, batch_item_id=item_id, actor=actor)
         return status, agent.slug, job.id, job
     requeue_interrupted(ws, generation_id)  # a job cut short by a restart picks up where it stopped
     return status, agent.slug, generation_id, None
@@ -338,7 +346,15 @@ async def _run_item(ws: "Workspace", batch_id: int, item_id: int, choices: dict,
     started, its slug and how many images it made: None if the batch was not running (nothing
     started) or a Pause held its job back before it sent anything (the item stays pending, the
     job interrupted)."""
-    batch_status, slug, generation_id, job = await asyncio.to_thread(_prepare_item, ws, batch_id, item_id, choices, actor)
+    preparing = asyncio.ensure_future(asyncio.to_thread(_prepare_item, ws, batch_id, item_id, choices, actor))
+    try:
+        batch_status, slug, generation_id, job = await asyncio.shield(preparing)
+    except asyncio.CancelledError:  # a shutdown while its job was being recorded and claimed: not left claimed, never run
+        with contextlib.suppress(Exception):
+            job = (await preparing)[3]
+            if job is not None:
+                await asyncio.to_thread(end_stopped, ws, job.id)
+        raise
     if batch_status is not BatchStatus.RUNNING:
         return batch_status, slug, None
     if generation_id is None:

@@ -29,6 +29,7 @@ from imagegen.providers.local import LocalProvider, variation_seeds
 from imagegen.review import is_upload
 from imagegen.records import (
     MAX_SEED,
+    Agent,
     BatchItem,
     Candidate,
     CandidateStatus,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 PAID = (CandidateStatus.SUCCEEDED, CandidateStatus.BLOCKED)  # every image the provider made is paid for
 HELD_BACK = "Paused before it was sent; it goes out when the batch resumes."
+STOPPED = "Stopped before it finished (the app or worker was shut down); resuming the batch makes it."
 
 
 def start_generation(
@@ -68,13 +70,14 @@ def start_generation(
                        batch_item_id=batch_item_id, board_id=board_id, replaces_id=replaces_id).id
 
 
-def start_claimed(ws: "Workspace", agent_slug: str, spec: GenerationSpec, *, batch_item_id: int, actor: Actor) -> Job:
+def start_claimed(ws: "Workspace", agent: Agent, spec: GenerationSpec, *, batch_item_id: int, actor: Actor) -> Job:
     """`start_generation` and `run_generation`'s claim in one write, for a runner that runs the
-    job at once (a batch's agent): pass the result to `run_generation` as `claimed`."""
+    job at once (a batch's agent, read with its item and passed here, not read again): pass the
+    result to `run_generation` as `claimed`."""
     spec, record = _checked(ws, spec, actor, batch_item_id=batch_item_id)
     with ws.session() as s, s.begin():
-        gen = _insert(s, ws, agent_slug, spec, record, batch_item_id=batch_item_id, running=True)
-        return _job(s, ws, gen, gen.candidates)
+        gen = _insert(s, ws, agent, spec, record, batch_item_id=batch_item_id, running=True)
+        return _job(s, ws, gen, gen.candidates, agent=agent)
 
 
 def _checked(ws: "Workspace", spec: GenerationSpec, actor: Actor | None, *, experiment_id=None, batch_item_id=None, source=None) -> tuple[GenerationSpec, dict]:
@@ -90,13 +93,14 @@ def _checked(ws: "Workspace", spec: GenerationSpec, actor: Actor | None, *, expe
     return spec, {"source": source, "created_by": actor.email}
 
 
-def _insert(s: Session, ws: "Workspace", agent_slug: str, spec: GenerationSpec, record: dict, *, seeds: list[int] | None = None,
+def _insert(s: Session, ws: "Workspace", agent: Agent | str, spec: GenerationSpec, record: dict, *, seeds: list[int] | None = None,
             batch_item_id: int | None = None, running: bool = False, **columns) -> Generation:
-    """The job and its candidates, queued, or `running` here already (recorded as claimed)."""
+    """The job and its candidates, queued, or `running` here already (recorded as claimed).
+    `agent`: its slug, or the row itself as the caller read it (only its id is written)."""
     lock_for_write(s)
-    agent = ws.get_agent(agent_slug, session=s)
+    agent_id = ws.get_agent(agent, session=s).id if isinstance(agent, str) else agent.id
     cost = check_budget(ws, spec, s)
-    gen = Generation(agent=agent, spec=spec.model_dump(mode="json"), reserved_usd=cost, lease_owner=ws.owner,
+    gen = Generation(agent_id=agent_id, spec=spec.model_dump(mode="json"), reserved_usd=cost, lease_owner=ws.owner,
                      lease_until=lease_until(ws), status=GenerationStatus.QUEUED, **record, **columns)
     gen.candidates = [Candidate(position=i, seed=seeds[i] if seeds else (spec.seed + i) % (MAX_SEED + 1), status=CandidateStatus.QUEUED)
                       for i in range(spec.count)]
@@ -234,6 +238,29 @@ class Job:
     batch: bool  # a batch agent's job: a resume runs what a kill interrupted
 
 
+@dataclass(frozen=True)
+class Landed:
+    """A checked, stamped image: what its candidate's row says of it once it is recorded."""
+
+    candidate_id: int
+    key: str
+    format: str
+    byte_size: int
+    width: int
+    height: int
+    seed: int
+    prompt: str | None
+
+    def describe(self, cand: Candidate) -> None:
+        cand.format, cand.byte_size, cand.width, cand.height = self.format, self.byte_size, self.width, self.height
+        cand.seed, cand.provider_prompt = self.seed, self.prompt
+
+    def record(self, cand: Candidate) -> None:
+        transition(cand, CandidateStatus.SUCCEEDED)
+        self.describe(cand)
+        cand.image_key, cand.pending_key, cand.finished_at = self.key, None, utcnow()
+
+
 def _claim(ws: "Workspace", generation_id: int) -> Job:
     with ws.session() as s, s.begin():
         gen = s.get(Generation, generation_id)
@@ -249,8 +276,8 @@ def _claim(ws: "Workspace", generation_id: int) -> Job:
         return _job(s, ws, gen, todo)
 
 
-def _job(s: Session, ws: "Workspace", gen: Generation, todo: list[Candidate]) -> Job:
-    spec, agent = gen.recipe, gen.agent  # loaded with the job, or the row it was just recorded with
+def _job(s: Session, ws: "Workspace", gen: Generation, todo: list[Candidate], *, agent: Agent | None = None) -> Job:
+    spec, agent = gen.recipe, agent or gen.agent  # the caller's row, or loaded with the job
     source_id = spec.options.get("upscale_of") or spec.options.get("vary_of")
     source = s.get(Candidate, source_id) if source_id else None
     return Job(
@@ -280,21 +307,28 @@ async def run_generation(ws: "Workspace", generation_id: int, *, go_ahead: Calla
     job = claimed if claimed is not None else await asyncio.to_thread(_claim, ws, generation_id)
     async with held(ws, Generation, generation_id):
         saving: set[asyncio.Task] = set()  # results already paid for, being checked and stored
+        landed: list[Landed] = []  # stored, to be recorded with the job's end (a local batch job's)
         try:
-            await _run(ws, job, saving, go_ahead)
+            await _run(ws, job, saving, landed, go_ahead)
         except asyncio.CancelledError:
             await asyncio.gather(*saving, return_exceptions=True)
-            await asyncio.to_thread(_end_job, ws, generation_id, CandidateStatus.CANCELED, "Canceled before it finished.", GenerationStatus.CANCELED)
+            # Nobody cancels a batch agent's job on its own (a batch's Cancel is read between agents):
+            # its process is being shut down. It ends interrupted, as after a kill, and the resume makes the rest.
+            if job.batch:
+                await asyncio.to_thread(end_stopped, ws, generation_id, landed=landed)
+            else:
+                await asyncio.to_thread(_end_job, ws, generation_id, CandidateStatus.CANCELED, "Canceled before it finished.",
+                                        GenerationStatus.CANCELED, landed=landed)
             raise
         except Exception as exc:
             log.exception("generation %s failed", generation_id)
             await asyncio.gather(*saving, return_exceptions=True)
             reason = str(exc) if isinstance(exc, ImagegenError) else f"Stopped by an unexpected error ({type(exc).__name__}); see the log."
-            return await asyncio.to_thread(_end_job, ws, generation_id, CandidateStatus.FAILED, reason, None)
-        return await asyncio.to_thread(_finish_generation, ws, generation_id, on_success=on_success)
+            return await asyncio.to_thread(_end_job, ws, generation_id, CandidateStatus.FAILED, reason, None, landed=landed)
+        return await asyncio.to_thread(_finish_generation, ws, generation_id, on_success=on_success, landed=landed)
 
 
-async def _run(ws: "Workspace", job: Job, saving: set[asyncio.Task], go_ahead: Callable[[], bool] | None) -> None:
+async def _run(ws: "Workspace", job: Job, saving: set[asyncio.Task], landed: list[Landed], go_ahead: Callable[[], bool] | None) -> None:
     spec = job.spec
     source_image = await asyncio.to_thread(ws.media.get, job.source_key) if job.source_key else None
     provider = ws.provider(spec.provider)
@@ -364,14 +398,19 @@ async def _run(ws: "Workspace", job: Job, saving: set[asyncio.Task], go_ahead: C
             except Exception as exc:  # a provider bug costs this image only
                 log.exception("provider %s crashed while fetching an image", spec.provider)
                 result = ProviderImage(error=f"The provider failed unexpectedly ({type(exc).__name__}).")
-            await asyncio.to_thread(_save_result, ws, cid, result, {**recipe, "seed": seeds[cid]}, drawn_here=provider.draws_locally,
-                                    store_first=provider.draws_locally and job.batch, card=job.watched)
+            stored = await asyncio.to_thread(_save_result, ws, cid, result, {**recipe, "seed": seeds[cid]}, drawn_here=provider.draws_locally,
+                                             store_first=provider.draws_locally and job.batch, card=job.watched)
+            if stored is not None:
+                landed.append(stored)
 
         # Each image is stored as soon as it is downloaded. Shielded: a Cancel that arrives now
-        # must not lose an image that was paid for.
-        task = asyncio.ensure_future(asyncio.gather(*(fetch_and_save(cid, f) for cid, f in zip(ids, padded))))
+        # must not lose an image that was paid for. An error is raised only once every image of
+        # the answer is stored: the job's end must not fail the others while they are being saved.
+        task = asyncio.ensure_future(asyncio.gather(*(fetch_and_save(cid, f) for cid, f in zip(ids, padded)), return_exceptions=True))
         saving.add(task)
-        await asyncio.shield(task)
+        for outcome in await asyncio.shield(task):
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async with ws.turn(len(chunks)) as turn:  # a worker's turn: its calls out, its bookkeeping not in the way
         # Every chunk runs to its end before the job ends (and gives its turn back): one that
@@ -382,50 +421,45 @@ async def _run(ws: "Workspace", job: Job, saving: set[asyncio.Task], go_ahead: C
 
 
 def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, recipe: dict, *, drawn_here: bool = False,
-                 store_first: bool = False, card: bool = False) -> None:
+                 store_first: bool = False, card: bool = False) -> Landed | None:
     """Check, stamp and store one image, in a worker thread.
 
     The image's key is recorded before its file is written, so a kill in between leaves a row
     that recovery can adopt or clear: two writes. `store_first` (a local batch image: it cost
     nothing, redraws byte for byte from its seed, and the batch's resume draws what a kill
-    interrupted) stores it first and records it in one write.
-    An image `drawn_here` (the local renderer) is never decoded to be checked: this app's own
-    encoder wrote it. `card`: make its card's thumbnail before it is marked landed, so the
-    studio grid that shows it reads a small file instead of decoding the image in the page's run."""
+    interrupted) only stores it, and returns it to be recorded with the job's end, in the job's
+    last write. An image `drawn_here` (the local renderer) is never decoded to be checked: this
+    app's own encoder wrote it. `card`: make its card's thumbnail before it is marked landed, so
+    the studio grid that shows it reads a small file instead of decoding the image in the page's run."""
     if result.blocked:
         _finish_candidates(ws, [candidate_id], CandidateStatus.BLOCKED, "Blocked by the provider's safety filter.", seed=result.seed, prompt=result.prompt)
-        return
+        return None
     if result.data is None:
         _finish_candidates(ws, [candidate_id], CandidateStatus.FAILED, result.error or "No image was returned.", seed=result.seed, prompt=result.prompt)
-        return
+        return None
     seed = result.seed if result.seed is not None else recipe["seed"]
     try:
         checked = check_image(result.data, max_bytes=ws.settings.max_image_bytes, max_pixels=ws.settings.max_image_pixels, decode=not drawn_here,
                               thumbnail_side=THUMBNAIL_SIDE if card else None)
         stamped = embed_recipe(checked.data, checked.format, {**recipe, "seed": seed, "count": 1})
-        key = ws.media.key_for(stamped, checked.format)
-
-        def describe(cand: Candidate) -> None:
-            cand.format, cand.byte_size, cand.width, cand.height = checked.format, len(stamped), checked.width, checked.height
-            cand.seed, cand.provider_prompt = seed, result.prompt
-
+        landed = Landed(candidate_id, ws.media.key_for(stamped, checked.format), checked.format, len(stamped),
+                        checked.width, checked.height, seed, result.prompt)
         if not store_first:
             with ws.session() as s, s.begin():
                 cand = s.get(Candidate, candidate_id)
-                cand.pending_key = key
-                describe(cand)
+                cand.pending_key = landed.key
+                landed.describe(cand)
         ws.media.put(stamped, checked.format)
         if card:  # from the check's own decode; a local image (never decoded to be checked) is decoded here once
-            _card_thumbnail(ws, key, stamped, checked.thumbnail)
+            _card_thumbnail(ws, landed.key, stamped, checked.thumbnail)
     except ImagegenError as exc:
         _finish_candidates(ws, [candidate_id], CandidateStatus.FAILED, str(exc), seed=result.seed, prompt=result.prompt, forget_image=True)
-        return
+        return None
+    if store_first:
+        return landed
     with ws.session() as s, s.begin():
-        cand = s.get(Candidate, candidate_id)
-        transition(cand, CandidateStatus.SUCCEEDED)
-        if store_first:
-            describe(cand)
-        cand.image_key, cand.pending_key, cand.finished_at = key, None, utcnow()
+        landed.record(s.get(Candidate, candidate_id))
+    return None
 
 
 def _card_thumbnail(ws: "Workspace", key: str, data: bytes, made: bytes | None) -> None:
@@ -451,20 +485,38 @@ def _finish_candidates(ws, ids, status, error, *, seed=None, prompt=None, forget
             cand.provider_prompt = prompt or cand.provider_prompt
 
 
-def _end_job(ws, generation_id: int, status: CandidateStatus, error: str, gen_status: GenerationStatus | None) -> GenerationStatus:
-    with ws.session() as s:
-        ids = list(s.scalars(select(Candidate.id).where(Candidate.generation_id == generation_id)))
+def _end_job(ws, generation_id: int, status: CandidateStatus, error: str, gen_status: GenerationStatus | None, *,
+             landed: list[Landed] = ()) -> GenerationStatus:
+    with ws.session() as s, s.begin():
+        candidates = list(s.scalars(select(Candidate).where(Candidate.generation_id == generation_id)))
+        _record_landed(landed, candidates)  # stored before the job was stopped: kept
+        ids = [c.id for c in candidates]
     _finish_candidates(ws, ids, status, error)
     return _finish_generation(ws, generation_id, status=gen_status, error=error if gen_status is None else None)
 
 
+def end_stopped(ws, generation_id: int, *, landed: list[Landed] = ()) -> GenerationStatus:
+    """End a batch agent's job whose process is being shut down: interrupted, as after a kill,
+    keeping what it stored; the batch's resume makes the rest."""
+    return _end_job(ws, generation_id, CandidateStatus.INTERRUPTED, STOPPED, GenerationStatus.INTERRUPTED, landed=landed)
+
+
+def _record_landed(landed: list[Landed], candidates: list[Candidate]) -> None:
+    by_id = {c.id: c for c in candidates}
+    for image in landed:
+        if by_id[image.candidate_id].status.can_become(CandidateStatus.SUCCEEDED):
+            image.record(by_id[image.candidate_id])
+
+
 def _finish_generation(ws, generation_id: int, *, status: GenerationStatus | None = None, error: str | None = None,
-                       on_success: Callable[[Session, Generation], None] | None = None) -> GenerationStatus:
-    """End the job; its actual spend replaces its reservation."""
+                       on_success: Callable[[Session, Generation], None] | None = None, landed: list[Landed] = ()) -> GenerationStatus:
+    """End the job, recording the images `landed` (stored, not yet recorded) in the same write;
+    its actual spend replaces its reservation."""
     with ws.session() as s, s.begin():
         gen = s.get(Generation, generation_id, options=[lazyload(Generation.agent)])  # its candidates, not its agent
         if gen.status.finished:
             return gen.status
+        _record_landed(landed, gen.candidates)
         outcomes = [c.status for c in gen.candidates]
         if status is None and CandidateStatus.INTERRUPTED in outcomes:  # held back by a Pause: resumable
             status, error = GenerationStatus.INTERRUPTED, HELD_BACK

@@ -20,11 +20,13 @@ if TYPE_CHECKING:
 
 def list_templates(ws: "Workspace") -> dict[str, str]:
     with ws.session() as s:
-        user = {t.name: t.text for t in s.scalars(select(PromptTemplate).order_by(PromptTemplate.name))}
-    return {**BUILT_IN, **user}
+        user = {t.name: t.text for t in s.scalars(select(PromptTemplate).order_by(PromptTemplate.name)) if t.name not in BUILT_IN}
+    return {**BUILT_IN, **user}  # a built-in's name is never a saved template's (save_template refuses it)
 
 
 def template_text(ws: "Workspace", name: str) -> str:
+    if name in BUILT_IN:  # no saved template takes a built-in's name: no read (a batch asks once an agent)
+        return BUILT_IN[name]
     templates = list_templates(ws)
     if name not in templates:
         raise NotFound(f"No template {name!r}: choose one of {', '.join(templates)}.")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 import time
 
 from imagegen.errors import ProviderUnavailable
@@ -84,3 +86,32 @@ def wait_until(condition, timeout: float, what: str, poll: float = 0.1):
             return value
         time.sleep(poll)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def stop_once_an_image_is_stored(ws, start) -> None:
+    """Run the coroutine `start()` on a fresh loop and cancel it, as a shutdown does, once its first
+    image is stored: the others being stored then wait until the cancel is delivered."""
+    real_put, first, stored, stopped = ws.media.put, threading.Lock(), threading.Event(), threading.Event()
+
+    def put(data, image_format):
+        if not first.acquire(blocking=False):
+            stopped.wait(10)
+        key = real_put(data, image_format)
+        stored.set()
+        return key
+
+    async def run() -> None:
+        task = asyncio.ensure_future(start())
+        while not stored.is_set():
+            await asyncio.sleep(0.001)
+        task.cancel()
+        await asyncio.sleep(0.05)  # delivered while the other saves wait
+        stopped.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    ws.media.put = put
+    try:
+        asyncio.run(run())
+    finally:
+        ws.media.put = real_put

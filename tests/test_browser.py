@@ -141,21 +141,35 @@ def _cut_labels(page) -> list[str]:
         .map((b) => b.innerText)""")
 
 
-def _press_when_settled(page, key):
-    """Press a key once the app has run no script for 0.3 s (Streamlit's own marker on stApp), as
-    a person would. One run can follow another at once (a dialog's or a fragment's `st.rerun()`).
-    Pressed the moment the marker first said "not running", → then S once ended in CI with the
-    focus moved twice and nothing starred (not seen in ten runs here, idle or loaded)."""
+def _settled(page):
+    """Wait until the app has run no script for 0.3 s (Streamlit's own marker on stApp), as a person
+    would before the next click. One run can follow another at once (a dialog's or a fragment's
+    `st.rerun()`), and a click on a card still drawn by the run before can be lost: in CI a Select
+    ticked while the picker's relabelling run was still drawing the cards came back unticked."""
     page.evaluate("""() => {
         if (window.__runWatch) return;
         const app = document.querySelector("[data-testid=stApp]");
         window.__runChanged = performance.now();
-        window.__runWatch = new MutationObserver(() => { window.__runChanged = performance.now(); });
+        window.__runChanges = 0;
+        window.__runWatch = new MutationObserver((records) => {
+            window.__runChanged = performance.now();
+            window.__runChanges += records.length;
+        });
         window.__runWatch.observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
     }""")
     page.wait_for_function("""() => document.querySelector("[data-testid=stApp]").dataset.testScriptState === "notRunning"
         && performance.now() - window.__runChanged > 300""", polling=50)
+
+
+def _press(page, key):
+    """Press a key on a settled page, then wait for the run it started to end. The next key is not
+    pressed before that: in CI → and S pressed 20 ms apart made one run, which moved the focus and
+    starred nothing."""
+    _settled(page)
+    before = page.evaluate("window.__runChanges")
     page.keyboard.press(key)
+    page.wait_for_function(f"""() => window.__runChanges > {before}
+        && document.querySelector("[data-testid=stApp]").dataset.testScriptState === "notRunning" """, polling=50)
 
 
 def test_a_curators_day_in_chromium(server, isolated):
@@ -254,6 +268,7 @@ def test_a_curators_day_in_chromium(server, isolated):
             # polling: the selections below are not made while the page is being redrawn.
             expect(page.get_by_role("combobox", name="Batch")).to_have_value(re.compile(r"· done$"))
             for box, selected in ((0, 1), (2, 2)):  # the first candidate of each agent (two each)
+                _settled(page)
                 page.get_by_text("Select", exact=True).nth(box).click()
                 expect(page.get_by_role("checkbox", name="Select").nth(box)).to_be_checked()
                 expect(page.get_by_role("button", name=f"Approve the selected ({selected})")).to_be_visible()
@@ -263,15 +278,17 @@ def test_a_curators_day_in_chromium(server, isolated):
             # Review from the keyboard: → moves the focus, S stars, X rejects, A approves the focused one.
             # Each key is pressed on a settled page: a button clicked while the whole page is still
             # being run (here, after the dialog) asks for a fragment run that Streamlit can drop.
+            _settled(page)
             starred = page.get_by_text("Starred", exact=True).count()  # the Show filter's option, and any badge
-            _press_when_settled(page, "ArrowRight")
-            expect(page.get_by_text("(2 of 4)")).to_be_visible()
-            _press_when_settled(page, "s")
+            expect(page.get_by_text("(1 of 4) · keys")).to_be_visible()  # review starts on the first card
+            _press(page, "ArrowRight")
+            expect(page.get_by_text("(2 of 4) · keys")).to_be_visible()
+            _press(page, "s")
             expect(page.get_by_text("Starred", exact=True)).to_have_count(starred + 1)
-            _press_when_settled(page, "x")
+            _press(page, "x")
             expect(page.get_by_text("Rejected", exact=True)).to_have_count(1)
             expect(page.get_by_text("Starred", exact=True)).to_have_count(starred)
-            _press_when_settled(page, "a")
+            _press(page, "a")
             expect(page.get_by_text("Approved #", exact=False)).to_be_visible()
             # The message shows before the cards below it are redrawn: a shot taken then mixes old and new cards.
             page.locator("[data-testid=stApp][data-test-script-state=notRunning]").wait_for()

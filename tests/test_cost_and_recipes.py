@@ -77,3 +77,16 @@ def test_spend_is_recorded_per_generation_and_the_budget_refuses_new_paid_work(m
     with pytest.raises(BudgetExceeded, match=r"about \$0.12, and \$0.24 of today's \$0.30 budget is spent"):
         start_generation(ws, "ai", make_spec(ws, agent, provider="ideogram", count=2, seed=0))
     start_generation(ws, "ai", make_spec(ws, agent, provider="local", count=8, seed=0))  # free work still runs
+
+
+def test_a_built_in_template_is_the_same_text_wherever_it_is_read(ws):
+    """The studio lists templates with `list_templates` and prompts are made with `template_text`,
+    which no longer reads the saved ones for a built-in's name: a saved row of that name (which
+    save_template refuses, but a database edited by hand could hold) must not make the two differ."""
+    from imagegen.prompts import BUILT_IN
+    from imagegen.recipes import list_templates, template_text
+    from imagegen.records import PromptTemplate
+
+    with ws.session() as s, s.begin():
+        s.add(PromptTemplate(name="pop-art", text="{name} in crayon", created_by="t"))
+    assert list_templates(ws)["pop-art"] == template_text(ws, "pop-art") == BUILT_IN["pop-art"]

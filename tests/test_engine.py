@@ -376,9 +376,9 @@ def test_a_paid_image_written_but_not_recorded_is_adopted_and_never_paid_again(i
 
 
 def test_a_local_batch_image_killed_before_its_record_is_drawn_again_to_the_same_file(ws, isolated):
-    """A local batch image is stored, then recorded in one write (it cost nothing, redraws byte
-    for byte, and the resume draws it): a kill in between loses nothing, and the redraw leaves
-    no second file behind."""
+    """A local batch image is stored, then recorded with its job's end (it cost nothing, redraws
+    byte for byte, and the resume draws it): a kill in between loses nothing, and the redraw
+    leaves no second file behind."""
     items, gen_id = _kill_after_write(ws, isolated, "trend-radar", "local")
     restarted = open_workspace(Settings())
     media_files = lambda: sorted(p for p in Path(restarted.media.root).rglob("*") if p.is_file())  # noqa: E731

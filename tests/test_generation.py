@@ -182,6 +182,73 @@ def test_a_cancel_during_saving_keeps_every_image_already_paid_for(ws, register,
     assert gen.status is GenerationStatus.CANCELED
 
 
+def test_a_local_batch_job_stopped_while_saving_records_the_images_it_stored(ws):
+    """A local batch image is recorded with its job's end, not one by one: a job stopped (a
+    shutdown cancels it) after storing some of its images keeps them, recorded as its end
+    interrupts the rest, never a file left unrecorded and its candidate interrupted."""
+    from imagegen.batch import batch_generations, create_batch, select_agents
+    from tests.fakes import stop_once_an_image_is_stored
+
+    batch_id = create_batch(ws, select_agents(ws, slugs=["trend-radar"]), {"provider": "local", "count": 4, "seed": 1})
+    [(item, _)] = batch_generations(ws, batch_id)
+    spec = make_spec(ws, ws.get_agent("trend-radar"), provider="local", count=4, seed=1)
+    gen_id = start_generation(ws, "trend-radar", spec, batch_item_id=item.id)
+    stop_once_an_image_is_stored(ws, lambda: run_generation(ws, gen_id))
+    gen = ws.get_generation(gen_id)
+    assert gen.status is GenerationStatus.INTERRUPTED  # a batch job is stopped, not canceled: its resume makes the rest
+    statuses = [c.status for c in gen.candidates]
+    assert set(statuses) <= {CandidateStatus.SUCCEEDED, CandidateStatus.INTERRUPTED}  # drawn in time, or not
+    kept = [c for c in gen.candidates if c.status is CandidateStatus.SUCCEEDED]
+    assert kept  # the one stored before the stop, at least
+    assert all(c.byte_size == len(ws.media.get(c.image_key)) for c in kept)
+    assert len(list(ws.media.root.rglob("*.png"))) == len(kept)  # no file is left unrecorded
+
+
+def test_an_unexpected_error_saving_one_image_keeps_the_others_of_its_answer(ws, register, monkeypatch):
+    """Review: one image's save raising something unforeseen ended the job while the other images of
+    the same answer, paid for, were still being stored: they ended failed, on disk, never recorded."""
+    import threading
+
+    from imagegen import generation
+
+    register(scripted(["ok"], per_call=4))
+    real_save, first = generation._save_result, threading.Lock()
+
+    def save(*args, **kwargs):
+        if first.acquire(blocking=False):
+            raise RuntimeError("the disk controller went away")
+        time.sleep(0.2)  # the others are still being stored when the first one's error is raised
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(generation, "_save_result", save)
+    gen = generate(ws, provider="scripted", count=4, seed=0)
+    assert sorted(c.status.value for c in gen.candidates) == ["failed", "succeeded", "succeeded", "succeeded"]
+    assert all(ws.media.exists(c.image_key) for c in gen.candidates if c.status is CandidateStatus.SUCCEEDED)
+
+
+def test_a_local_batch_job_that_fails_records_the_images_it_stored(ws):
+    """The failure path records a local batch job's stored images too, before it fails the rest."""
+    from imagegen.batch import batch_generations, create_batch, select_agents
+
+    batch_id = create_batch(ws, select_agents(ws, slugs=["trend-radar"]), {"provider": "local", "count": 4, "seed": 1})
+    [(item, _)] = batch_generations(ws, batch_id)
+    gen_id = start_generation(ws, "trend-radar", make_spec(ws, ws.get_agent("trend-radar"), provider="local", count=4, seed=1),
+                              batch_item_id=item.id)
+    real_put, calls = ws.media.put, []
+
+    def put(data, image_format):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the disk controller went away")
+        return real_put(data, image_format)
+
+    ws.media.put = put
+    asyncio.run(run_generation(ws, gen_id))
+    gen = ws.get_generation(gen_id)
+    assert sorted(c.status.value for c in gen.candidates) == ["failed", "succeeded", "succeeded", "succeeded"]
+    assert len(list(ws.media.root.rglob("*.png"))) == 3  # each stored file is recorded
+
+
 @pytest.fixture
 def decoded(monkeypatch) -> list[str]:
     """The format of every image Pillow fully decodes while the test runs."""

@@ -452,6 +452,32 @@ def test_a_batch_card_without_an_image_says_why(app):
     assert literal(HELD_BACK) in [c.value for c in app.caption]  # as written: vendor text is never read as Markdown
 
 
+def test_the_keyboard_focus_is_on_the_first_card_until_the_curator_moves_it(app):
+    """Measured in Chromium: the focus stuck to whichever candidate landed first while the batch ran,
+    so review began on the second card when the first agent's second image landed before its first."""
+    from tests.test_listings import reviewed_batch
+
+    ws = open_workspace(Settings())
+    image = generated(ws, "trend-radar", 1, count=1).candidates[0].image_key
+    _, [(_, first)] = reviewed_batch(ws, 1, image_key=image)
+
+    def focus():
+        return next(c.value for c in app.caption if c.value.startswith("Focus: ")).split(" · ")[0]
+
+    with ws.session() as s, s.begin():  # the second image has landed, the first not yet
+        s.execute(update(Candidate).where(Candidate.id == first).values(status=CandidateStatus.RUNNING, image_key=None))
+    open_page(app, "batch")
+    assert focus() == f"Focus: Agent 000001, #{first + 1} (1 of 1)"
+    with ws.session() as s, s.begin():
+        s.execute(update(Candidate).where(Candidate.id == first).values(status=CandidateStatus.SUCCEEDED, image_key=image))
+    app.run()
+    assert focus() == f"Focus: Agent 000001, #{first} (1 of 2)"
+    app.button(key="kb_next").click().run()
+    assert focus() == f"Focus: Agent 000001, #{first + 1} (2 of 2)"
+    app.run()  # once moved, it stays where the curator put it
+    assert focus() == f"Focus: Agent 000001, #{first + 1} (2 of 2)"
+
+
 def test_batch_review_pages_twenty_agents_at_a_time_and_approves_from_a_later_page(app):
     from tests.test_listings import reviewed_batch
 

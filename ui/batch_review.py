@@ -72,7 +72,7 @@ def large_view(ws: Workspace, candidate_id: int, name: str) -> None:
 def _move_focus(ids: list[int], delta: int) -> None:
     state = st.session_state
     current = state.get("batch_focus")
-    position = ids.index(current) if current in ids else -delta if delta > 0 else 0
+    position = ids.index(current) if current in ids else 0
     state["batch_focus"] = ids[(position + delta) % len(ids)]
 
 
@@ -81,11 +81,11 @@ def keyboard_bar(ws: Workspace, cards: list[tuple[Candidate, str]]) -> int | Non
     S stars, X rejects the focused one. Returns the focused candidate id."""
     if not cards:
         return None
-    state = st.session_state
     ids = [c.id for c, _ in cards]
-    if state.get("batch_focus") not in ids:
-        state["batch_focus"] = ids[0]
-    candidate, name = cards[ids.index(state["batch_focus"])]
+    # Only a key or button sets the focus: until then it is the first card shown, so review starts
+    # there even when a later candidate of a running batch landed first.
+    focused = st.session_state.get("batch_focus")
+    candidate, name = cards[ids.index(focused) if focused in ids else 0]
     bar = st.columns([3, 1, 1, 1, 1, 1], vertical_alignment="center")
     bar[0].caption(f"Focus: {literal(name)}, #{candidate.id} ({ids.index(candidate.id) + 1} of {len(ids)}) · keys ← → A S X")
     bar[1].button("Previous", key="kb_prev", icon=":material/arrow_back:", on_click=_move_focus, args=(ids, -1), width="stretch")

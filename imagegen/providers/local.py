@@ -87,6 +87,13 @@ def choose_subject(agent: AgentText, prompt: str) -> SubjectChoice:
     return pick_subject(prompt_words=edits, name=agent.name, sub_heading=agent.sub_heading, description=agent.description, categories=agent.categories)
 
 
+def render_calls(agent: AgentText, subject: str, palette, aspect_ratio: str, seed: int, count: int) -> list[tuple]:
+    """The `render_png` arguments of `count` images from `seed`: what the renderer draws for a request."""
+    colours = [(c.rgb, c.weight) for c in (palette or BRAND).colors]
+    size = aspect_size(aspect_ratio)
+    return [(agent.name, colours, size, seed + i, subject, agent.short_title) for i in range(count)]
+
+
 def variation_seeds(parent_seed: int, count: int) -> list[int]:
     """Seeds near a candidate's that draw its layout: the seed walks the composition families
     in turn and mirrors every other round, so steps of two rounds keep family and mirroring
@@ -125,10 +132,7 @@ class LocalProvider(Provider):
     async def generate(self, request: ImageRequest) -> list[ProviderImage]:
         agent = request.agent
         choice = await self._subject(agent, request.prompt)
-        palette = request.palette or BRAND
-        colours = [(c.rgb, c.weight) for c in palette.colors]
-        size = aspect_size(request.aspect_ratio)
-        args = [(agent.name, colours, size, request.seed + i, choice.subject, agent.short_title) for i in range(request.count)]
+        args = render_calls(agent, choice.subject, request.palette, request.aspect_ratio, request.seed, request.count)
         loop = asyncio.get_running_loop()
         try:
             results = await asyncio.gather(*(loop.run_in_executor(render_pool(), render_png, *a) for a in args))
