@@ -317,13 +317,12 @@ def _end_batch(ws: "Workspace", batch_id: int) -> BatchStatus:
         return batch.status
 
 
-def _prepare_item(ws: "Workspace", batch_id: int, item_id: int, choices: dict, actor: Actor) -> tuple[BatchStatus, str, int | None, Job | None]:
+def _prepare_item(ws: "Workspace", item_id: int, choices: dict, actor: Actor) -> tuple[BatchStatus, str, int | None, Job | None]:
     """(the batch's status, agent slug, generation id to run, the job if it is new: recorded and
     claimed in one write). The status is read with the item, and nothing starts unless it says
     running; the generation id is None then, or when the item failed before its job."""
-    with ws.session() as s:
-        status = s.scalar(select(Batch.status).where(Batch.id == batch_id))
-        item = s.get(BatchItem, item_id)
+    with ws.session() as s:  # one read: the item, its agent and its batch's status
+        item, status = s.execute(select(BatchItem, Batch.status).join(BatchItem.batch).where(BatchItem.id == item_id)).one()
         agent, generation_id = item.agent, item.generation_id
     if status is not BatchStatus.RUNNING:
         return status, agent.slug, None, None
@@ -346,7 +345,7 @@ async def _run_item(ws: "Workspace", batch_id: int, item_id: int, choices: dict,
     started, its slug and how many images it made: None if the batch was not running (nothing
     started) or a Pause held its job back before it sent anything (the item stays pending, the
     job interrupted)."""
-    preparing = asyncio.ensure_future(asyncio.to_thread(_prepare_item, ws, batch_id, item_id, choices, actor))
+    preparing = asyncio.ensure_future(asyncio.to_thread(_prepare_item, ws, item_id, choices, actor))
     try:
         batch_status, slug, generation_id, job = await asyncio.shield(preparing)
     except asyncio.CancelledError:  # a shutdown while its job was being recorded and claimed: not left claimed, never run

@@ -44,8 +44,9 @@ def check_image(data: bytes, *, max_bytes: int, max_pixels: int, decode: bool = 
     """Refuse anything that is not a complete PNG, JPEG or WebP within the limits.
 
     `decode=False` skips the full decode, for images this app's own encoder just wrote (the
-    local renderer): they were never downloaded, so they cannot be truncated. `thumbnail_side`
-    makes the thumbnail from that same decode, so the image is never decoded twice."""
+    local renderer): they were never downloaded, so they cannot be truncated, and a PNG's size
+    is read from its header without opening it. `thumbnail_side` makes the thumbnail from that
+    same decode, so the image is never decoded twice."""
     if not data:
         raise InvalidImage("The provider sent an empty file instead of an image.")
     if len(data) > max_bytes:
@@ -53,6 +54,11 @@ def check_image(data: bytes, *, max_bytes: int, max_pixels: int, decode: bool = 
     fmt = sniff_format(data)
     if fmt is None:
         raise InvalidImage("The provider sent something that is not a PNG, JPEG or WebP image.")
+    if not decode and fmt == "PNG" and data[12:16] == b"IHDR":  # the first chunk, as the PNG spec requires
+        width, height = struct.unpack(">II", data[16:24])
+        if width * height > max_pixels:
+            raise InvalidImage(f"The image is {width}x{height}, over the {max_pixels:,} pixel limit.")
+        return CheckedImage(data=data, format=fmt, width=width, height=height)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

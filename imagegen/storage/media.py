@@ -68,9 +68,12 @@ class LocalMediaStore:
             return key
         tmp = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             # Write beside the target, flush to disk, then rename: a reader sees all or nothing.
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{self.owner}-", suffix=".part")
+            try:
+                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{self.owner}-", suffix=".part")
+            except FileNotFoundError:  # the first image under this prefix
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{self.owner}-", suffix=".part")
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
