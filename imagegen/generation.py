@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from imagegen.auth import Actor, local_admin, require
 from imagegen.costs import check_budget, price_table, unit_price
@@ -513,7 +513,8 @@ def _finish_generation(ws, generation_id: int, *, status: GenerationStatus | Non
     """End the job, recording the images `landed` (stored, not yet recorded) in the same write;
     its actual spend replaces its reservation."""
     with ws.session() as s, s.begin():
-        gen = s.get(Generation, generation_id, options=[lazyload(Generation.agent)])  # its candidates, not its agent
+        # Its candidates in the same read (not a second one), not its agent.
+        gen = s.get(Generation, generation_id, options=[lazyload(Generation.agent), joinedload(Generation.candidates)])
         if gen.status.finished:
             return gen.status
         _record_landed(landed, gen.candidates)
