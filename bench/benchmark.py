@@ -123,7 +123,7 @@ def batch_throughput(agents: int, rounds: int = 5) -> None:
 
     Both sides draw on the same processes, the app's renderer pool. With a pool of its own for
     the raw side, runs of the same code gave 0.88 to 0.97 (each pool's workers keep their own
-    speed for their life); on the same processes, 0.89 to 0.92. Every round draws new images (a
+    speed for their life); on the same processes, 0.87 to 0.92. Every round draws new images (a
     new seed): an image already stored would cost the batch no new file.
 
     Raw and batch runs alternate, `rounds` times; the figure is the median round. Two ratios:
@@ -134,13 +134,13 @@ def batch_throughput(agents: int, rounds: int = 5) -> None:
     would be with both cores free."""
     images = 4 * agents
     rounds_seen: list[tuple[float, float, float]] = []  # wall ratio, cpu ratio, batch images/s
-    pool = render_pool()  # min(4, cores) workers: 2 on a 2-core machine
     with tempfile.TemporaryDirectory() as tmp:
         ws = workspace_with_agents(tmp, agents)
         # One whole round first, not counted: it starts the renderer processes and warms both sides alike.
         for r in range(-1, rounds):
             seed = 1 + 10 * (r + 1)
             drawings = batch_drawings(ws, select_agents(ws), seed)
+            pool = render_pool()  # min(4, cores) workers: 2 on a 2-core machine (a new pool if one died)
             raw_pids = list(pool._processes or ())
             cpu, start = cpu_seconds(raw_pids) + own_cpu(), time.perf_counter()
             list(pool.map(render_png, *zip(*drawings)))

@@ -54,8 +54,10 @@ def check_image(data: bytes, *, max_bytes: int, max_pixels: int, decode: bool = 
     fmt = sniff_format(data)
     if fmt is None:
         raise InvalidImage("The provider sent something that is not a PNG, JPEG or WebP image.")
-    if not decode and fmt == "PNG" and data[12:16] == b"IHDR":  # the first chunk, as the PNG spec requires
+    if not decode and fmt == "PNG" and len(data) >= 33 and data[8:16] == b"\x00\x00\x00\x0dIHDR":  # the first chunk, as the spec requires
         width, height = struct.unpack(">II", data[16:24])
+        if not width or not height:
+            raise InvalidImage("The image is damaged or truncated (a zero size in its header).")
         if width * height > max_pixels:
             raise InvalidImage(f"The image is {width}x{height}, over the {max_pixels:,} pixel limit.")
         return CheckedImage(data=data, format=fmt, width=width, height=height)

@@ -53,6 +53,9 @@ def test_an_image_drawn_here_is_measured_from_its_header_without_opening_it(monk
         check_image(png_bytes((2000, 2000), mode="1", colour=0), max_bytes=10**9, max_pixels=1_000_000, decode=False)
     check_image(png_bytes((64, 48)), **LIMITS)  # a downloaded image is still opened, and decoded
     assert len(opened) == 2
+    for broken in (png_bytes()[:20], png_bytes()[:16] + b"\0" * 8 + png_bytes()[24:]):  # cut in its header; a zero size
+        with pytest.raises(InvalidImage, match="damaged or truncated"):
+            check_image(broken, **LIMITS, decode=False)
 
 
 def test_thumbnail_of_a_big_jpeg_is_small_and_keeps_the_aspect():
