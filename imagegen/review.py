@@ -150,12 +150,18 @@ def set_short_title(ws: "Workspace", slug: str, title: str, *, actor: Actor | No
     return title
 
 
-def approved_candidates(ws: "Workspace", candidate_ids: list[int]) -> set[int]:
-    """Which of these candidates were ever approved (one query, for review grids)."""
+def approved_candidates(ws: "Workspace", candidate_ids: list[int]) -> dict[int, bool]:
+    """Which of these candidates were ever approved, each with whether it is its agent's
+    current thumbnail (a later approval replaced the others): one query, for review grids."""
     if not candidate_ids:
-        return set()
+        return {}
+    approved: dict[int, bool] = {}
     with ws.session() as s:
-        return set(s.scalars(select(Approval.candidate_id).where(Approval.candidate_id.in_(candidate_ids))))
+        rows = s.execute(select(Approval.candidate_id, Approval.upload_key == Agent.current_thumbnail)
+                         .join(Agent, Agent.id == Approval.agent_id).where(Approval.candidate_id.in_(candidate_ids)))
+        for candidate_id, current in rows:
+            approved[candidate_id] = approved.get(candidate_id, False) or bool(current)
+    return approved
 
 
 def store_neighbours(ws: "Workspace", slug: str, limit: int = 3) -> list[Agent]:

@@ -151,6 +151,10 @@ def test_a_batch_runs_from_the_page_and_results_wait_for_review(app):
     assert [m.value.split(" · ")[0] for m in app.markdown if m.value.startswith("**")] == ["**Lingo Bridge**"]
     app.segmented_control(key="batch_show").set_value("Reviewed").run()
     assert [m.value.split(" · ")[0] for m in app.markdown if m.value.startswith("**")] == ["**Ai**"]
+    # A second approval of the same agent replaces its thumbnail: the cards say which one it is now.
+    app.button(key=approve[1].key).click().run()
+    badges = [m.value for m in app.markdown if "Approved" in m.value]
+    assert len(badges) == 2 and "current thumbnail" in badges[1] and "Approved before" in badges[0], badges
 
 
 def _picked_batch_label(at) -> str:

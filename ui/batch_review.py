@@ -172,8 +172,10 @@ def batch_view(ws: Workspace, batch_id: int, page_status: BatchStatus) -> None:
                     st.image(thumbnail_url(cand.image_key, 320), width="stretch")
                     if cand.id == focus:
                         st.badge("Keyboard focus", color="violet", icon=":material/keyboard:")
-                    if cand.id in approved:
-                        st.badge("Approved", color="green", icon=":material/verified:")
+                    if approved.get(cand.id):
+                        st.badge("Approved · current thumbnail", color="green", icon=":material/verified:")
+                    elif cand.id in approved:  # a later approval of its agent replaced it
+                        st.badge("Approved before", color="gray", icon=":material/history:")
                     elif cand.verdict:
                         st.badge(cand.verdict.value.capitalize(), color="yellow" if cand.verdict is Verdict.STARRED else "gray")
                     state[f"batch_name_{cand.id}"] = agent.name
