@@ -298,9 +298,22 @@ def follow_batch(ws: "Workspace", batch_id: int, on_progress: Progress | None = 
         if on_progress and (done, images - first_images) != (progress.done, progress.images):
             progress.done, progress.images = done, images - first_images
             on_progress(progress, "")
-        if status is not BatchStatus.RUNNING:
+        # Stopped (paused, canceled, done): an agent whose job had started goes on to its end on
+        # its worker (a budget pause lets the calls already reserved be made). It is waited for
+        # while its worker lives, so what this returns counts it.
+        if status is not BatchStatus.RUNNING and not _agents_in_flight(ws, batch_id):
             return status
         time.sleep(poll)
+
+
+def _agents_in_flight(ws: "Workspace", batch_id: int) -> bool:
+    """Whether an agent of the batch has a job under way that a live runner holds (a dead
+    runner's lease runs out, and its job is recovered: it is not waited for)."""
+    with ws.session() as s:
+        leases = s.scalars(select(Generation.lease_until).join(BatchItem, BatchItem.generation_id == Generation.id)
+                           .where(BatchItem.batch_id == batch_id, Generation.status.in_([GenerationStatus.QUEUED, GenerationStatus.RUNNING])))
+        now = utcnow()
+        return any(not expired(until, now) for until in leases)
 
 
 def _end_batch(ws: "Workspace", batch_id: int) -> BatchStatus:
