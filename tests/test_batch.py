@@ -387,3 +387,40 @@ def test_an_unforeseen_error_in_one_agent_stops_the_batch_run_from_starting_othe
     with pytest.raises(RuntimeError):
         asyncio.run(run_batch(ws, batch_id))
     assert len(calls) <= 8  # at most the agents already in flight (one a worker), not all 30
+
+
+def test_following_a_stopped_batch_waits_for_its_running_agents_while_their_runners_live(ws):
+    """The CLI on workers follows a batch from the database: once it stops, an agent whose job
+    is still held by a live runner is waited for; one whose runner died (its lease ran out) is not."""
+    import threading
+    from datetime import timedelta
+
+    from imagegen.batch import follow_batch
+    from imagegen.generation import start_generation
+    from imagegen.recipes import make_spec
+    from imagegen.records import Generation, GenerationStatus, transition, utcnow
+
+    agent = select_agents(ws)[0]
+    batch_id = create_batch(ws, [agent], {"provider": "local", "count": 1})
+    with ws.session() as s:
+        item_id = s.scalar(text("SELECT id FROM batch_items"))
+    gen_id = start_generation(ws, agent.slug, make_spec(ws, agent, provider="local", count=1), batch_item_id=item_id)
+    set_batch_status(ws, batch_id, BatchStatus.PAUSED)
+
+    def job(status: GenerationStatus | None = None, lease: timedelta | None = None) -> None:
+        with ws.session() as s, s.begin():
+            gen = s.get(Generation, gen_id)
+            if status is not None:
+                transition(gen, status)
+            if lease is not None:
+                gen.lease_until = utcnow() + lease
+
+    job(GenerationStatus.RUNNING, lease=timedelta(minutes=5))  # a live worker's
+    ended: list[BatchStatus] = []
+    follower = threading.Thread(target=lambda: ended.append(follow_batch(ws, batch_id, poll=0.02)), daemon=True)
+    follower.start()
+    follower.join(0.5)
+    assert ended == []  # still waiting for the running agent
+    job(lease=timedelta(seconds=-1))  # its worker died: nobody renews the lease
+    follower.join(5)
+    assert ended == [BatchStatus.PAUSED]
