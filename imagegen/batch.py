@@ -307,13 +307,18 @@ def follow_batch(ws: "Workspace", batch_id: int, on_progress: Progress | None = 
 
 
 def _agents_in_flight(ws: "Workspace", batch_id: int) -> bool:
-    """Whether an agent of the batch has a job under way that a live runner holds (a dead
-    runner's lease runs out, and its job is recovered: it is not waited for)."""
+    """Whether an agent of the batch is still open and its runner alive: its job under way with
+    a live lease, or just ended and its agent being closed (an approval, a failure's record).
+    A dead runner is not waited for once its lease would have run out; an agent a Pause held
+    back (its job interrupted) stays pending, and is not waited for either."""
     with ws.session() as s:
-        leases = s.scalars(select(Generation.lease_until).join(BatchItem, BatchItem.generation_id == Generation.id)
-                           .where(BatchItem.batch_id == batch_id, Generation.status.in_([GenerationStatus.QUEUED, GenerationStatus.RUNNING])))
-        now = utcnow()
-        return any(not expired(until, now) for until in leases)
+        rows = s.execute(select(Generation.status, Generation.lease_until, Generation.finished_at)
+                         .join(BatchItem, BatchItem.generation_id == Generation.id)
+                         .where(BatchItem.batch_id == batch_id, BatchItem.status == BatchItemStatus.PENDING))
+        now, lease = utcnow(), timedelta(seconds=ws.settings.lease_seconds)
+        return any(not expired(until, now) if not status.finished
+                   else status is not GenerationStatus.INTERRUPTED and not expired(finished and finished + lease, now)
+                   for status, until, finished in rows)
 
 
 def _end_batch(ws: "Workspace", batch_id: int) -> BatchStatus:

@@ -391,7 +391,8 @@ def test_an_unforeseen_error_in_one_agent_stops_the_batch_run_from_starting_othe
 
 def test_following_a_stopped_batch_waits_for_its_running_agents_while_their_runners_live(ws):
     """The CLI on workers follows a batch from the database: once it stops, an agent whose job
-    is still held by a live runner is waited for; one whose runner died (its lease ran out) is not."""
+    is still held by a live runner is waited for, so its result counts it; one whose runner
+    died (its lease ran out) is not."""
     import threading
     from datetime import timedelta
 
@@ -422,5 +423,20 @@ def test_following_a_stopped_batch_waits_for_its_running_agents_while_their_runn
     follower.join(0.5)
     assert ended == []  # still waiting for the running agent
     job(lease=timedelta(seconds=-1))  # its worker died: nobody renews the lease
+    follower.join(5)
+    assert ended == [BatchStatus.PAUSED]
+    # A job just ended whose agent its runner is still closing (an auto-approval, a failure's
+    # record) is waited for too, for as long as a lease would last.
+    with ws.session() as s, s.begin():
+        gen = s.get(Generation, gen_id)
+        transition(gen, GenerationStatus.SUCCEEDED)
+        gen.finished_at = utcnow()
+    ended.clear()
+    follower = threading.Thread(target=lambda: ended.append(follow_batch(ws, batch_id, poll=0.02)), daemon=True)
+    follower.start()
+    follower.join(0.5)
+    assert ended == []
+    with ws.session() as s, s.begin():
+        s.get(Generation, gen_id).finished_at = utcnow() - timedelta(seconds=2 * ws.settings.lease_seconds)
     follower.join(5)
     assert ended == [BatchStatus.PAUSED]
