@@ -146,7 +146,7 @@ def batch_throughput(agents: int, rounds: int = 5) -> None:
             list(pool.map(render_png, *zip(*drawings)))
             raw_wall, raw_cpu = time.perf_counter() - start, cpu_seconds(raw_pids) + own_cpu() - cpu
             batch_id = create_batch(ws, select_agents(ws), {"provider": "local", "count": 4, "seed": seed, "aspect_ratio": "16x9"})
-            app_pids = list(render_pool()._processes)
+            app_pids = list(pool._processes)  # the same processes, now started
             cpu, start = cpu_seconds(app_pids) + own_cpu(), time.perf_counter()
             run(ws, batch_id)
             batch_wall, batch_cpu = time.perf_counter() - start, cpu_seconds(app_pids) + own_cpu() - cpu

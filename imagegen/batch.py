@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, lazyload
 from imagegen.approval import approve_candidate
 from imagegen.auth import Actor, Role, local_admin, require
 from imagegen.errors import BudgetExceeded, ImagegenError, InvalidInput, NotFound
-from imagegen.generation import Job, end_stopped, requeue_interrupted, run_generation, start_claimed
+from imagegen.generation import Job, end_stopped, raise_first, requeue_interrupted, run_generation, start_claimed
 from imagegen.leases import expired, held, lease_until
 from imagegen.listings import agent_query, batch_summary
 from imagegen.recipes import make_spec
@@ -234,9 +234,7 @@ async def run_batch(ws: "Workspace", batch_id: int, on_progress: Progress | None
         while True:
             # Every agent ends its own way before the batch run does: stopped (a shutdown cancels
             # this run), each records its job interrupted; one agent's error is raised only after.
-            for outcome in await asyncio.gather(*(worker() for _ in range(workers)), return_exceptions=True):
-                if isinstance(outcome, BaseException):
-                    raise outcome
+            raise_first(await asyncio.gather(*(worker() for _ in range(workers)), return_exceptions=True))
             # Resumed while this run drained (another process cannot take the batch over while it
             # runs): the agents it held back go now, or they would stay pending with nobody to run them.
             if not held_back or await asyncio.to_thread(_batch_status, ws, batch_id) is not BatchStatus.RUNNING:

@@ -51,6 +51,15 @@ HELD_BACK = "Paused before it was sent; it goes out when the batch resumes."
 STOPPED = "Stopped before it finished (the app or worker was shut down); resuming the batch makes it."
 
 
+def raise_first(outcomes: list) -> None:
+    """`asyncio.gather(..., return_exceptions=True)`'s results: raise the first error among them.
+    Every awaitable has ended by then, where a plain gather raises at the first error and leaves
+    the others running with nobody waiting for them."""
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
 def start_generation(
     ws: "Workspace", agent_slug: str, spec: GenerationSpec, *, experiment_id: int | None = None,
     cell: dict | None = None, batch_item_id: int | None = None, source: GenerationSource | None = None,
@@ -408,16 +417,12 @@ async def _run(ws: "Workspace", job: Job, saving: set[asyncio.Task], landed: lis
         # the answer is stored: the job's end must not fail the others while they are being saved.
         task = asyncio.ensure_future(asyncio.gather(*(fetch_and_save(cid, f) for cid, f in zip(ids, padded)), return_exceptions=True))
         saving.add(task)
-        for outcome in await asyncio.shield(task):
-            if isinstance(outcome, BaseException):
-                raise outcome
+        raise_first(await asyncio.shield(task))
 
     async with ws.turn(len(chunks)) as turn:  # a worker's turn: its calls out, its bookkeeping not in the way
         # Every chunk runs to its end before the job ends (and gives its turn back): one that
         # raises must not leave the others' calls out, uncounted, while the job is marked failed.
-        for outcome in await asyncio.gather(*(run_chunk(c, turn) for c in chunks), return_exceptions=True):
-            if isinstance(outcome, BaseException):
-                raise outcome
+        raise_first(await asyncio.gather(*(run_chunk(c, turn) for c in chunks), return_exceptions=True))
 
 
 def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, recipe: dict, *, drawn_here: bool = False,
