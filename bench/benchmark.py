@@ -123,7 +123,7 @@ def batch_throughput(agents: int, rounds: int = 5) -> None:
 
     Both sides draw on the same processes, the app's renderer pool. With a pool of its own for
     the raw side, runs of the same code gave 0.88 to 0.97 (each pool's workers keep their own
-    speed for their life); on the same processes, 0.87 to 0.92. Every round draws new images (a
+    speed for their life); on the same processes, 0.86 to 0.92. Every round draws new images (a
     new seed): an image already stored would cost the batch no new file.
 
     Raw and batch runs alternate, `rounds` times; the figure is the median round. Two ratios:
