@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import aliased
 
 from imagegen.auth import Actor, local_admin, require
 from imagegen.errors import InvalidInput, NotFound
@@ -152,12 +153,17 @@ def set_short_title(ws: "Workspace", slug: str, title: str, *, actor: Actor | No
 
 def approved_candidates(ws: "Workspace", candidate_ids: list[int]) -> dict[int, bool]:
     """Which of these candidates were ever approved, each with whether it is its agent's
-    current thumbnail (a later approval replaced the others): one query, for review grids."""
+    current thumbnail (a later approval replaced the others): one query, for review grids.
+
+    Current is the agent's newest approval, if its upload is still the thumbnail: two approvals
+    of the same bytes (a redraw from the same seed) upload the same file, and only one is current."""
     if not candidate_ids:
         return {}
     approved: dict[int, bool] = {}
+    other = aliased(Approval)
+    newest = select(func.max(other.id)).where(other.agent_id == Approval.agent_id).scalar_subquery()
     with ws.session() as s:
-        rows = s.execute(select(Approval.candidate_id, Approval.upload_key == Agent.current_thumbnail)
+        rows = s.execute(select(Approval.candidate_id, and_(Approval.id == newest, Approval.upload_key == Agent.current_thumbnail))
                          .join(Agent, Agent.id == Approval.agent_id).where(Approval.candidate_id.in_(candidate_ids)))
         for candidate_id, current in rows:
             approved[candidate_id] = approved.get(candidate_id, False) or bool(current)

@@ -6,9 +6,11 @@ from imagegen.approval import approve_candidate
 from imagegen.auth import local_admin
 from imagegen.errors import InvalidInput, UploadFailed
 from imagegen.generation import run_generation, start_generation
+from imagegen.history import revert_to
 from imagegen.providers import default_provider
 from imagegen.recipes import make_spec
 from imagegen.records import Approval
+from imagegen.review import approved_candidates
 from imagegen.settings import Settings
 from imagegen.storage.media import LocalMediaStore
 
@@ -74,3 +76,14 @@ def test_only_a_finished_image_can_be_approved(ws):
     gen_id = start_generation(ws, "ai", spec)
     with pytest.raises(InvalidInput, match="no image to approve"):
         approve_candidate(ws, ws.get_generation(gen_id).candidates[0].id)
+
+
+def test_of_two_approvals_of_the_same_bytes_only_the_newest_is_the_current_thumbnail(ws):
+    # A redraw from the same seed makes the same image: both approvals upload the same file.
+    first, again = _candidate(ws), _candidate(ws)
+    assert first.id != again.id and first.image_key == again.image_key
+    earlier = approve_candidate(ws, first.id)
+    approve_candidate(ws, again.id)
+    assert approved_candidates(ws, [first.id, again.id]) == {first.id: False, again.id: True}
+    revert_to(ws, earlier.id)  # the first one is current again, and the card says so
+    assert approved_candidates(ws, [first.id, again.id]) == {first.id: True, again.id: False}
