@@ -352,13 +352,15 @@ async def _run(ws: "Workspace", job: Job, saving: set[asyncio.Task], landed: lis
     bounds = [i * size + min(i, extra) for i in range(calls + 1)]
     chunks = [job.candidates[a:b] for a, b in zip(bounds, bounds[1:])]
 
-    asked: list[asyncio.Future] = []  # the job's one go-ahead answer, shared by its calls
+    asked: list[asyncio.Future] = []  # the go-ahead read the job's calls share while it is out
 
     async def may_call() -> bool:
         if go_ahead is None or provider.draws_locally:  # the renderer costs nothing: no read in its way
             return True
-        if not asked:
-            asked.append(asyncio.ensure_future(asyncio.to_thread(go_ahead)))
+        # Calls given their budget together share one read. A call given it after that answer
+        # came back waited for budget while a Pause could land: it reads again.
+        if not asked or asked[0].done():
+            asked[:] = [asyncio.ensure_future(asyncio.to_thread(go_ahead))]
         return await asked[0]
 
     async def call(ids: list[int], seed: int) -> tuple[list, str | None]:

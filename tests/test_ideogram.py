@@ -571,3 +571,40 @@ def test_a_workers_turn_ends_when_the_answer_is_in_not_when_the_image_is_saved(w
     assert [statuses(ws.get_generation(job)) for job in jobs] == [["succeeded"], ["succeeded"]]
     assert fake.peak_images == 1  # one call at a time: the worker's turn, not Ideogram's limit of 10
     assert len(posts) == 2 and posts[1] < saved[0]  # the second call went out while the first image was saving
+
+
+def test_a_pause_holds_back_a_later_call_of_an_agent_that_waited_for_the_budget(fake, monkeypatch):
+    """Eight images in calls of four, four in flight: the agent's second call waits for the
+    first's answer. A Pause that lands meanwhile holds it back; it used to share the first
+    call's go-ahead, read before the Pause, and be sent and paid for. Resume asks for those four."""
+    import asyncio
+    import threading
+
+    from imagegen.batch import batch_generations, create_batch, run_batch, select_agents, set_batch_status
+    from imagegen.records import BatchStatus
+
+    monkeypatch.setenv("IDEOGRAM_MAX_IN_FLIGHT", "4")
+    workspace = open_workspace(Settings())
+    answer = threading.Event()
+    fake.faults.append({"hold": answer})
+    batch_id = create_batch(workspace, select_agents(workspace)[:1], {"provider": "ideogram", "count": 8, "seed": 4})
+
+    def pause_once_the_first_call_is_out() -> None:
+        wait_until(lambda: len(fake.requests) == 1, 30, "the first call out", poll=0.01)
+        set_batch_status(workspace, batch_id, BatchStatus.PAUSED)
+        answer.set()
+
+    pauser = threading.Thread(target=pause_once_the_first_call_is_out)
+    pauser.start()
+    assert asyncio.run(run_batch(workspace, batch_id)) is BatchStatus.PAUSED
+    pauser.join()
+    assert len(fake.requests) == 1
+    [(item, gen)] = batch_generations(workspace, batch_id)
+    assert item.status.value == "pending" and gen.status.value == "interrupted"
+    assert [c.status.value for c in gen.candidates] == ["succeeded"] * 4 + ["interrupted"] * 4
+
+    set_batch_status(workspace, batch_id, BatchStatus.RUNNING)
+    assert asyncio.run(run_batch(workspace, batch_id)) is BatchStatus.DONE
+    assert [int(r["num_images"]) for r in fake.requests] == [4, 4]  # the four held back, once
+    [(item, gen)] = batch_generations(workspace, batch_id)
+    assert item.status.value == "done" and [c.status.value for c in gen.candidates] == ["succeeded"] * 8
