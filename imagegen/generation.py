@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, lazyload
 
 from imagegen.auth import Actor, local_admin, require
@@ -76,7 +76,7 @@ def start_generation(
     spec, record = _checked(ws, spec, actor, experiment_id=experiment_id, batch_item_id=batch_item_id, source=source)
     with ws.session() as s, s.begin():
         return _insert(s, ws, agent_slug, spec, record, seeds=seeds, experiment_id=experiment_id, cell=cell,
-                       batch_item_id=batch_item_id, board_id=board_id, replaces_id=replaces_id).id
+                       batch_item_id=batch_item_id, board_id=board_id, replaces_id=replaces_id)[0].id
 
 
 def start_claimed(ws: "Workspace", agent: Agent, spec: GenerationSpec, *, batch_item_id: int, actor: Actor) -> Job:
@@ -85,8 +85,8 @@ def start_claimed(ws: "Workspace", agent: Agent, spec: GenerationSpec, *, batch_
     result to `run_generation` as `claimed`."""
     spec, record = _checked(ws, spec, actor, batch_item_id=batch_item_id)
     with ws.session() as s, s.begin():
-        gen = _insert(s, ws, agent, spec, record, batch_item_id=batch_item_id, running=True)
-        return _job(s, ws, gen, gen.candidates, agent=agent)
+        gen, candidates = _insert(s, ws, agent, spec, record, batch_item_id=batch_item_id, running=True)
+        return _job(s, ws, gen, candidates, agent=agent)
 
 
 def _checked(ws: "Workspace", spec: GenerationSpec, actor: Actor | None, *, experiment_id=None, batch_item_id=None, source=None) -> tuple[GenerationSpec, dict]:
@@ -103,26 +103,30 @@ def _checked(ws: "Workspace", spec: GenerationSpec, actor: Actor | None, *, expe
 
 
 def _insert(s: Session, ws: "Workspace", agent: Agent | str, spec: GenerationSpec, record: dict, *, seeds: list[int] | None = None,
-            batch_item_id: int | None = None, running: bool = False, **columns) -> Generation:
-    """The job and its candidates, queued, or `running` here already (recorded as claimed).
+            batch_item_id: int | None = None, running: bool = False, **columns) -> tuple[Generation, list[tuple[int, int]]]:
+    """The job and its candidates, queued, or `running` here already (recorded as claimed):
+    the job's row, and its candidates' (id, seed) in order.
     `agent`: its slug, or the row itself as the caller read it (only its id is written)."""
     lock_for_write(s)
     agent_id = ws.get_agent(agent, session=s).id if isinstance(agent, str) else agent.id
     cost = check_budget(ws, spec, s)
     gen = Generation(agent_id=agent_id, spec=spec.model_dump(mode="json"), reserved_usd=cost, lease_owner=ws.owner,
                      lease_until=lease_until(ws), status=GenerationStatus.QUEUED, **record, **columns)
-    gen.candidates = [Candidate(position=i, seed=seeds[i] if seeds else (spec.seed + i) % (MAX_SEED + 1), status=CandidateStatus.QUEUED)
-                      for i in range(spec.count)]
     if running:  # claimed before its first write: inserted as running, no queued row in between
         transition(gen, GenerationStatus.RUNNING)
-        for cand in gen.candidates:
-            transition(cand, CandidateStatus.RUNNING)
         gen.started_at = utcnow()
     s.add(gen)
     s.flush()
+    # Its candidates in one statement, on the table (the unit of work would send one INSERT each on SQLite).
+    status = CandidateStatus.RUNNING if running else CandidateStatus.QUEUED
+    table, db = Candidate.__table__, s.connection()
+    made = db.execute(table.insert().returning(table.c.id, table.c.position, table.c.seed),
+                      [{"generation_id": gen.id, "position": i, "status": status,
+                        "seed": seeds[i] if seeds else (spec.seed + i) % (MAX_SEED + 1)} for i in range(spec.count)])
     if batch_item_id is not None:  # in the same transaction: a batch item never loses track of its job
-        s.execute(update(BatchItem).where(BatchItem.id == batch_item_id).values(generation_id=gen.id))
-    return gen
+        items = BatchItem.__table__
+        db.execute(items.update().where(items.c.id == batch_item_id).values(generation_id=gen.id))
+    return gen, [(cid, seed) for cid, _, seed in sorted(made, key=lambda row: row[1])]
 
 
 def run_to_completion(ws: "Workspace", generation_id: int) -> GenerationStatus:
@@ -282,17 +286,18 @@ def _claim(ws: "Workspace", generation_id: int) -> Job:
         todo = [c for c in gen.candidates if c.status is CandidateStatus.QUEUED]
         for cand in todo:
             transition(cand, CandidateStatus.RUNNING)
-        return _job(s, ws, gen, todo)
+        return _job(s, ws, gen, [(c.id, c.seed) for c in todo])
 
 
-def _job(s: Session, ws: "Workspace", gen: Generation, todo: list[Candidate], *, agent: Agent | None = None) -> Job:
+def _job(s: Session, ws: "Workspace", gen: Generation, todo: list[tuple[int, int]], *, agent: Agent | None = None) -> Job:
+    """`todo`: (candidate id, seed) of the candidates it is to make."""
     spec, agent = gen.recipe, agent or gen.agent  # the caller's row, or loaded with the job
     source_id = spec.options.get("upscale_of") or spec.options.get("vary_of")
     source = s.get(Candidate, source_id) if source_id else None
     return Job(
         gen.id, spec, agent.slug,
         agent_text(agent.name, agent.description, agent.sub_heading, agent.categories, agent.short_title),
-        [(c.id, c.seed) for c in todo],
+        todo,
         source.image_key if source is not None else None,
         # Its cards' thumbnails are made as it lands, into this machine's cache, which the
         # pages read when the media is on this machine too (with S3 the job may run elsewhere).
