@@ -422,10 +422,7 @@ def _finish_item(ws, item_id: int, status: BatchItemStatus, error: str | None) -
 
 
 def _item_row(s: Session, item_id: int) -> BatchItem:
-    """The item's own row, without its agent. Read without first flushing the session's changes
-    (a job's end): they go in the commit's one flush, not in two."""
-    with s.no_autoflush:
-        return s.get(BatchItem, item_id, options=[lazyload(BatchItem.agent)])
+    return s.get(BatchItem, item_id, options=[lazyload(BatchItem.agent)])  # the item's own row, without its agent
 
 
 def _set_item_error(ws, item_id: int, error: str) -> None:

@@ -17,7 +17,7 @@ from typing import Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from imagegen.errors import NotFound
+from imagegen.errors import NotFound, StorageError
 from imagegen.images import THUMBNAIL_SIDE, cached_thumbnail, make_thumbnail
 from imagegen.leases import SharedImageLimiter, in_flight_engine
 from imagegen.providers import Provider, build_provider, provider_class
@@ -33,7 +33,11 @@ class Workspace:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.owner = uuid.uuid4().hex  # this runner's id: the owner of its leases and temporary files
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"Could not create the data folder {settings.data_dir}: {exc.strerror}. "
+                               "Set IMAGEGEN_DATA_DIR to a folder this user can write.") from None
         self.engine = create_db_engine(settings.resolved_database_url)
         migrate(self.engine)
         self._sessions = session_factory(self.engine)

@@ -58,3 +58,17 @@ def test_the_budget_day_migration_keeps_a_database_that_has_jobs_in_it(tmp_path,
         [(created, charged)] = conn.execute(text("SELECT created_at, charged_at FROM generations")).all()
         assert charged == created and conn.execute(text("SELECT count(*) FROM candidates")).scalar() == 1
     engine.dispose()
+
+
+def test_a_sqlite_too_old_for_the_app_is_refused_in_one_line(tmp_path, monkeypatch):
+    import sqlite3
+
+    import pytest
+
+    from imagegen.errors import StorageError
+
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 34, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.34.1")
+    with pytest.raises(StorageError, match=r"SQLite is 3\.34\.1; Thumbnail Studio needs 3\.35 or newer") as refused:
+        create_db_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    assert "\n" not in str(refused.value)

@@ -534,3 +534,17 @@ def test_the_batch_picker_lists_twenty_batches_and_pages_to_older_ones(app):
     assert _picked_batch_label(app) == f"#{ids[0]} run 1 · running"
     app.button(key="batch_list_previous").click().run()
     assert listed() == ids[:0:-1]
+
+
+def test_an_app_that_cannot_open_its_data_folder_says_why_in_one_line(isolated, monkeypatch):
+    (isolated / "taken").write_text("a file where the data folder would go")
+    monkeypatch.setenv("IMAGEGEN_DATA_DIR", str(isolated / "taken" / "data"))
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    try:
+        assert not at.exception
+        [error] = [e.value for e in at.error]
+        assert error.startswith("Thumbnail Studio could not start: Could not create the data folder") and "IMAGEGEN_DATA_DIR" in error
+        assert "\n" not in error and "Traceback" not in error
+    finally:
+        st.cache_resource.clear()

@@ -6,6 +6,7 @@ import base64
 
 import streamlit as st
 
+from imagegen.errors import ImagegenError
 from imagegen.images import THUMBNAIL_SIDE
 from imagegen.settings import Settings
 from imagegen.jobs import open_workspace
@@ -24,8 +25,14 @@ def _open_workspace(database_url: str, media_url: str, _settings: Settings) -> W
 
 
 def workspace() -> Workspace:
+    """The process's workspace; one that cannot open (an unwritable data folder, a database out
+    of reach or too old) stops the page with one line saying why, not a traceback."""
     settings = Settings()
-    return _open_workspace(settings.resolved_database_url, settings.resolved_media_url, settings)
+    try:
+        return _open_workspace(settings.resolved_database_url, settings.resolved_media_url, settings)
+    except ImagegenError as exc:
+        st.error(f"Thumbnail Studio could not start: {exc}", icon=":material/error:")
+        st.stop()
 
 
 @st.cache_data(max_entries=512, show_spinner=False)

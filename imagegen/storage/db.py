@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -12,6 +13,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from imagegen.errors import StorageError
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 MIGRATION_LOCK_KEY = 0x1A6E6E  # any constant shared by every process of the app
 
@@ -19,8 +22,14 @@ MIGRATION_LOCK_KEY = 0x1A6E6E  # any constant shared by every process of the app
 CONNECTIONS = 15  # PostgreSQL connections a process may open for its sessions (5 kept, 10 more on demand)
 
 
+SQLITE_NEEDED = (3, 35)  # INSERT ... RETURNING: a job's candidates are inserted in one statement
+
+
 def create_db_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        if sqlite3.sqlite_version_info < SQLITE_NEEDED:
+            raise StorageError(f"This Python's SQLite is {sqlite3.sqlite_version}; Thumbnail Studio needs 3.35 or newer "
+                               "(Python 3.11 on Debian 12 has 3.40), or PostgreSQL via IMAGEGEN_DATABASE_URL.")
         # The job thread and the page threads share the file: WAL lets readers run beside the writer.
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
