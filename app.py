@@ -6,7 +6,6 @@ from ui.auth import in_kiosk
 from ui.resources import workspace
 
 st.set_page_config(page_title="Thumbnail Studio", page_icon="🎨", layout="wide")  # an emoji: a `:material/...:` icon is fetched from fonts.gstatic.com
-workspace()  # open the database, media store and job runner once, before any page needs them
 
 # `?kiosk=1` shows the showcase alone, for stakeholders; every other page refuses (ui/auth.py).
 kiosk = in_kiosk()
@@ -21,4 +20,5 @@ page = st.navigation(
     ],
     position="hidden" if kiosk else "sidebar",
 )
+workspace()  # open the database, media store and job runner once, before any page needs them (or say why it cannot)
 page.run()
