@@ -15,9 +15,10 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload
 
-from imagegen.errors import NotFound, StorageError
+from imagegen.errors import NotFound, StorageError, redact
 from imagegen.images import THUMBNAIL_SIDE, cached_thumbnail, make_thumbnail
 from imagegen.leases import SharedImageLimiter, in_flight_engine
 from imagegen.providers import Provider, build_provider, provider_class
@@ -39,7 +40,13 @@ class Workspace:
             raise StorageError(f"Could not create the data folder {settings.data_dir}: {exc.strerror}. "
                                "Set IMAGEGEN_DATA_DIR to a folder this user can write.") from None
         self.engine = create_db_engine(settings.resolved_database_url)
-        migrate(self.engine)
+        try:
+            migrate(self.engine)
+        except OperationalError as exc:  # the first connection: a server down, a wrong password, an unwritable file
+            url = self.engine.url
+            said = redact(str(exc.orig).strip().splitlines()[0] if exc.orig else "no connection", url.password)
+            raise StorageError(f"Could not open the database at {url.render_as_string(hide_password=True)}: {said}. "
+                               "Check IMAGEGEN_DATABASE_URL and that its server is running.") from None
         self._sessions = session_factory(self.engine)
         self.media = open_media_store(settings.resolved_media_url, self.owner)
         self.jobs = None  # a JobRunner, attached by imagegen.jobs.open_workspace

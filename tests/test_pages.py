@@ -548,3 +548,16 @@ def test_an_app_that_cannot_open_its_data_folder_says_why_in_one_line(isolated, 
         assert "\n" not in error and "Traceback" not in error
     finally:
         st.cache_resource.clear()
+
+
+def test_an_app_whose_database_is_out_of_reach_says_why_in_one_line_without_its_password(isolated, monkeypatch):
+    monkeypatch.setenv("IMAGEGEN_DATABASE_URL", "postgresql+psycopg://curator:pg-very-secret@127.0.0.1:1/studio")  # nothing listens
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    try:
+        assert not at.exception
+        [error] = [e.value for e in at.error]
+        assert error.startswith("Thumbnail Studio could not start: Could not open the database at postgresql+psycopg://curator:***@127.0.0.1:1/studio")
+        assert "IMAGEGEN_DATABASE_URL" in error and "pg-very-secret" not in error and "\n" not in error
+    finally:
+        st.cache_resource.clear()
