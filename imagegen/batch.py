@@ -314,9 +314,12 @@ def _agents_in_flight(ws: "Workspace", batch_id: int) -> bool:
                          .join(BatchItem, BatchItem.generation_id == Generation.id)
                          .where(BatchItem.batch_id == batch_id, BatchItem.status == BatchItemStatus.PENDING))
         now, lease = utcnow(), timedelta(seconds=ws.settings.lease_seconds)
-        return any(not expired(until, now) if not status.finished
-                   else status is not GenerationStatus.INTERRUPTED and not expired(finished and finished + lease, now)
-                   for status, until, finished in rows)
+        for status, until, finished in rows:
+            if not status.finished and not expired(until, now):
+                return True  # under way, its runner renewing the lease
+            if status.finished and status is not GenerationStatus.INTERRUPTED and not expired(finished and finished + lease, now):
+                return True  # just ended, its agent being closed
+        return False
 
 
 def _end_batch(ws: "Workspace", batch_id: int) -> BatchStatus:

@@ -28,7 +28,8 @@ SQLITE_NEEDED = (3, 35)  # INSERT ... RETURNING: a job's candidates are inserted
 def create_db_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         if sqlite3.sqlite_version_info < SQLITE_NEEDED:
-            raise StorageError(f"This Python's SQLite is {sqlite3.sqlite_version}; Thumbnail Studio needs 3.35 or newer "
+            needed = ".".join(map(str, SQLITE_NEEDED))
+            raise StorageError(f"This Python's SQLite is {sqlite3.sqlite_version}; Thumbnail Studio needs {needed} or newer "
                                "(Python 3.11 on Debian 12 has 3.40), or PostgreSQL via IMAGEGEN_DATABASE_URL.")
         # The job thread and the page threads share the file: WAL lets readers run beside the writer.
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
