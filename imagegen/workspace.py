@@ -7,6 +7,7 @@ and attaches the job runner; the app caches that as a resource, the CLI and test
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import threading
 import uuid
@@ -191,29 +192,48 @@ class ImageLimiter:
     """A weighted semaphore: at most `capacity` images in flight; a call holds as many as it asks for.
 
     Ideogram counts its in-flight limit in images, not requests, so one 8-image request and
-    two single-image ones must share the same budget."""
+    two single-image ones must share the same budget. Calls go in the order they asked: a
+    release hands its images to the waiters at the front that fit, and wakes only them (a
+    batch keeps a dozen calls waiting; waking them all at every release cost each image a
+    dozen wake-ups), and a newcomer never passes a waiting call, so an 8-image call is not
+    starved by single ones."""
 
     def __init__(self, capacity: int):
         self.capacity = max(1, capacity)
         self._used = 0
-        self._waiters: list[asyncio.Future] = []
+        self._waiters: collections.deque[tuple[int, asyncio.Future]] = collections.deque()
 
     @contextlib.asynccontextmanager
     async def hold(self, images: int):
         images = min(images, self.capacity)
-        while self._used + images > self.capacity:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
+        if self._waiters or self._used + images > self.capacity:
+            entry = (images, asyncio.get_running_loop().create_future())
+            self._waiters.append(entry)
             try:
-                await waiter
-            finally:
-                self._waiters.remove(waiter)
-        self._used += images
+                await entry[1]  # the release that wakes it has counted its images in already
+            except BaseException:
+                if entry[1].done() and not entry[1].cancelled():  # handed its images, then canceled: they go on
+                    self._release(images)
+                elif entry in self._waiters:
+                    self._waiters.remove(entry)
+                    self._release(0)  # it may have been the front call that held the others back
+                raise
+        else:
+            self._used += images
         try:
             yield
         finally:
-            # Synchronous release: a cancellation here cannot leak capacity.
-            self._used -= images
-            for waiter in self._waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
+            self._release(images)  # synchronous: a cancellation here cannot leak capacity
+
+    def _release(self, images: int) -> None:
+        self._used -= images
+        while self._waiters:
+            wanted, waiter = self._waiters[0]
+            if waiter.cancelled():  # its task is canceled: it takes itself out
+                self._waiters.popleft()
+                continue
+            if self._used + wanted > self.capacity:
+                return
+            self._waiters.popleft()
+            self._used += wanted
+            waiter.set_result(None)

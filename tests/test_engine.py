@@ -283,6 +283,89 @@ class _Drip(JsonHandler):
             pass
 
 
+def _limited_calls(capacity: int, asks: list[int], *, holders: int) -> tuple[list[int], int]:
+    """`holders` one-image calls hold the limiter, `asks` (images each, each holding its images
+    2 ms) queue behind them in that order; then the holders end one by one. Returns the order the
+    queued calls got their images in, and how many waits the limiter made them do."""
+    from imagegen.workspace import ImageLimiter
+
+    async def go():
+        loop, limiter, waits, order = asyncio.get_running_loop(), ImageLimiter(capacity), [0], []
+        create_future = loop.create_future
+
+        def counted():  # each wait of a call in the limiter is one future
+            waits[0] += sys._getframe(1).f_code.co_name == "hold"
+            return create_future()
+
+        loop.create_future = counted
+        release = [asyncio.Event() for _ in range(holders)]
+
+        async def hold(i: int | None, images: int, done: asyncio.Event | None) -> None:
+            async with limiter.hold(images):
+                if i is not None:
+                    order.append(i)
+                await (done.wait() if done is not None else asyncio.sleep(0.002))  # drawing, holding its slot
+
+        held = [asyncio.create_task(hold(None, 1, e)) for e in release]
+        await asyncio.sleep(0)
+        asked = []
+        for i, images in enumerate(asks):
+            asked.append(asyncio.create_task(hold(i, images, None)))
+            await asyncio.sleep(0)  # each asks in turn
+        for event in release:
+            event.set()
+            await asyncio.sleep(0.01)
+        await asyncio.gather(*held, *asked)
+        return order, waits[0]
+
+    return asyncio.run(go())
+
+
+def test_a_release_wakes_only_the_calls_it_makes_room_for():
+    """Measured: a local batch keeps a dozen one-image calls waiting for its 4 render slots, and
+    every release woke all of them to check again: a dozen wake-ups for each image drawn."""
+    order, waits = _limited_calls(4, [1] * 12, holders=4)
+    assert order == list(range(12))  # in the order they asked
+    assert waits == 12  # each waiting call waited once
+
+
+def test_an_eight_image_call_is_not_passed_by_smaller_calls_that_asked_after_it():
+    """A studio job's 8 Ideogram images wait for 8 free of the 10: the batch's 2-image calls
+    that ask after it wait behind it, or they would keep taking the slots it waits for."""
+    order, _ = _limited_calls(10, [8, 2, 2, 2], holders=10)
+    assert order[0] == 0
+
+
+@pytest.mark.parametrize("cancel_after_release", [False, True])
+def test_a_waiting_call_that_is_canceled_passes_its_turn_on(cancel_after_release):
+    """A canceled call (a curator's Cancel, a shutdown) gives its place, or the images a release
+    had just handed it, to the next call: nothing stays held by a call that is gone."""
+    from imagegen.workspace import ImageLimiter
+
+    async def go():
+        limiter, release, got = ImageLimiter(1), asyncio.Event(), []
+
+        async def hold(name: str, done: asyncio.Event | None = None) -> None:
+            async with limiter.hold(1):
+                got.append(name)
+                if done is not None:
+                    await done.wait()
+
+        holder = asyncio.create_task(hold("holder", release))
+        await asyncio.sleep(0)
+        first, second = asyncio.create_task(hold("first")), asyncio.create_task(hold("second"))
+        await asyncio.sleep(0)
+        if cancel_after_release:  # handed the image, canceled before it could use it
+            release.set()
+            await asyncio.sleep(0)
+        first.cancel()
+        release.set()
+        await asyncio.wait_for(asyncio.gather(holder, second), 5)
+        return got
+
+    assert asyncio.run(go()) == ["holder", "second"]
+
+
 def test_a_dripping_download_stops_at_the_total_deadline():
     """Measured: a server dripping a byte at a time held a candidate for 150 s despite a 10 s timeout."""
     server = LoopbackServer(_Drip, max_requests=2, lifetime=30).start()
