@@ -114,3 +114,17 @@ def test_two_hosts_sharing_the_database_and_s3_see_the_same_candidates_and_keep_
     finally:
         for host in hosts:
             host.close()
+
+
+def test_a_generated_image_is_hashed_once(ws, monkeypatch):
+    """Measured: each image was hashed twice, for the key recorded before its file was written and
+    again inside the store's put; a paid image of several megabytes pays for that hash twice."""
+    from imagegen import storage
+    from imagegen.generation import run_to_completion, start_generation
+    from imagegen.recipes import make_spec
+
+    hashed, real = [], storage.media.media_key
+    monkeypatch.setattr(storage.media, "media_key", lambda data, fmt: hashed.append(len(data)) or real(data, fmt))
+    spec = make_spec(ws, ws.get_agent("ai"), provider="local", count=2, seed=5)
+    assert run_to_completion(ws, start_generation(ws, "ai", spec)).value == "succeeded"
+    assert len(hashed) == 2
