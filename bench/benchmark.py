@@ -6,7 +6,8 @@
                                                      target: extra <= 0.25 s, or <= 1.25 x one call
 2. candidate landed -> visible in the browser grid (Chromium, local renderer)  target: <= 300 ms
 3. Pillow opens per studio rerun once thumbnails exist (bench/studio_rerun.py)  target: 0
-4. local batch throughput vs the raw renderer on 2 worker processes      target: ratio >= 0.9
+4. local batch throughput vs the raw renderer on 2 threads (the issue's)  target: ratio >= 0.9
+   (and, shown beside it, vs the raw renderer on the batch's own 2 renderer processes)
 5. per-agent batch time (local), --big agents vs 100                     target: ratio <= 1.1
 6. the renderer at 1280x720, draw + PNG (bench/renderer.py)              target: median <= 60 ms, p90 <= 2 x median
 """
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timezone
 from pathlib import Path
 
@@ -43,12 +45,16 @@ from imagegen.render import render_png  # noqa: E402
 from imagegen.settings import Settings  # noqa: E402
 
 CALL_SECONDS = 1.0
-ROWS: list[tuple[str, str, str, bool]] = []  # measure, figure, target, met
+ROWS: list[tuple[str, str, str, bool | None]] = []  # measure, figure, target, met (None: shown, not judged)
 
 
-def row(measure: str, figure: str, target: str, met: bool) -> None:
+def row(measure: str, figure: str, target: str, met: bool | None) -> None:
     ROWS.append((measure, figure, target, met))
-    print(f"  {measure}: {figure}  ({'OK' if met else 'MISSED'})", flush=True)
+    print(f"  {measure}: {figure}  ({verdict(met)})", flush=True)
+
+
+def verdict(met: bool | None) -> str:
+    return "-" if met is None else "OK" if met else "MISSED"
 
 
 def fan_out() -> None:
@@ -121,25 +127,32 @@ def batch_throughput(agents: int, rounds: int = 5) -> None:
     the same images: each round's seed changes which compositions are drawn, and they differ in
     cost by more than the batch's own overhead.
 
-    Both sides draw on the same processes, the app's renderer pool. With a pool of its own for
-    the raw side, runs of the same code gave 0.88 to 0.97 (each pool's workers keep their own
-    speed for their life); on the same processes, 0.86 to 0.92. Every round draws new images (a
-    new seed): an image already stored would cost the batch no new file.
+    Two baselines, the batch drawing on the app's renderer pool (2 processes on 2 cores):
+    - the issue's: render_png on two threads of one process. Its ratio, 0.44, was the batch's
+      22.7 images/s over the raw renderer's 52 on two threads; the target (>= 0.9) is that ratio.
+    - a stricter one: render_png on the same 2 renderer processes the batch uses, so the ratio is
+      the batch's own overhead alone (its database, files and event loop). Shown beside it.
+      (With a pool of its own for the raw side, runs of the same code gave 0.88 to 0.97: each
+      pool's workers keep their own speed for their life.)
 
-    Raw and batch runs alternate, `rounds` times; the figure is the median round. Two ratios:
-    wall time, and CPU seconds an image, each side counting every process it uses: the batch's
-    process and its render workers, the raw workers and this process, which sends them the calls
-    and takes their images back (0.4 ms an image). On a shared machine the wall ratio flatters
-    the batch, whose extra threads win a larger share of the cores; the CPU ratio says what it
-    would be with both cores free."""
+    The three runs alternate, `rounds` times; each figure is the median round. Every round draws
+    new images (a new seed): an image already stored would cost the batch no new file. For the
+    stricter baseline, CPU seconds an image too, each side counting every process it uses: the
+    batch's process and its render workers, the raw workers and this process, which sends them
+    the calls and takes their images back (0.4 ms an image). On a shared machine the wall ratio
+    flatters the batch, whose extra threads win a larger share of the cores; the CPU ratio says
+    what it would be with both cores free."""
     images = 4 * agents
-    rounds_seen: list[tuple[float, float, float]] = []  # wall ratio, cpu ratio, batch images/s
-    with tempfile.TemporaryDirectory() as tmp:
+    seen: list[tuple[float, ...]] = []  # vs threads, vs processes (wall, CPU), images/s of the batch and of the threads
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(2) as threads:
         ws = workspace_with_agents(tmp, agents)
-        # One whole round first, not counted: it starts the renderer processes and warms both sides alike.
+        # One whole round first, not counted: it starts the renderer processes and warms every side alike.
         for r in range(-1, rounds):
             seed = 1 + 10 * (r + 1)
             drawings = batch_drawings(ws, select_agents(ws), seed)
+            start = time.perf_counter()
+            list(threads.map(render_png, *zip(*drawings)))
+            threads_wall = time.perf_counter() - start
             pool = render_pool()  # min(4, cores) workers: 2 on a 2-core machine (a new pool if one died)
             raw_pids = list(pool._processes or ())
             cpu, start = cpu_seconds(raw_pids) + own_cpu(), time.perf_counter()
@@ -151,13 +164,13 @@ def batch_throughput(agents: int, rounds: int = 5) -> None:
             run(ws, batch_id)
             batch_wall, batch_cpu = time.perf_counter() - start, cpu_seconds(app_pids) + own_cpu() - cpu
             if r >= 0:
-                rounds_seen.append((raw_wall / batch_wall, raw_cpu / batch_cpu, images / batch_wall))
+                seen.append((threads_wall / batch_wall, raw_wall / batch_wall, raw_cpu / batch_cpu, images / batch_wall, images / threads_wall))
         ws.close()
-    wall = statistics.median(r[0] for r in rounds_seen)
-    cpu = statistics.median(r[1] for r in rounds_seen)
-    rate = statistics.median(r[2] for r in rounds_seen)
-    row(f"local batch vs raw renderer, {agents} agents x 4, the same images, median of {rounds} alternating runs",
-        f"wall {wall:.3f}, CPU an image {cpu:.3f} ({rate:.1f} images/s)", ">= 0.9", wall >= 0.9 and cpu >= 0.9)
+    vs_threads, wall, cpu, rate, threads_rate = (statistics.median(r[i] for r in seen) for i in range(5))
+    row(f"local batch vs the raw renderer on 2 threads (the issue's ratio), {agents} agents x 4, the same images, median of {rounds} rounds",
+        f"{vs_threads:.3f} ({rate:.1f} vs {threads_rate:.1f} images/s)", ">= 0.9", vs_threads >= 0.9)
+    row("  the same batch vs the raw renderer on its own 2 renderer processes (stricter: the batch's overhead alone)",
+        f"wall {wall:.3f}, CPU an image {cpu:.3f}", "none (shown)", None)
 
 
 def per_agent(big: int) -> None:
@@ -278,4 +291,4 @@ if __name__ == "__main__":
     fig = max(len(r[1]) for r in ROWS)
     print(f"\n| {'measure':<{width}} | {'figure':<{fig}} | target | verdict |\n|{'-' * (width + 2)}|{'-' * (fig + 2)}|---|---|")
     for measure, figure, target, met in ROWS:
-        print(f"| {measure:<{width}} | {figure:<{fig}} | {target} | {'OK' if met else 'MISSED'} |")
+        print(f"| {measure:<{width}} | {figure:<{fig}} | {target} | {verdict(met)} |")
