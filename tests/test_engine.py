@@ -312,8 +312,8 @@ def _limited_calls(capacity: int, asks: list[int], *, holders: int) -> tuple[lis
         for i, images in enumerate(asks):
             asked.append(asyncio.create_task(hold(i, images, None)))
             await asyncio.sleep(0)  # each asks in turn
-        for event in release:
-            event.set()
+        for gate in release:
+            gate.set()
             await asyncio.sleep(0.01)
         await asyncio.gather(*held, *asked)
         return order, waits[0]
