@@ -461,7 +461,7 @@ def _save_result(ws: "Workspace", candidate_id: int, result: ProviderImage, reci
                 cand = s.get(Candidate, candidate_id)
                 cand.pending_key = landed.key
                 landed.describe(cand)
-        ws.media.put(stamped, checked.format, landed.key)
+        ws.media.put(stamped, checked.format, key=landed.key)
         if card:  # from the check's own decode; a local image (never decoded to be checked) is decoded here once
             _card_thumbnail(ws, landed.key, stamped, checked.thumbnail)
     except ImagegenError as exc:

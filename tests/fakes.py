@@ -93,10 +93,10 @@ def stop_once_an_image_is_stored(ws, start) -> None:
     image is stored: the others being stored then wait until the cancel is delivered."""
     real_put, first, stored, stopped = ws.media.put, threading.Lock(), threading.Event(), threading.Event()
 
-    def put(data, image_format):
+    def put(data, image_format, **kw):
         if not first.acquire(blocking=False):
             stopped.wait(10)
-        key = real_put(data, image_format)
+        key = real_put(data, image_format, **kw)
         stored.set()
         return key
 

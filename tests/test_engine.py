@@ -336,10 +336,39 @@ def test_an_eight_image_call_is_not_passed_by_smaller_calls_that_asked_after_it(
     assert order[0] == 0
 
 
-@pytest.mark.parametrize("cancel_after_release", [False, True])
-def test_a_waiting_call_that_is_canceled_passes_its_turn_on(cancel_after_release):
-    """A canceled call (a curator's Cancel, a shutdown) gives its place, or the images a release
-    had just handed it, to the next call: nothing stays held by a call that is gone."""
+def test_a_call_canceled_at_the_front_lets_the_calls_behind_it_go():
+    """A 2-image call waits at the front with one of 2 slots free; a 1-image call waits behind it.
+    Canceled (a curator's Cancel), it must let the one behind take the free slot at once, not
+    only when the holder lets go of its own."""
+    from imagegen.workspace import ImageLimiter
+
+    async def go():
+        limiter, release, got = ImageLimiter(2), asyncio.Event(), []
+
+        async def hold(name: str, images: int, done: asyncio.Event | None = None) -> None:
+            async with limiter.hold(images):
+                got.append(name)
+                if done is not None:
+                    await done.wait()
+
+        holder = asyncio.create_task(hold("holder", 1, release))
+        await asyncio.sleep(0)
+        first = asyncio.create_task(hold("first", 2))
+        await asyncio.sleep(0)
+        second = asyncio.create_task(hold("second", 1))
+        await asyncio.sleep(0)
+        first.cancel()
+        await asyncio.wait_for(second, 5)  # while the holder still holds its slot
+        release.set()
+        await holder
+        return got
+
+    assert asyncio.run(go()) == ["holder", "second"]
+
+
+def test_a_call_canceled_just_after_its_images_were_handed_to_it_passes_them_on():
+    """A release hands the images to the call at the front, and the call is canceled before it can
+    use them: they go to the next call, or they would stay counted as in flight for good."""
     from imagegen.workspace import ImageLimiter
 
     async def go():
@@ -355,11 +384,9 @@ def test_a_waiting_call_that_is_canceled_passes_its_turn_on(cancel_after_release
         await asyncio.sleep(0)
         first, second = asyncio.create_task(hold("first")), asyncio.create_task(hold("second"))
         await asyncio.sleep(0)
-        if cancel_after_release:  # handed the image, canceled before it could use it
-            release.set()
-            await asyncio.sleep(0)
-        first.cancel()
         release.set()
+        await asyncio.sleep(0)  # the holder lets go: its image is handed to `first`
+        first.cancel()
         await asyncio.wait_for(asyncio.gather(holder, second), 5)
         return got
 
@@ -402,8 +429,8 @@ KILL_AFTER_WRITE = textwrap.dedent(
     ws = open_workspace()
     real_put = ws.media.put
 
-    def put_then_die(data, fmt):
-        real_put(data, fmt)
+    def put_then_die(data, fmt, **kw):
+        real_put(data, fmt, **kw)
         os._exit(9)  # killed after the image is written, before it is recorded as done
 
     ws.media.put = put_then_die

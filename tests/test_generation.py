@@ -236,11 +236,11 @@ def test_a_local_batch_job_that_fails_records_the_images_it_stored(ws):
                               batch_item_id=item.id)
     real_put, calls = ws.media.put, []
 
-    def put(data, image_format):
+    def put(data, image_format, **kw):
         calls.append(1)
         if len(calls) == 2:
             raise RuntimeError("the disk controller went away")
-        return real_put(data, image_format)
+        return real_put(data, image_format, **kw)
 
     ws.media.put = put
     asyncio.run(run_generation(ws, gen_id))

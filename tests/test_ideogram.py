@@ -558,10 +558,10 @@ def test_a_workers_turn_ends_when_the_answer_is_in_not_when_the_image_is_saved(w
     monkeypatch.setattr(fake, "take_fault", lambda: (posts.append(time.monotonic()), take_fault())[1])
     put = ws.media.put
 
-    def slow_put(data, image_format):
+    def slow_put(data, image_format, **kw):
         time.sleep(1.0)
         saved.append(time.monotonic())
-        return put(data, image_format)
+        return put(data, image_format, **kw)
 
     monkeypatch.setattr(ws.media, "put", slow_put)
     jobs = [start_generation(ws, slug, make_spec(ws, ws.get_agent(slug), provider="ideogram", count=1, seed=7))

@@ -126,5 +126,8 @@ def test_a_generated_image_is_hashed_once(ws, monkeypatch):
     hashed, real = [], storage.media.media_key
     monkeypatch.setattr(storage.media, "media_key", lambda data, fmt: hashed.append(len(data)) or real(data, fmt))
     spec = make_spec(ws, ws.get_agent("ai"), provider="local", count=2, seed=5)
-    assert run_to_completion(ws, start_generation(ws, "ai", spec)).value == "succeeded"
+    gen_id = start_generation(ws, "ai", spec)
+    assert run_to_completion(ws, gen_id).value == "succeeded"
     assert len(hashed) == 2
+    for cand in ws.get_generation(gen_id).candidates:  # each file under the key of its own bytes
+        assert cand.image_key == real(ws.media.get(cand.image_key), "PNG")

@@ -57,7 +57,7 @@ def test_approval_records_who_what_and_the_recipe(ws):
 class FullDisk(LocalMediaStore):
     """The disk at its edge: every write fails as a full disk would."""
 
-    def put(self, data, image_format):
+    def put(self, data, image_format, **kw):
         raise OSError(28, "No space left on device")
 
 

@@ -20,7 +20,7 @@ class MediaStore(Protocol):
     shared: bool  # seen from other machines (S3): a job there may run far from the pages' thumbnail cache
 
     def key_for(self, data: bytes, image_format: str) -> str: ...
-    def put(self, data: bytes, image_format: str, key: str | None = None) -> str: ...
+    def put(self, data: bytes, image_format: str, *, key: str | None = None) -> str: ...
     def get(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def location(self, key: str) -> str: ...
@@ -61,8 +61,9 @@ class LocalMediaStore:
         """The key `put` will store these bytes under, known before writing them."""
         return media_key(data, image_format)
 
-    def put(self, data: bytes, image_format: str, key: str | None = None) -> str:
-        """Store the bytes; `key`: their `key_for`, when the caller has it already (hashed once)."""
+    def put(self, data: bytes, image_format: str, *, key: str | None = None) -> str:
+        """Store the bytes; `key`: `key_for(data, image_format)` when the caller has it already (hashed once).
+        It is trusted: a key of other bytes would store them under the wrong name for good."""
         key = key or media_key(data, image_format)
         path = self._path(key)
         if path.exists():

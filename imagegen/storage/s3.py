@@ -63,7 +63,7 @@ class S3MediaStore:
     def key_for(self, data: bytes, image_format: str) -> str:
         return media_key(data, image_format)
 
-    def put(self, data: bytes, image_format: str, key: str | None = None) -> str:
+    def put(self, data: bytes, image_format: str, *, key: str | None = None) -> str:
         key = key or media_key(data, image_format)  # `key`: as LocalMediaStore.put
         if self.exists(key):
             return key  # content-addressed: the same bytes are already there
