@@ -229,7 +229,7 @@ class ImageLimiter:
         self._used -= images
         while self._waiters:
             wanted, waiter = self._waiters[0]
-            if waiter.cancelled():  # its task is canceled: it takes itself out
+            if waiter.cancelled():  # its task was canceled while it waited: skipped (its own cleanup finds it gone)
                 self._waiters.popleft()
                 continue
             if self._used + wanted > self.capacity:
