@@ -336,6 +336,41 @@ def test_an_eight_image_call_is_not_passed_by_smaller_calls_that_asked_after_it(
     assert order[0] == 0
 
 
+def test_a_new_call_waits_behind_a_waiting_one_even_where_it_would_fit():
+    """8 Ideogram images wait with 2 of 10 slots free: a batch's 2-image call that asks now would
+    fit, and taking those 2 slots at every turn it would keep the 8-image call waiting."""
+    from imagegen.workspace import ImageLimiter
+
+    async def go():
+        limiter, got = ImageLimiter(10), []
+        gates = [asyncio.Event() for _ in range(10)]
+
+        async def hold(name: str, images: int, done: asyncio.Event | None = None) -> None:
+            async with limiter.hold(images):
+                got.append(name)
+                if done is not None:
+                    await done.wait()
+
+        holders = [asyncio.create_task(hold(f"holder {i}", 1, gate)) for i, gate in enumerate(gates)]
+        await asyncio.sleep(0)
+        big = asyncio.create_task(hold("eight", 8))
+        await asyncio.sleep(0)
+        for gate in gates[:2]:  # 2 slots free, not the 8 it waits for
+            gate.set()
+        await asyncio.sleep(0.01)
+        small = asyncio.create_task(hold("two", 2))
+        await asyncio.sleep(0.01)
+        waiting = [name for name in ("eight", "two") if name not in got]
+        for gate in gates[2:]:
+            gate.set()
+        await asyncio.wait_for(asyncio.gather(*holders, big, small), 5)
+        return waiting, got[-2:]
+
+    waiting, last = asyncio.run(go())
+    assert waiting == ["eight", "two"]
+    assert last == ["eight", "two"]
+
+
 def test_a_call_canceled_at_the_front_lets_the_calls_behind_it_go():
     """A 2-image call waits at the front with one of 2 slots free; a 1-image call waits behind it.
     Canceled (a curator's Cancel), it must let the one behind take the free slot at once, not
@@ -361,6 +396,31 @@ def test_a_call_canceled_at_the_front_lets_the_calls_behind_it_go():
         await asyncio.wait_for(second, 5)  # while the holder still holds its slot
         release.set()
         await holder
+        return got
+
+    assert asyncio.run(go()) == ["holder", "second"]
+
+
+def test_a_release_skips_a_call_canceled_a_moment_before_it():
+    """The holder's own step cancels the call waiting at the front and then lets go, before that
+    call could take itself out of the line: the release passes over it to the next call."""
+    from imagegen.workspace import ImageLimiter
+
+    async def go():
+        limiter, got, line = ImageLimiter(1), [], {}
+
+        async def hold(name: str) -> None:
+            async with limiter.hold(1):
+                got.append(name)
+                if name == "holder":
+                    await asyncio.sleep(0.01)
+                    line["first"].cancel()  # in the same step as the release below
+
+        holder = asyncio.create_task(hold("holder"))
+        await asyncio.sleep(0)
+        line["first"] = asyncio.create_task(hold("first"))
+        second = asyncio.create_task(hold("second"))
+        await asyncio.wait_for(asyncio.gather(holder, second), 5)
         return got
 
     assert asyncio.run(go()) == ["holder", "second"]
