@@ -16,6 +16,7 @@ from tests.test_browser import CHROMIUM, _chromium_or_skip, _free_port, report_p
 pytestmark = pytest.mark.browser
 
 ADMIN, CURATOR, VIEWER, STRANGER = "ada@example.test", "cora@curators.test", "vic@example.test", "stranger@elsewhere.test"
+BY_CLAIM = "gus@elsewhere.test"  # listed nowhere by email: a curator by the provider's `groups` claim
 
 
 @pytest.fixture
@@ -48,7 +49,7 @@ def team_server(isolated, idp):
         f'server_metadata_url = "{idp}/.well-known/openid-configuration"\n'
     )
     env = {**os.environ, "IMAGEGEN_DATA_DIR": str(isolated / "data"), "PYTHONPATH": str(ROOT),
-           "IMAGEGEN_ADMINS": ADMIN, "IMAGEGEN_CURATORS": "@curators.test", "IMAGEGEN_VIEWERS": VIEWER}
+           "IMAGEGEN_ADMINS": ADMIN, "IMAGEGEN_CURATORS": "@curators.test", "IMAGEGEN_VIEWERS": VIEWER, "IMAGEGEN_ROLE_CLAIM": "groups"}
     with streamlit_server(port, env, run_dir, log_name="streamlit-auth") as url:
         assert url == app_url
         yield app_url
@@ -71,7 +72,8 @@ def sign_in(browser, app_url: str, email: str):
     return page
 
 
-def test_sign_in_as_viewer_curator_admin_and_unlisted_in_chromium(team_server, isolated):
+def test_sign_in_as_viewer_curator_admin_and_unlisted_in_chromium(team_server, idp, isolated):
+    import httpx
     from playwright.sync_api import expect, sync_playwright
 
     artifacts = ROOT / "artifacts"
@@ -127,6 +129,15 @@ def test_sign_in_as_viewer_curator_admin_and_unlisted_in_chromium(team_server, i
             expect(page.get_by_role("heading", name="Ask an admin")).to_be_visible()
             expect(page.get_by_role("button", name="Generate")).to_have_count(0)
             page.screenshot(path=str(artifacts / "auth-unlisted.png"), full_page=True)
+            page.context.close()
+
+            # Listed nowhere by email, but the provider's token says `groups: [staff, curator]` and
+            # IMAGEGEN_ROLE_CLAIM=groups: a curator, with the studio's Generate.
+            httpx.put(f"{idp}/users/{BY_CLAIM}", json={"email": BY_CLAIM, "groups": ["staff", "curator"]}, timeout=10).raise_for_status()
+            page = sign_in(browser, team_server, BY_CLAIM)
+            expect(page.get_by_role("button", name="Generate")).to_be_visible()
+            expect(page.get_by_role("heading", name="Ask an admin")).to_have_count(0)
+            page.screenshot(path=str(artifacts / "auth-curator-by-claim.png"), full_page=True)
         except BaseException:
             if page is not None and not page.is_closed():
                 page.screenshot(path=str(artifacts / "auth-failure.png"), full_page=True)
