@@ -41,6 +41,7 @@ from imagegen.records import (
     utcnow,
 )
 from imagegen.settings import Settings
+from imagegen.workspace import ImageLimiter
 from tests.conftest import ROOT
 from tests.loopback import JsonHandler, LoopbackServer
 
@@ -283,12 +284,18 @@ class _Drip(JsonHandler):
             pass
 
 
+async def _hold(limiter: ImageLimiter, got: list[str], name: str, images: int = 1, done: asyncio.Event | None = None) -> None:
+    """A call on the limiter: notes in `got` when it has its images, and holds them until `done` is set."""
+    async with limiter.hold(images):
+        got.append(name)
+        if done is not None:
+            await done.wait()
+
+
 def _limited_calls(capacity: int, asks: list[int], *, holders: int) -> tuple[list[int], int]:
     """`holders` one-image calls hold the limiter, `asks` (images each, each holding its images
     2 ms) queue behind them in that order; then the holders end one by one. Returns the order the
     queued calls got their images in, and how many waits the limiter made them do."""
-    from imagegen.workspace import ImageLimiter
-
     async def go():
         loop, limiter, waits, order = asyncio.get_running_loop(), ImageLimiter(capacity), [0], []
         create_future = loop.create_future
@@ -339,26 +346,18 @@ def test_an_eight_image_call_is_not_passed_by_smaller_calls_that_asked_after_it(
 def test_a_new_call_waits_behind_a_waiting_one_even_where_it_would_fit():
     """8 Ideogram images wait with 2 of 10 slots free: a batch's 2-image call that asks now would
     fit, and taking those 2 slots at every turn it would keep the 8-image call waiting."""
-    from imagegen.workspace import ImageLimiter
-
     async def go():
         limiter, got = ImageLimiter(10), []
         gates = [asyncio.Event() for _ in range(10)]
 
-        async def hold(name: str, images: int, done: asyncio.Event | None = None) -> None:
-            async with limiter.hold(images):
-                got.append(name)
-                if done is not None:
-                    await done.wait()
-
-        holders = [asyncio.create_task(hold(f"holder {i}", 1, gate)) for i, gate in enumerate(gates)]
+        holders = [asyncio.create_task(_hold(limiter, got, f"holder {i}", 1, gate)) for i, gate in enumerate(gates)]
         await asyncio.sleep(0)
-        big = asyncio.create_task(hold("eight", 8))
+        big = asyncio.create_task(_hold(limiter, got, "eight", 8))
         await asyncio.sleep(0)
         for gate in gates[:2]:  # 2 slots free, not the 8 it waits for
             gate.set()
         await asyncio.sleep(0.01)
-        small = asyncio.create_task(hold("two", 2))
+        small = asyncio.create_task(_hold(limiter, got, "two", 2))
         await asyncio.sleep(0.01)
         waiting = [name for name in ("eight", "two") if name not in got]
         for gate in gates[2:]:
@@ -375,22 +374,14 @@ def test_a_call_canceled_at_the_front_lets_the_calls_behind_it_go():
     """A 2-image call waits at the front with one of 2 slots free; a 1-image call waits behind it.
     Canceled (a curator's Cancel), it must let the one behind take the free slot at once, not
     only when the holder lets go of its own."""
-    from imagegen.workspace import ImageLimiter
-
     async def go():
         limiter, release, got = ImageLimiter(2), asyncio.Event(), []
 
-        async def hold(name: str, images: int, done: asyncio.Event | None = None) -> None:
-            async with limiter.hold(images):
-                got.append(name)
-                if done is not None:
-                    await done.wait()
-
-        holder = asyncio.create_task(hold("holder", 1, release))
+        holder = asyncio.create_task(_hold(limiter, got, "holder", 1, release))
         await asyncio.sleep(0)
-        first = asyncio.create_task(hold("first", 2))
+        first = asyncio.create_task(_hold(limiter, got, "first", 2))
         await asyncio.sleep(0)
-        second = asyncio.create_task(hold("second", 1))
+        second = asyncio.create_task(_hold(limiter, got, "second", 1))
         await asyncio.sleep(0)
         first.cancel()
         await asyncio.wait_for(second, 5)  # while the holder still holds its slot
@@ -404,8 +395,6 @@ def test_a_call_canceled_at_the_front_lets_the_calls_behind_it_go():
 def test_a_release_skips_a_call_canceled_a_moment_before_it():
     """The holder's own step cancels the call waiting at the front and then lets go, before that
     call could take itself out of the line: the release passes over it to the next call."""
-    from imagegen.workspace import ImageLimiter
-
     async def go():
         limiter, got, line = ImageLimiter(1), [], {}
 
@@ -429,20 +418,12 @@ def test_a_release_skips_a_call_canceled_a_moment_before_it():
 def test_a_call_canceled_just_after_its_images_were_handed_to_it_passes_them_on():
     """A release hands the images to the call at the front, and the call is canceled before it can
     use them: they go to the next call, or they would stay counted as in flight for good."""
-    from imagegen.workspace import ImageLimiter
-
     async def go():
         limiter, release, got = ImageLimiter(1), asyncio.Event(), []
 
-        async def hold(name: str, done: asyncio.Event | None = None) -> None:
-            async with limiter.hold(1):
-                got.append(name)
-                if done is not None:
-                    await done.wait()
-
-        holder = asyncio.create_task(hold("holder", release))
+        holder = asyncio.create_task(_hold(limiter, got, "holder", 1, release))
         await asyncio.sleep(0)
-        first, second = asyncio.create_task(hold("first")), asyncio.create_task(hold("second"))
+        first, second = asyncio.create_task(_hold(limiter, got, "first")), asyncio.create_task(_hold(limiter, got, "second"))
         await asyncio.sleep(0)
         release.set()
         await asyncio.sleep(0)  # the holder lets go: its image is handed to `first`

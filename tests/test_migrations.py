@@ -1,9 +1,12 @@
 import contextlib
+import sqlite3
 
+import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import inspect
 
+from imagegen.errors import StorageError
 from imagegen.storage.db import MIGRATIONS, create_db_engine, migrate
 
 
@@ -61,12 +64,6 @@ def test_the_budget_day_migration_keeps_a_database_that_has_jobs_in_it(tmp_path,
 
 
 def test_a_sqlite_too_old_for_the_app_is_refused_in_one_line(tmp_path, monkeypatch):
-    import sqlite3
-
-    import pytest
-
-    from imagegen.errors import StorageError
-
     monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 34, 1))
     monkeypatch.setattr(sqlite3, "sqlite_version", "3.34.1")
     with pytest.raises(StorageError, match=r"SQLite is 3\.34\.1; Thumbnail Studio needs 3\.35 or newer") as refused:
