@@ -117,7 +117,8 @@ def _insert(s: Session, ws: "Workspace", agent: Agent | str, spec: GenerationSpe
         gen.started_at = utcnow()
     s.add(gen)
     s.flush()
-    # Its candidates in one statement, on the table (the unit of work would send one INSERT each on SQLite).
+    # Its candidates in one statement, on the table (the unit of work would send one INSERT each on SQLite),
+    # put in order here: returning(sort_by_parameter_order=True) also sends one INSERT each on SQLite.
     status = CandidateStatus.RUNNING if running else CandidateStatus.QUEUED
     table, db = Candidate.__table__, s.connection()
     made = db.execute(table.insert().returning(table.c.id, table.c.position, table.c.seed),
