@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from imagegen.auth import Actor, local_admin, require
 from imagegen.errors import ImagegenError, InvalidInput, NotFound, UploadFailed
-from imagegen.images import normalise_for_upload
+from imagegen.images import CheckedImage, normalise_for_upload
 from imagegen.publish import publish_approval, target_name
 from imagegen.records import Agent, Approval, BatchItem, Candidate, CandidateStatus, Generation, Publication, utcnow
 
@@ -41,18 +41,19 @@ def approve_candidate(ws: "Workspace", candidate_id: int, *, actor: Actor | None
             background=settings.upload_background,
             recipe=recipe if settings.upload_keep_recipe else None,  # stripped unless asked for
         )
-        upload_key = ws.media.put(upload, settings.upload_format)
+        upload_key = ws.media.put(upload.data, upload.format)
     except ImagegenError as exc:
         raise UploadFailed(f"The approved image could not be stored, so nothing was approved: {exc}") from exc
     except OSError as exc:
         raise UploadFailed(f"The approved image could not be stored, so nothing was approved ({exc}).") from exc
 
-    approval = _record(ws, candidate_id, generation_id, upload_key, actor.email, batch_item_id)
+    approval = _record(ws, candidate_id, generation_id, upload_key, upload, actor.email, batch_item_id)
     publish_approval(ws, approval.id)  # idempotent: an approval already published is left alone
     return approval
 
 
-def _record(ws: "Workspace", candidate_id: int, generation_id: int, upload_key: str, approved_by: str, batch_item_id: int | None) -> Approval:
+def _record(ws: "Workspace", candidate_id: int, generation_id: int, upload_key: str, upload: CheckedImage, approved_by: str,
+            batch_item_id: int | None) -> Approval:
     """The approval and the thumbnail switch in ONE transaction, serialised per agent by a
     compare-and-set on `agents.current_thumbnail`: the switch happens only if the thumbnail is
     still the one read as "previous", else it is read again. On PostgreSQL the UPDATE takes the
@@ -74,7 +75,8 @@ def _record(ws: "Workspace", candidate_id: int, generation_id: int, upload_key: 
             if not switched:
                 continue  # another approval of this agent landed first: chain after it
             approval = Approval(agent_id=agent_id, candidate_id=candidate_id, approved_by=approved_by,
-                                upload_key=upload_key, previous_thumbnail=previous, spec=spec)
+                                upload_key=upload_key, previous_thumbnail=previous, spec=spec, width=upload.width,
+                                height=upload.height, format=upload.format, byte_size=len(upload.data))
             s.add(approval)
             s.flush()
             # Recorded with the approval, so a crash before publishing still leaves it to Retry.

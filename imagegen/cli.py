@@ -281,6 +281,7 @@ def cmd_approve(ws: Workspace, args) -> int:
     print(json.dumps({
         "approval": approval.id, "agent": agent.slug, "candidate": approval.candidate_id, "by": approval.approved_by,
         "publishing": _outcome(pub), "url": pub.url, "thumbnail": approval.upload_key, "previous": approval.previous_thumbnail,
+        "width": approval.width, "height": approval.height, "format": approval.format, "bytes": approval.byte_size,
     }))
     return 0 if pub.status is PublishStatus.PUBLISHED else 1
 

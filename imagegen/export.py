@@ -59,6 +59,8 @@ def approved_set(ws: "Workspace") -> list[tuple[dict, str, bytes]]:
             "approval": approval.id if approval else None,
             "approved_by": approval.approved_by if approval else None,
             "approved_at": approval.approved_at.isoformat() if approval else None,
+            "width": approval.width if approval else None, "height": approval.height if approval else None,
+            "bytes": approval.byte_size if approval else None,
             "recipe": approval.spec if approval else None,
             "published_url": pub.url if pub else None,
         }

@@ -53,7 +53,7 @@ def revert_to(ws: "Workspace", approval_id: int, *, actor: Actor | None = None) 
         new = Approval(
             agent_id=agent.id, candidate_id=old.candidate_id, approved_by=actor.email,
             upload_key=old.upload_key, previous_thumbnail=agent.current_thumbnail, spec=old.spec,
-            note=f"revert to approval #{old.id}",
+            note=f"revert to approval #{old.id}", width=old.width, height=old.height, format=old.format, byte_size=old.byte_size,
         )
         s.add(new)
         agent.current_thumbnail, agent.updated_at = old.upload_key, utcnow()

@@ -128,9 +128,10 @@ def _flatten(im: Image.Image, background: tuple[int, int, int]) -> Image.Image:
     return im.convert("RGB") if im.mode != "RGB" else im
 
 
-def normalise_for_upload(data: bytes, *, image_format: str, max_width: int, background: str, recipe: dict | None = None) -> bytes:
+def normalise_for_upload(data: bytes, *, image_format: str, max_width: int, background: str, recipe: dict | None = None) -> CheckedImage:
     """Upright, flattened onto `background`, at most `max_width` wide, re-encoded with no metadata
-    (but the recipe, when one is given)."""
+    (but the recipe, when one is given). Returned with its format and size, which are recorded
+    with the approval, so nothing decodes the upload again to tell them."""
     bg = tuple(int(background.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
     with Image.open(io.BytesIO(data)) as src:
         im = ImageOps.exif_transpose(src)
@@ -143,7 +144,8 @@ def normalise_for_upload(data: bytes, *, image_format: str, max_width: int, back
         clean.paste(im)
         options = {"JPEG": {"quality": 90, "optimize": True}, "WEBP": {"quality": 90}, "PNG": {"optimize": False}}
         clean.save(out, image_format, **options[image_format])
-        return embed_recipe(out.getvalue(), image_format, recipe) if recipe else out.getvalue()
+        encoded = embed_recipe(out.getvalue(), image_format, recipe) if recipe else out.getvalue()
+        return CheckedImage(encoded, image_format, clean.width, clean.height)
 
 
 RECIPE_KEY = "imagegen:recipe"

@@ -337,6 +337,18 @@ class Approval(Base):
     previous_thumbnail: Mapped[str | None] = mapped_column(String(300), nullable=True)
     spec: Mapped[dict] = mapped_column(JSON)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)  # e.g. "revert to approval #3"
+    # The upload's, recorded as it is made (None for approvals made before 0013): never decoded to tell.
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    format: Mapped[str | None] = mapped_column(String(10), nullable=True)  # PNG, JPEG or WEBP
+    byte_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    @property
+    def size_label(self) -> str:
+        """'1280x720 PNG, 412 kB', or '' where it was not recorded."""
+        if self.width is None or self.byte_size is None:
+            return ""
+        return f"{self.width}x{self.height} {self.format}, {self.byte_size / 1000:,.0f} kB"
 
 
 def _status(enum_cls):

@@ -69,7 +69,8 @@ with trail_col:
             cols[0].image(thumbnail_url(approval.upload_key, 256), width="stretch")
             cols[1].markdown(
                 f"**#{approval.id}** by {approval.approved_by}, {approval.approved_at:%Y-%m-%d %H:%M}  \n"
-                f"candidate #{approval.candidate_id}" + (f" · {approval.note}" if approval.note else "")
+                f"candidate #{approval.candidate_id}" + (f" · {approval.size_label}" if approval.size_label else "")
+                + (f" · {approval.note}" if approval.note else "")
                 + ("  \n:green-badge[current]" if approval.upload_key == current else "")
                 + ("  \nreplaced an earlier thumbnail" if approval.previous_thumbnail else "")
             )

@@ -67,7 +67,7 @@ def test_upload_is_flattened_resized_and_stripped():
     info = PngImagePlugin.PngInfo()
     info.add_text("recipe", "secret-ish")
     src = png_bytes((2000, 1000), colour=(255, 0, 0, 0), mode="RGBA", pnginfo=info)
-    out = Image.open(io.BytesIO(normalise_for_upload(src, image_format="PNG", max_width=1280, background="#00FF00")))
+    out = Image.open(io.BytesIO(normalise_for_upload(src, image_format="PNG", max_width=1280, background="#00FF00").data))
     assert out.size == (1280, 640)
     assert out.mode == "RGB"
     assert out.getpixel((10, 10)) == (0, 255, 0)  # transparency became the background
@@ -79,7 +79,7 @@ def test_upload_as_jpeg_has_no_exif():
     exif[0x010E] = "camera note"
     src = jpeg_bytes((400, 300), exif=exif.tobytes())
     assert Image.open(io.BytesIO(src)).getexif()
-    out = Image.open(io.BytesIO(normalise_for_upload(src, image_format="JPEG", max_width=1280, background="#FFFFFF")))
+    out = Image.open(io.BytesIO(normalise_for_upload(src, image_format="JPEG", max_width=1280, background="#FFFFFF").data))
     assert out.format == "JPEG" and not out.getexif()
 
 

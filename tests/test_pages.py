@@ -58,6 +58,7 @@ def test_history_lists_recipes_reverts_and_reuses_a_recipe(app):
     labels = [e.label for e in app.expander]
     assert len([label for label in labels if label.startswith("#")]) == 2 and "seed 22" in labels[0] and "app-store" in labels[0]
     assert any("by ana" in m.value for m in app.markdown) and any(":green-badge[current]" in m.value for m in app.markdown)
+    assert any(f"candidate #{first.candidates[0].id} · 1280x720 PNG, " in m.value for m in app.markdown)  # the upload's, as recorded
 
     app.selectbox(key="history_provider").select("ideogram").run()
     assert not [e for e in app.expander if e.label.startswith("#")]

@@ -56,6 +56,8 @@ def test_approve_prints_one_json_object_with_the_approval_outcome_and_url(ws, mo
     assert out["by"] == "dana@example.test" and isinstance(out["approval"], int)
     assert out["publishing"]["status"] == "published"
     assert out["url"] == "https://img.example.test/thumbs/pixel-poster.png"
+    assert (out["width"], out["height"], out["format"]) == (1280, 720, "PNG")
+    assert out["bytes"] == len(ws.media.get(out["thumbnail"]))
 
 
 def test_export_zip_has_one_image_per_agent_and_both_manifests(ws, tmp_path, capsys):
@@ -71,6 +73,7 @@ def test_export_zip_has_one_image_per_agent_and_both_manifests(ws, tmp_path, cap
         csv_text = zf.read("manifest.csv").decode()
     row = manifest["pixel-poster"]
     assert row["approval"] == first.id and row["approved_by"] == "curator" and row["recipe"]["seed"] == 9
+    assert (row["width"], row["height"], row["bytes"]) == (1280, 720, len(ws.media.get(first.upload_key)))
     assert "pixel-poster" in csv_text and "approved_by" in csv_text.splitlines()[0]
 
 

@@ -54,6 +54,26 @@ def test_approval_records_who_what_and_the_recipe(ws):
     assert ws.media.get(approval.upload_key) != ws.media.get(cand.image_key)  # normalised, not the raw candidate
 
 
+def test_an_approval_records_its_uploads_size_and_format_and_a_revert_keeps_them(ws, monkeypatch):
+    """What the upload is, read off the bytes stored, is recorded with the approval as it is made,
+    so the History trail, `approve` and the export tell it without decoding the upload."""
+    import io
+
+    from PIL import Image
+
+    monkeypatch.setenv("IMAGEGEN_UPLOAD_FORMAT", "JPEG")
+    monkeypatch.setenv("IMAGEGEN_UPLOAD_MAX_WIDTH", "640")
+    ws.settings = Settings()
+    first = approve_candidate(ws, _candidate(ws).id)
+    data = ws.media.get(first.upload_key)
+    with Image.open(io.BytesIO(data)) as im:
+        assert (first.width, first.height, first.format, first.byte_size) == (*im.size, "JPEG", len(data)) == (640, 360, "JPEG", len(data))
+    assert first.size_label == f"640x360 JPEG, {len(data) / 1000:,.0f} kB"
+    approve_candidate(ws, _candidate(ws).id)
+    back = revert_to(ws, first.id)
+    assert (back.width, back.height, back.format, back.byte_size) == (640, 360, "JPEG", len(data))
+
+
 class FullDisk(LocalMediaStore):
     """The disk at its edge: every write fails as a full disk would."""
 
