@@ -412,3 +412,27 @@ def test_quick_clicks_on_a_board_never_blank_the_page(server):
         finally:
             page.screenshot(path=str(ROOT / "artifacts" / "quick-clicks.png"), full_page=True)
             browser.close()
+
+
+def test_a_page_opened_by_its_link_on_a_fresh_server_runs_through_the_apps_navigation(server):
+    """Measured: on a server no one has opened `/` on yet, a link to /history ran pages/history.py
+    alone (Streamlit's old multipage mode, set off by the `pages/` folder): the sidebar listed the
+    page files, `app` among them, in a narrow layout, and kept doing so for every new tab until
+    someone opened `/`."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = _launch(pw)
+        try:
+            page = report_page_errors(browser.new_page(viewport={"width": 1400, "height": 900}))
+            page.goto(f"{server}/history")
+            expect(page.get_by_role("heading", name="History")).to_be_visible(timeout=60_000)
+            nav = page.get_by_test_id("stSidebarNav")
+            expect(nav.get_by_role("link", name="Studio", exact=True)).to_be_visible(timeout=20_000)
+            expect(nav.get_by_role("link", name="History", exact=True)).to_be_visible()
+            expect(nav.get_by_role("link", name="app", exact=True)).to_have_count(0)
+            expect(page).to_have_url(re.compile(r"/history$"))  # the page asked for, not the studio
+            expect(page.get_by_role("combobox", name="Agent")).to_be_visible()
+            page.screenshot(path=str(ROOT / "artifacts" / "history-by-link.png"), full_page=True)
+        finally:
+            browser.close()

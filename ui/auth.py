@@ -12,6 +12,7 @@ from typing import Literal
 
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
+from streamlit.runtime.pages_manager import PagesManager
 
 from imagegen.auth import Actor, Role, actor_for, local_admin
 from ui.resources import workspace
@@ -39,9 +40,25 @@ def current_actor() -> Actor | None:
     return actor_for(st.user.get("email"), settings, st.user.to_dict())
 
 
+def through_the_app() -> None:
+    """Run this page through app.py. Streamlit (1.67) starts a server in its old multipage mode
+    when a `pages/` folder sits beside app.py, and leaves that mode only when app.py calls
+    `st.navigation`: until someone opens `/`, a link to a page runs that page file alone, with
+    Streamlit's list of page files for navigation and no page config. On a session's first run
+    (a link opened, nothing clicked yet to lose) leave the mode and run again: the run goes
+    through app.py, which opens the page the link names. (AppTest puts the mode back before
+    every run of its own; its later runs are left as they are.)"""
+    first_run = "page_seen" not in st.session_state
+    st.session_state["page_seen"] = True
+    if first_run and PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False  # what st.navigation sets; for the whole server
+        st.rerun()
+
+
 def require_page(role: Literal["viewer", "curator", "admin"], *, showcase: bool = False) -> Actor | None:
     """Stop the page unless the visitor may see it. Returns the acting person (None only for
     the public Showcase seen without signing in)."""
+    through_the_app()
     if in_kiosk() and not showcase:
         st.error("This screen is in kiosk mode: it shows the Showcase only.", icon=":material/lock:")
         st.stop()
