@@ -98,15 +98,14 @@ def opens_per_rerun(page: str, **state) -> tuple[int, int, float]:
 
 
 def main() -> None:
-    tmp = tempfile.mkdtemp(prefix="page-opens-bench-")
-    os.environ["IMAGEGEN_DATA_DIR"] = tmp
-    start = time.perf_counter()
-    slug = seed(tmp)
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; catalog made in {time.perf_counter() - start:.0f} s")
-    for label, page, state in ((f"History, {4 * JOBS:,} candidates", "history", {"history_agent": slug}),
-                               (f"Showcase, {APPROVED:,} approved", "showcase", {})):
-        images, opens, median = opens_per_rerun(page, **state)
-        print(f"{label}: {opens} opens in {RERUNS} reruns of {images} images shown, median {median:.0f} ms", flush=True)
+    with tempfile.TemporaryDirectory(prefix="page-opens-bench-") as tmp:
+        start = time.perf_counter()
+        slug = seed(tmp)
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; catalog made in {time.perf_counter() - start:.0f} s")
+        for label, page, state in ((f"History, {4 * JOBS:,} candidates", "history", {"history_agent": slug}),
+                                   (f"Showcase, {APPROVED:,} approved", "showcase", {})):
+            images, opens, median = opens_per_rerun(page, **state)
+            print(f"{label}: {opens} opens in {RERUNS} reruns of {images} images shown, median {median:.0f} ms", flush=True)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,8 @@ def approved_set(ws: "Workspace") -> list[tuple[dict, str, bytes]]:
     out = []
     for agent in agents:
         data = ws.media.get(agent.current_thumbnail)
-        name = f"{agent.slug}.{EXTENSIONS.get(sniff_format(data) or 'PNG', 'png')}"
+        image_format = sniff_format(data) or "PNG"
+        name = f"{agent.slug}.{EXTENSIONS.get(image_format, 'png')}"
         approval = latest.get(agent.id)
         pub = pubs.get(approval.id) if approval else None
         row = {
@@ -59,8 +60,8 @@ def approved_set(ws: "Workspace") -> list[tuple[dict, str, bytes]]:
             "approval": approval.id if approval else None,
             "approved_by": approval.approved_by if approval else None,
             "approved_at": approval.approved_at.isoformat() if approval else None,
-            "width": approval.width if approval else None, "height": approval.height if approval else None,
-            "bytes": approval.byte_size if approval else None,
+            "width": approval.width if approval else None, "height": approval.height if approval else None,  # as recorded
+            "format": image_format, "bytes": len(data),
             "recipe": approval.spec if approval else None,
             "published_url": pub.url if pub else None,
         }
@@ -68,9 +69,9 @@ def approved_set(ws: "Workspace") -> list[tuple[dict, str, bytes]]:
     return out
 
 
-def export_zip(ws: "Workspace") -> bytes:
+def export_zip(ws: "Workspace", items: list[tuple[dict, str, bytes]] | None = None) -> bytes:
     """One `{slug}.{ext}` per agent, plus manifest.csv and manifest.json."""
-    items = approved_set(ws)
+    items = approved_set(ws) if items is None else items
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         for _row, name, data in items:
@@ -82,7 +83,8 @@ def export_zip(ws: "Workspace") -> bytes:
 
 
 def write_export(ws: "Workspace", out: Path) -> int:
-    data = export_zip(ws)
+    items = approved_set(ws)  # read once: the zip and the count
+    data = export_zip(ws, items)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_bytes(data)
-    return len(approved_set(ws))
+    return len(items)

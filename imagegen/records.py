@@ -348,7 +348,8 @@ class Approval(Base):
         """'1280x720 PNG, 412 kB', or '' where it was not recorded."""
         if self.width is None or self.byte_size is None:
             return ""
-        return f"{self.width}x{self.height} {self.format}, {self.byte_size / 1000:,.0f} kB"
+        size = f"{self.byte_size / 1000:,.0f} kB" if self.byte_size >= 1000 else f"{self.byte_size} bytes"
+        return f"{self.width}x{self.height} {self.format}, {size}"
 
 
 def _status(enum_cls):

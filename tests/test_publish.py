@@ -73,7 +73,7 @@ def test_export_zip_has_one_image_per_agent_and_both_manifests(ws, tmp_path, cap
         csv_text = zf.read("manifest.csv").decode()
     row = manifest["pixel-poster"]
     assert row["approval"] == first.id and row["approved_by"] == "curator" and row["recipe"]["seed"] == 9
-    assert (row["width"], row["height"], row["bytes"]) == (1280, 720, len(ws.media.get(first.upload_key)))
+    assert (row["width"], row["height"], row["format"], row["bytes"]) == (1280, 720, "PNG", len(ws.media.get(first.upload_key)))
     assert "pixel-poster" in csv_text and "approved_by" in csv_text.splitlines()[0]
 
 

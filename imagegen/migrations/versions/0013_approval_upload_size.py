@@ -14,18 +14,16 @@ down_revision = "0012"
 branch_labels = None
 depends_on = None
 
-COLUMNS = ("width", "height", "format", "byte_size")
+COLUMNS = (("width", sa.Integer()), ("height", sa.Integer()), ("format", sa.String(length=10)), ("byte_size", sa.Integer()))
 
 
 def upgrade() -> None:
-    op.add_column("approvals", sa.Column("width", sa.Integer(), nullable=True))
-    op.add_column("approvals", sa.Column("height", sa.Integer(), nullable=True))
-    op.add_column("approvals", sa.Column("format", sa.String(length=10), nullable=True))
-    op.add_column("approvals", sa.Column("byte_size", sa.Integer(), nullable=True))
+    for name, type_ in COLUMNS:
+        op.add_column("approvals", sa.Column(name, type_, nullable=True))
 
 
 def downgrade() -> None:
     # ALTER TABLE ... DROP COLUMN, which SQLite has had since 3.35 (the app needs that version):
     # no table rebuild, which foreign keys to approvals would refuse.
-    for column in reversed(COLUMNS):
-        op.drop_column("approvals", column)
+    for name, _ in reversed(COLUMNS):
+        op.drop_column("approvals", name)
