@@ -11,6 +11,7 @@ from imagegen.errors import ImagegenError
 from ui.agent_search import pick_agent
 from ui.auth import require_page
 from ui.resources import workspace
+from ui.text import literal
 
 actor = require_page("admin")
 ws = workspace()
@@ -88,6 +89,6 @@ with edit_tab:
                 with ws.session() as s, s.begin():
                     update_agent_text(s, slug, name=name, sub_heading=sub_heading, description=description,
                                       categories=[c.strip() for c in categories.split(",") if c.strip()], actor=actor)
-                st.success(f"Saved {name}.")
+                st.success(f"Saved {literal(name)}.")
             except ImagegenError as exc:
                 st.error(str(exc))

@@ -21,6 +21,7 @@ from imagegen.settings import Settings
 from imagegen.jobs import open_workspace
 from tests.conftest import ROOT
 from tests.fake_store import FakeStore
+from ui.text import literal
 
 
 def open_page(at, page):
@@ -359,14 +360,35 @@ def test_catalog_text_is_shown_as_written_never_as_markdown(app):
 
     ws = open_workspace(Settings())
     with ws.session() as s, s.begin():
-        update_agent_text(s, "ai", name="[Win](http://evil.example) :red[Ai]", sub_heading="**bold**",
-                          description="", categories=["a:b[c]"], actor=local_admin(ws.settings))
+        update_agent_text(s, "ai", name="[Win](http://evil.example) :red[Ai]", sub_heading="**bold** (www.evil.example)",
+                          description="", categories=["a:b[c]", "**z**"], actor=local_admin(ws.settings))
     approve_candidate(ws, generated(ws, "ai", 1, count=1).candidates[0].id)
     app.run()
-    assert app.title[0].value == r"\[Win\]\(http\:\/\/evil\.example\) \:red\[Ai\]"  # renders as the text itself
-    assert r":violet-badge[a\:b\[c\]]" in [m.value for m in app.markdown]
+    name = "\\[Win\\]\\(http\u2060\\:\\/\\/evil\\.example\\) \\:red\\[Ai\\]"  # the text itself, its link broken
+    assert app.title[0].value == name
+    assert "\\*\\*bold\\*\\* \\(www\u2060\\.evil\\.example\\)" in [c.value for c in app.caption]
+    assert r":violet-badge[a\:b\[c\]] :violet-badge[\*\*z\*\*]" in [m.value for m in app.markdown]
     open_page(app, "showcase")
-    assert r"**\[Win\]\(http\:\/\/evil\.example\) \:red\[Ai\]**" in [m.value for m in app.markdown]
+    assert f"**{name}**" in [m.value for m in app.markdown]
+    assert app.pills(key="showcase_categories").format_func("**z**") == r"\*\*z\*\*"  # a pill's label is Markdown too
+
+    open_page(app, "catalog")
+    app.selectbox(key="edit_agent").select("ai").run()
+    next(t for t in app.text_input if t.label == "Name").input("**Bold** [x](http://a)")
+    app.button[[b.label for b in app.button].index("Save")].click().run()
+    assert [s.value for s in app.success] == [f"Saved {literal('**Bold** [x](http://a)')}."]
+
+
+def test_untrusted_text_keeps_no_autolink():
+    """Measured in Chromium: `http://…`, `www.…` and `a@b.c` in a sub-heading became live links,
+    escapes or not (GFM finds autolinks in the parsed text). A word joiner breaks each pattern."""
+    import re
+
+    text = "Go to http://a.example, HTTPS://b.example or www.c.example; write to d@e.example"
+    shown = literal(text)
+    assert shown.replace("\\", "").replace("\u2060", "") == text  # reads the same
+    parsed = shown.replace("\\", "")  # what GFM's autolink search sees once escapes are undone
+    assert not re.search(r"(?i)https?://|www\.|[-.+\w]@[-\w]", parsed)
 
 
 def test_showcase_pages_through_approved_agents_and_filters_categories_in_sql(app):
@@ -445,7 +467,6 @@ def test_a_batch_card_without_an_image_says_why(app):
     failed candidate only "Failed": the reason was on the candidate but never on the page."""
     from imagegen.generation import HELD_BACK
     from tests.test_listings import reviewed_batch
-    from ui.text import literal
 
     ws = open_workspace(Settings())
     image = generated(ws, "trend-radar", 1, count=1).candidates[0].image_key

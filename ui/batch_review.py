@@ -66,7 +66,7 @@ def confirm_bulk(ws: Workspace, picks: dict[int, str]) -> None:
 def large_view(ws: Workspace, candidate_id: int, name: str) -> None:
     [cand] = ws.candidates([candidate_id])
     st.image(thumbnail_url(cand.image_key, LARGE), width="stretch")
-    st.caption(f"{name} · candidate #{cand.id} · seed {cand.seed} · {cand.width}x{cand.height}")
+    st.caption(f"{literal(name)} · candidate #{cand.id} · seed {cand.seed} · {cand.width}x{cand.height}")
 
 
 def _move_focus(ids: list[int], delta: int) -> None:

@@ -56,7 +56,7 @@ def _turn(offset: int) -> None:
 
 def gallery(page: Page[Agent], categories: list[str]) -> None:
     state = st.session_state
-    st.pills("Categories", categories, selection_mode="multi", key="showcase_categories",
+    st.pills("Categories", categories, selection_mode="multi", key="showcase_categories", format_func=literal,
              on_change=_turn, args=(0,))
     total = f"{page.total:,}" + ("" if page.total_exact else "+")
     shown = f"{page.offset + 1:,}-{page.offset + len(page.items):,} of " if page.has_next or page.has_previous else ""

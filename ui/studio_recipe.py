@@ -22,6 +22,7 @@ from imagegen.workspace import Workspace
 from ui.auth import current_actor
 from ui.recipe_state import load_recipe
 from ui.studio_board import Board, set_board
+from ui.text import literal
 from ui.widgets import option_inputs, swatches
 
 
@@ -140,7 +141,7 @@ def _prompt(ws: Workspace, agent: Agent, provider_name: str, templates: dict, te
         if st.button("Save template", key="save_template", icon=":material/save:"):
             try:
                 save_template(ws, new_name, new_text, actor=current_actor())
-                st.success(f"Saved the template {new_name.strip()!r}.")
+                st.success(f"Saved the template “{literal(new_name)}”.")
             except ImagegenError as exc:
                 st.error(str(exc))
 
