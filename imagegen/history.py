@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from imagegen.auth import Actor, local_admin, require
 from imagegen.errors import NotFound
-from imagegen.records import Agent, Approval, CandidateStatus, Generation, utcnow
+from imagegen.publish import publish_approval, target_name
+from imagegen.records import Agent, Approval, CandidateStatus, Generation, Publication, utcnow
 
 if TYPE_CHECKING:
     from imagegen.workspace import Workspace
@@ -41,7 +42,8 @@ def approvals(ws: "Workspace", slug: str) -> list[Approval]:
 
 
 def revert_to(ws: "Workspace", approval_id: int, *, actor: Actor | None = None) -> Approval:
-    """Make an earlier approved upload current again, recorded as a new approval (admins only)."""
+    """Make an earlier approved upload current again, recorded as a new approval (admins only),
+    then publish it as an approval is: the store shows the agent's current thumbnail."""
     actor = require(actor or local_admin(ws.settings), "revert")
     with ws.session() as s, s.begin():
         old = s.get(Approval, approval_id)
@@ -56,5 +58,9 @@ def revert_to(ws: "Workspace", approval_id: int, *, actor: Actor | None = None) 
             note=f"revert to approval #{old.id}", width=old.width, height=old.height, format=old.format, byte_size=old.byte_size,
         )
         s.add(new)
+        s.flush()
+        # Recorded with the approval, as approve_candidate does: a crash before publishing leaves it to Retry.
+        s.add(Publication(approval_id=new.id, target=target_name(ws.settings)))
         agent.current_thumbnail, agent.updated_at = old.upload_key, utcnow()
+    publish_approval(ws, new.id)
     return new

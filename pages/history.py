@@ -62,6 +62,8 @@ with trail_col:
     elif trail.has_next:
         st.caption(f"The latest {len(trail.items)} of {trail.total:,}.")
     current = agent.current_thumbnail
+    # The newest approval of the current upload is the current one (a revert repeats an older upload).
+    current_id = next((a.id for a in trail.items if a.upload_key == current), None)
     published = publications(ws, [a.id for a in trail.items])
     for approval in trail.items:
         with st.container(border=True):
@@ -71,7 +73,7 @@ with trail_col:
                 f"**#{approval.id}** by {approval.approved_by}, {approval.approved_at:%Y-%m-%d %H:%M}  \n"
                 f"candidate #{approval.candidate_id}" + (f" · {approval.size_label}" if approval.size_label else "")
                 + (f" · {approval.note}" if approval.note else "")
-                + ("  \n:green-badge[current]" if approval.upload_key == current else "")
+                + ("  \n:green-badge[current]" if approval.id == current_id else "")
                 + ("  \nreplaced an earlier thumbnail" if approval.previous_thumbnail else "")
             )
             with cols[1]:

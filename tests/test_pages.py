@@ -68,6 +68,8 @@ def test_history_lists_recipes_reverts_and_reuses_a_recipe(app):
     app.button(key=f"revert_{old.id}").click().run()
     assert ws.get_agent("trend-radar").current_thumbnail == old.upload_key
     assert approvals(ws, "trend-radar")[0].note == f"revert to approval #{old.id}"
+    badges = [m.value for m in app.markdown if m.value.startswith("**#")]
+    assert [b.split(" by")[0] for b in badges if ":green-badge[current]" in b] == [f"**#{approvals(ws, 'trend-radar')[0].id}**"]  # the revert, not #1 too
 
     app.multiselect(key="history_compare").select(first.candidates[0].id).select(second.candidates[0].id).run()
     assert any("seed 11 · local · pop-art" in c.value for c in app.caption)

@@ -48,6 +48,18 @@ def test_by_default_an_approval_lands_in_the_published_folder_by_slug_and_by_has
     assert outcome(ws, approval).status is PublishStatus.PUBLISHED
 
 
+def test_a_revert_publishes_the_earlier_upload_as_an_approval_does(ws):
+    """Found in a walk-through: a revert made the earlier upload current in the app, but the store
+    (here the published folder) kept the later image, with no badge and nothing left to retry."""
+    from imagegen.history import revert_to
+
+    first = approve_candidate(ws, candidate(ws, seed=9).id)
+    approve_candidate(ws, candidate(ws, seed=10).id)
+    back = revert_to(ws, first.id)
+    assert (ws.settings.published_dir / "pixel-poster.png").read_bytes() == ws.media.get(first.upload_key)
+    assert outcome(ws, back).status is PublishStatus.PUBLISHED
+
+
 def test_approve_prints_one_json_object_with_the_approval_outcome_and_url(ws, monkeypatch, capsys):
     monkeypatch.setenv("IMAGEGEN_PUBLISH_BASE_URL", "https://img.example.test/thumbs")
     cand = candidate(ws)
