@@ -54,7 +54,9 @@ class Run:
 
     @property
     def label(self) -> str:
-        return f"{self.source.value} #{self.id} · {self.count} × {self.provider} · {self.created_at:%d %b %H:%M}"
+        # The generation's number, said as one: "experiment #11" read as experiment 11, which was #1.
+        origin = {GenerationSource.BATCH: "a batch", GenerationSource.EXPERIMENT: "an experiment"}.get(self.source, self.source.value.upper())
+        return f"Generation #{self.id} from {origin} · {self.count} × {self.provider} · {self.created_at:%d %b %H:%M}"
 
 
 def studio_board(ws: "Workspace", slug: str) -> int | None:

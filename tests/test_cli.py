@@ -83,7 +83,7 @@ def test_a_cli_run_is_labelled_and_never_becomes_the_studio_board(tmp_path, caps
     from imagegen.review import other_runs, studio_board
 
     [run] = other_runs(ws, "sql-sherpa")
-    assert run.source.value == "cli" and run.label.startswith(f"cli #{run.id} · 1 × local")
+    assert run.source.value == "cli" and run.label.startswith(f"Generation #{run.id} from CLI · 1 × local")
     assert studio_board(ws, "sql-sherpa") is None
 
 

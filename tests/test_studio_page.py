@@ -214,17 +214,19 @@ def test_the_studio_keeps_its_own_board_and_labels_runs_from_elsewhere(app, caps
     assert main(["generate", "--agent", "sql-sherpa", "--count", "1", "--out", str(tmp_path / "o")]) == 0
     ws = open_workspace(Settings())
     exp = save_experiment(ws, "seeds", ["sql-sherpa"], {"seed": [5]}, {"provider": "local", "count": 1})
-    for gen_id in start_missing_cells(ws, exp):
-        run_to_completion(ws, gen_id)
+    [cell_gen] = start_missing_cells(ws, exp)
+    run_to_completion(ws, cell_gen)
 
     refreshed = fresh_tab()
     pick(refreshed, "sql")
     assert captions(refreshed) == own  # the curator's candidates, not the CLI's or the experiment's
     labels = refreshed.selectbox(key="board_pick").options
     assert labels[0] == "Your studio board (#1)"
-    assert [label.split(" #")[0] for label in labels[1:]] == ["experiment", "cli"]
+    # Named by the generation's own number: "experiment #3" read as experiment 3, which is #1.
+    assert labels[1].startswith(f"Generation #{cell_gen} from an experiment · ") and cell_gen != exp
+    assert labels[2].startswith("Generation #") and " from CLI · " in labels[2]
     refreshed.selectbox(key="board_pick").select_index(2).run()
-    assert len(captions(refreshed)) == 1 and any(c.value.startswith("Showing cli #") for c in refreshed.caption)
+    assert len(captions(refreshed)) == 1 and any(c.value.startswith("Showing generation #") and " from CLI · " in c.value for c in refreshed.caption)
     refreshed.selectbox(key="board_pick").select_index(0).run()
     assert captions(refreshed) == own
 

@@ -298,7 +298,8 @@ def board_section(ws: Workspace, agent: Agent, board: Board, busy: bool) -> None
                        on_change=lambda: resolve(st.session_state["board_pick"]),
                        help="Runs from a batch, an experiment or the CLI never replace your studio board.")
         if current != "studio":
-            st.caption(f"Showing {labels[current]}, not your studio board.")
+            label = labels[current]
+            st.caption(f"Showing {label[:1].lower()}{label[1:]}, not your studio board.")
     with st.expander("Use your own image"):
         st.file_uploader("Add a file as a candidate (checked like provider images)", type=["png", "jpg", "jpeg", "webp"],
                          key="own_image", on_change=_add_own_image, args=(ws, slug))
