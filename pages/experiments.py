@@ -81,9 +81,13 @@ if current is None:
 
 exp = get_experiment(ws, current.id)
 used_axes = ["agent", *[a for a in AXES if exp.axes.get(a)]]
+# The grid opens on the axes that vary: one with a single value (the default template) as a
+# column would stack a varying axis's images in each cell, with nothing saying which is which.
+varying = [a for a in used_axes if len(exp.agent_slugs if a == "agent" else exp.axes[a]) > 1]
+first_two = (varying + [a for a in used_axes if a not in varying])[:2]
 g1, g2 = st.columns(2)
-rows_axis = g1.selectbox("Rows", used_axes, index=0, key="exp_rows")
-cols_axis = g2.selectbox("Columns", used_axes, index=min(1, len(used_axes) - 1), key="exp_cols")
+rows_axis = g1.selectbox("Rows", used_axes, index=used_axes.index(first_two[0]), key="exp_rows")
+cols_axis = g2.selectbox("Columns", used_axes, index=used_axes.index(first_two[-1]), key="exp_cols")
 running = any(not g.status.finished for g in experiment_generations(ws, exp.id))
 
 

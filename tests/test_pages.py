@@ -94,6 +94,19 @@ def test_history_lists_recipes_reverts_and_reuses_a_recipe(app):
     assert (app.toggle(key="fixed_seed").value, app.number_input(key="seed").value) == (True, 22)
 
 
+def test_an_experiment_grid_opens_on_the_axes_that_vary(app):
+    """Found in a walk-through: 2 agents x 2 palettes opened as agents x template (one value), each
+    cell stacking both palettes' images with nothing saying which was which."""
+    open_page(app, "experiments")
+    app.multiselect(key="exp_agents_None").set_value(["ai", "bug-hunter"]).run()
+    app.multiselect(key="exp_palettes_None").set_value(["brand", "EMBER"]).run()
+    app.text_input(key="exp_seeds_None").input("7").run()
+    app.button(key="exp_run").click().run()
+    assert (app.selectbox(key="exp_rows").value, app.selectbox(key="exp_cols").value) == ("agent", "palette")
+    run_until(app, lambda at: any("4 of 4 cells finished" in (p.proto.text or "") for p in at.get("progress")))
+    assert {"**brand**", "**EMBER**", "**Ai**", "**Bug Hunter**"} <= {m.value for m in app.markdown}
+
+
 def test_an_experiment_is_estimated_run_compared_exported_and_extended(app):
     open_page(app, "experiments")
     app.multiselect(key="exp_agents_None").set_value(["bug-hunter", "sql-sherpa"]).run()
