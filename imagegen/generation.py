@@ -532,6 +532,8 @@ def _finish_generation(ws, generation_id: int, *, status: GenerationStatus | Non
             return gen.status
         _record_landed(landed, gen.candidates)
         outcomes = [c.status for c in gen.candidates]
+        if status is GenerationStatus.CANCELED and outcomes and all(o is CandidateStatus.SUCCEEDED for o in outcomes):
+            status = GenerationStatus.SUCCEEDED  # a Cancel after every image landed stopped nothing
         if status is None and CandidateStatus.INTERRUPTED in outcomes:  # held back by a Pause: resumable
             status, error = GenerationStatus.INTERRUPTED, HELD_BACK
         if status is None:
