@@ -42,7 +42,8 @@ with st.expander("New batch", expanded=not state.get("batch_id")):
     aspect = cols[3].selectbox("Aspect ratio", ASPECT_RATIOS, index=ASPECT_RATIOS.index("16x9"), key="batch_aspect")
     cols = st.columns(3)
     count = cols[0].slider("Candidates per agent", 1, 8, 2, key="batch_count")
-    auto = cols[1].toggle("Approve each agent's first good candidate", key="batch_auto", help="Off: results wait for your review.")
+    auto = cols[1].toggle("Auto-approve", key="batch_auto",
+                           help="Approve each agent's first good candidate. Off: results wait for your review.")
     name = cols[2].text_input("Name", key="batch_name")
     try:
         # Counted in SQL on every run; the agents themselves are read only when the batch starts.

@@ -41,7 +41,8 @@ filters = st.columns(4)
 provider = filters[0].selectbox("Provider", ["any", *(p.name for p in PROVIDERS)], key="history_provider", on_change=_first_page)
 status = filters[1].selectbox("Candidate status", ["any", *(s.value for s in CandidateStatus)], key="history_status", on_change=_first_page)
 review = filters[2].selectbox("Review", ["any", *REVIEWS], key="history_review", on_change=_first_page)
-approved_only = filters[3].toggle("Only generations with an approval", key="history_approved", on_change=_first_page)
+approved_only = filters[3].toggle("Approved only", key="history_approved", on_change=_first_page,
+                                 help="Only generations with an approved candidate.")
 if state.get("history_offset_agent") != slug:  # another agent opens on its newest generations
     state["history_offset_agent"], state["history_offset"] = slug, 0
 
