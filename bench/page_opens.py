@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/page_opens.py
 
-In a data folder of its own: 1,000 agents approved by a local batch (auto-approve), and one
-more agent with 1,000 candidates (250 local jobs of 4) and 3 approvals. Each page is opened
+In a data folder of its own: 1,000 approved agents, 999 of them approved by a local batch
+(auto-approve), and the last with 1,000 candidates (250 local jobs of 4) and 3 approvals. Each page is opened
 through AppTest as Streamlit runs it: the first view makes the thumbnails it shows, then 10
 reruns count Pillow opens (target 0) and time themselves. Prints one line a page:
 
@@ -12,7 +12,6 @@ reruns count Pillow opens (target 0) and time themselves. Prints one line a page
 
 from __future__ import annotations
 
-import asyncio
 import os
 import statistics
 import sys
@@ -28,9 +27,10 @@ import PIL.Image  # noqa: E402
 from bench.batch import run, workspace_with_agents  # noqa: E402
 from imagegen.approval import approve_candidate  # noqa: E402
 from imagegen.batch import create_batch, select_agents  # noqa: E402
-from imagegen.generation import run_generation, start_generation  # noqa: E402
+from imagegen.generation import start_generation  # noqa: E402
 from imagegen.providers.local import shutdown_render_pool  # noqa: E402
 from imagegen.recipes import make_spec  # noqa: E402
+from tests.fakes import run_together  # noqa: E402
 
 APPROVED = 1000
 JOBS = 250  # of 4 candidates: 1,000 for the History agent
@@ -39,21 +39,14 @@ RERUNS = 10
 
 def seed(tmp: str) -> str:
     """The catalog; returns the History agent's slug."""
-    ws = workspace_with_agents(tmp, APPROVED + 1)
+    ws = workspace_with_agents(tmp, APPROVED)
     agents = select_agents(ws)
-    history_agent = agents[-1]
-    batch_id = create_batch(ws, agents[:APPROVED], {"provider": "local", "count": 1}, auto_approve=True)
+    history_agent = agents[-1]  # approved below: the last of the APPROVED
+    batch_id = create_batch(ws, agents[:-1], {"provider": "local", "count": 1}, auto_approve=True)
     run(ws, batch_id)
     ids = [start_generation(ws, history_agent.slug, make_spec(ws, history_agent, provider="local", count=4, seed=1 + 4 * i))
            for i in range(JOBS)]
-
-    async def draw() -> None:
-        try:
-            await asyncio.gather(*(run_generation(ws, gen_id) for gen_id in ids))
-        finally:
-            await ws.aclose_providers()
-
-    asyncio.run(draw())
+    run_together(ws, ids)
     for gen_id in ids[-3:]:  # a trail of approvals on the page too
         approve_candidate(ws, ws.get_generation(gen_id).candidates[0].id)
     ws.close()
